@@ -1,0 +1,1 @@
+"""The data: typed SQLAlchemy models, and the queries and writes on them, by aggregate."""

@@ -1,0 +1,79 @@
+"""People who talk to the bot: workers, enterprise contacts and staff, with their profile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Integer, String, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime
+
+
+class Role(StrEnum):
+    """What a person may do; checked on the server for every action."""
+
+    WORKER = "worker"
+    CONTACT = "contact"
+    TOWN_OFFICER = "town_officer"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+def enum_column(enum: type[StrEnum], length: int = 16) -> Enum:
+    """A portable string column holding the values of a StrEnum."""
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Person(Base):
+    """One Telegram user known to the bot.
+
+    Personal fields (name, phone, origin) are nullable so that erasure can blank them while
+    the row, and every count that refers to it, stays.
+    """
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    language: Mapped[str] = mapped_column(String(16))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    town_id: Mapped[int | None] = mapped_column(ForeignKey("towns.id"), index=True)
+    full_name: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(24))
+    hukou_province: Mapped[str | None] = mapped_column(String(8))
+    hukou_city: Mapped[str | None] = mapped_column(String(64))
+    consent_version: Mapped[int | None] = mapped_column(Integer)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+async def by_telegram_id(session: AsyncSession, telegram_user_id: int) -> Person | None:
+    """The person behind this Telegram account, if enrolled."""
+    return await session.scalar(select(Person).where(Person.telegram_user_id == telegram_user_id))
+
+
+async def add(session: AsyncSession, person: Person) -> Person:
+    """Store a new person and give it an id."""
+    session.add(person)
+    await session.flush()
+    return person
+
+
+async def set_active(session: AsyncSession, telegram_user_id: int, active: bool) -> None:
+    """Mark whether the bot can still reach this account (false once the user blocked it)."""
+    await session.execute(
+        update(Person).where(Person.telegram_user_id == telegram_user_id).values(active=active)
+    )
