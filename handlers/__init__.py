@@ -1,0 +1,1 @@
+"""Framework-free conversations: flows, their engine and keyboards."""
