@@ -1,0 +1,86 @@
+"""Inbound events: what a runtime makes of a Telegram update, as one plain frozen value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Who acted, in which chat, and which update carried it."""
+
+    update_id: int | None
+    user_id: int
+    chat_id: int
+    language_code: str | None = None
+    private: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Text(Event):
+    """A typed message."""
+
+    text: str
+    message_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command(Event):
+    """A /command, with the rest of the line as its argument (deep-link payload for /start)."""
+
+    name: str
+    arg: str = ""
+    message_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ButtonPress(Event):
+    """An inline button pressed on one of the bot's messages."""
+
+    data: str
+    callback_id: str
+    message_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContactShared(Event):
+    """A contact card sent with the "share my number" button (or forwarded from elsewhere)."""
+
+    phone: str
+    contact_user_id: int | None = None
+
+
+MediaKind = Literal[
+    "photo", "document", "sticker", "location", "voice", "audio", "video", "animation", "other"
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Media(Event):
+    """Anything that is not text: a photo, document, sticker, location and the like."""
+
+    kind: MediaKind
+    file_id: str | None = None
+    file_name: str | None = None
+    mime_type: str | None = None
+    caption: str | None = None
+    message_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatStatus(Event):
+    """The user blocked (or unblocked) the bot."""
+
+    blocked: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trigger(Event):
+    """A scheduled nudge into a person's conversation (a reminder, a re-ask); no Telegram update."""
+
+    name: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+Inbound = Text | Command | ButtonPress | ContactShared | Media | ChatStatus | Trigger

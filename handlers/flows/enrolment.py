@@ -1,0 +1,192 @@
+"""A worker's enrolment: consent, then the real-name profile, then on to the first check-in.
+
+Nothing about the person is stored until the profile is complete; declining consent
+forgets the conversation entirely.
+
+```mermaid
+stateDiagram-v2
+    [*] --> consent
+    consent --> name
+    consent --> [*]
+    name --> phone
+    phone --> province
+    province --> city
+    city --> [*]
+```
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from handlers import validation
+from handlers.actions import (
+    N_,
+    Action,
+    Button,
+    Inline,
+    Msg,
+    Raw,
+    Reply,
+    ReplyButton,
+    SendText,
+    say,
+)
+from handlers.events import ContactShared
+from handlers.flow import (
+    Context,
+    Finish,
+    Flow,
+    Goto,
+    Outcome,
+    Reject,
+    State,
+    Step,
+    Switch,
+    refuse,
+)
+from handlers.geography import PROVINCES, province_keyboard, province_name
+from models import invites, organisation, people
+from models.people import Person, Role
+
+
+async def ask_consent(state: State, ctx: Context) -> list[Action]:
+    """What is kept, why, for how long and who sees it; Agree or Decline."""
+    return [
+        SendText(
+            Msg(
+                "enrol.consent",
+                enterprise=Raw(state.data["enterprise_name"]),
+                retention=ctx.settings.retention_until,
+            ),
+            Inline.of([[Button(Msg("enrol.agree"), "yes"), Button(Msg("enrol.decline"), "no")]]),
+        )
+    ]
+
+
+async def on_consent(state: State, value: str, ctx: Context) -> Outcome:
+    """Agree goes on to the profile; Decline forgets everything."""
+    if value == "yes":
+        state.data["consent_at"] = ctx.now.isoformat()
+        return Goto("name")
+    if value == "no":
+        return Finish((say("enrol.declined"),), forget=True)
+    return Reject(Msg("error.stale_button"))
+
+
+async def ask_name(state: State, ctx: Context) -> list[Action]:
+    """Full name as on the ID card."""
+    return [say("enrol.ask_name")]
+
+
+async def on_name(state: State, text: str, ctx: Context) -> Outcome:
+    """Keep a valid name."""
+    name = validation.parse_name(text)
+    if isinstance(name, validation.Invalid):
+        return refuse(name)
+    state.data["name"] = name
+    return Goto("phone")
+
+
+async def ask_phone(state: State, ctx: Context) -> list[Action]:
+    """Share the Telegram number with one tap, or type a mainland mobile number."""
+    return [
+        SendText(
+            Msg("enrol.ask_phone"),
+            Reply(((ReplyButton(Msg("enrol.share_phone"), request_contact=True),),)),
+        )
+    ]
+
+
+async def on_phone_typed(state: State, text: str, ctx: Context) -> Outcome:
+    """Keep a valid typed mobile number."""
+    phone = validation.parse_mobile(text)
+    if isinstance(phone, validation.Invalid):
+        return refuse(phone)
+    state.data["phone"] = phone
+    return Goto("province", say=(say("enrol.phone_saved"),))
+
+
+async def on_phone_shared(state: State, event: ContactShared, ctx: Context) -> Outcome:
+    """Keep the shared number, but only the person's own."""
+    if event.contact_user_id != event.user_id:
+        return Reject(Msg("enrol.not_own_contact"))
+    phone = validation.normalize_shared_phone(event.phone)
+    if not phone:
+        return Reject(Msg("error.phone.invalid"))
+    state.data["phone"] = phone
+    return Goto("province", say=(say("enrol.phone_saved"),))
+
+
+async def ask_province(state: State, ctx: Context) -> list[Action]:
+    """The province of household registration."""
+    return [SendText(Msg("enrol.ask_province"), province_keyboard())]
+
+
+async def on_province(state: State, value: str, ctx: Context) -> Outcome:
+    """Keep a province from the keyboard."""
+    if value not in PROVINCES:
+        return Reject(Msg("error.stale_button"))
+    state.data["province"] = value
+    return Goto("city")
+
+
+async def ask_city(state: State, ctx: Context) -> list[Action]:
+    """The city or county within the province."""
+    return [say("enrol.ask_city", province=province_name(state.data.get("province")))]
+
+
+async def on_city(state: State, text: str, ctx: Context) -> Outcome:
+    """Store the completed profile and go on to the first check-in."""
+    city = validation.parse_place(text)
+    if isinstance(city, validation.Invalid):
+        return refuse(city)
+    invite = await invites.get(ctx.session, state.data["invite"])
+    enterprise = await organisation.get_enterprise(ctx.session, state.data["enterprise_id"])
+    if (
+        invite is None
+        or enterprise is None
+        or not enterprise.active
+        or not await invites.claim(ctx.session, invite, ctx.now)
+    ):
+        return Finish((say("start.invite_unusable"),))
+    person = await people.add(
+        ctx.session,
+        Person(
+            telegram_user_id=ctx.event.user_id,
+            chat_id=ctx.event.chat_id,
+            role=Role.WORKER,
+            language=ctx.language,
+            enterprise_id=enterprise.id,
+            full_name=state.data["name"],
+            phone=state.data["phone"],
+            hukou_province=state.data["province"],
+            hukou_city=city,
+            consent_version=ctx.settings.consent_version,
+            consent_at=datetime.fromisoformat(state.data["consent_at"]),
+            enrolled_at=ctx.now,
+            active=True,
+        ),
+    )
+    ctx.person = person
+    return Switch(
+        "checkin",
+        say=(say("enrol.done", name=person.full_name or "", enterprise=Raw(enterprise.name)),),
+    )
+
+
+ENROLMENT = Flow(
+    name="enrolment",
+    roles=frozenset({None}),
+    switches_to=("checkin",),
+    steps=(
+        Step("consent", ask_consent, N_("hint.press_button"), on_button=on_consent,
+             goes_to=("name",), ends=True),
+        Step("name", ask_name, N_("enrol.hint_name"), on_text=on_name, goes_to=("phone",)),
+        Step("phone", ask_phone, N_("enrol.hint_phone"), on_text=on_phone_typed,
+             on_contact=on_phone_shared, goes_to=("province",)),
+        Step("province", ask_province, N_("hint.press_button"), on_button=on_province,
+             goes_to=("city",)),
+        Step("city", ask_city, N_("enrol.hint_city"), on_text=on_city, ends=True),
+    ),
+)  # fmt: skip
