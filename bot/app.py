@@ -1,0 +1,119 @@
+"""Wiring: builds every service from the settings, once (the composition root)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.i18n import Catalogs
+from bot.messenger import Messenger
+from bot.render import Renderer
+from handlers import registry
+from handlers.actions import Msg
+from handlers.engine import Engine
+from handlers.events import Inbound
+from handlers.flow import FlowSettings
+from handlers.ports import Clock
+from models import migrate
+from models.db import create_engine, create_sessionmaker
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+def flow_settings(settings: Settings) -> FlowSettings:
+    """The slice of the settings that conversations see."""
+    return FlowSettings(
+        timezone=settings.campaign.zone,
+        default_language=settings.i18n.default_language,
+        languages=tuple(settings.i18n.languages),
+        conversation_timeout=settings.conversation_timeout,
+        consent_version=settings.privacy.consent_version,
+        retention_until=settings.retention_until,
+        help_phones=tuple(settings.campaign.help_phones),
+        ask_again_days=tuple(settings.conversation.ask_again_days),
+        note_max_length=settings.conversation.note_max_length,
+        campaign_name=settings.campaign.name,
+    )
+
+
+@dataclass
+class App:
+    """The running program's services, independent of the Telegram framework."""
+
+    settings: Settings
+    db: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    catalogs: Catalogs
+    engine: Engine
+    clock: Clock
+    _in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    async def on_event(self, event: Inbound, messenger: Messenger) -> None:
+        """Handle one inbound event and deliver the answer; tracked for a clean shutdown."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            answer = await self.engine.handle(event)
+            await Renderer(messenger, self.catalogs).deliver(event, answer)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    async def drain(self, patience: float = 30.0) -> None:
+        """Wait for the events in hand to finish (on shutdown)."""
+        await asyncio.sleep(0)
+        pending = [t for t in self._in_flight if t is not asyncio.current_task()]
+        if pending:
+            log.info("finishing %d update(s) in hand", len(pending))
+            await asyncio.wait(pending, timeout=patience)
+
+    def menu(self, language: str) -> list[tuple[str, str]]:
+        """The command menu in a language (what everyone may use)."""
+        return [
+            (spec.name, self.catalogs.label(language, Msg(spec.description)))
+            for spec in registry.COMMANDS
+            if spec.in_menu and None in spec.roles
+        ]
+
+    async def close(self) -> None:
+        """Release the database."""
+        await self.db.dispose()
+
+
+async def build_app(
+    settings: Settings, *, clock: Clock = utc_now, run_migrations: bool = True
+) -> App:
+    """Every service, wired from the settings; the schema is brought up to date first."""
+    db = create_engine(settings.database.url)
+    if run_migrations:
+        await migrate.upgrade(db)
+    sessions = create_sessionmaker(db)
+    catalogs = Catalogs(
+        settings.i18n.locales_dir,
+        tuple(settings.i18n.languages),
+        settings.i18n.default_language,
+        settings.campaign.zone,
+    )
+    engine = Engine(
+        sessions=sessions,
+        flows=registry.FLOWS,
+        commands=registry.COMMANDS,
+        buttons=registry.BUTTONS,
+        idle=registry.idle,
+        settings=flow_settings(settings),
+        texts=catalogs,
+        clock=clock,
+    )
+    return App(settings, db, sessions, catalogs, engine, clock)

@@ -1,0 +1,276 @@
+"""Configuration: a TOML file (see config.example.toml) with environment overrides.
+
+Secrets come from the environment by their usual names (BOT_TOKEN, DATABASE_URL,
+WEBHOOK_SECRET); any other key can be overridden as OUTREACH_<SECTION>__<KEY>. A bad value
+stops the program at start with one line naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextvars import ContextVar
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ("zh_Hans", "zh_Hant", "en")
+_config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as one line naming the key."""
+
+
+class Section(BaseModel):
+    """A table of the TOML file; unknown keys are mistakes, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class WebhookSettings(Section):
+    """Where Telegram delivers updates in webhook mode."""
+
+    public_url: str = ""
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=8080, ge=1, le=65535)
+    path: str = "/telegram"
+    secret: SecretStr = SecretStr("")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with /")
+        return value
+
+
+class TelegramSettings(Section):
+    """How to reach Telegram, and which runtime talks to it."""
+
+    token: SecretStr = SecretStr("")
+    api_base_url: str = "https://api.telegram.org"
+    bot_username: str = ""
+    runtime: Literal["aiogram", "ptb"] = "aiogram"
+    mode: Literal["polling", "webhook"] = "polling"
+    polling_timeout: int = Field(default=30, ge=0, le=50)
+    webhook: WebhookSettings = WebhookSettings()
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL such as https://api.telegram.org")
+        return value.rstrip("/")
+
+
+class DatabaseSettings(Section):
+    """Where the data lives."""
+
+    url: str = "sqlite+aiosqlite:///outreach.db"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB")
+        return value
+
+
+class CampaignSettings(Section):
+    """The season: its phases and dates, in local time."""
+
+    name: str = "留企过年"
+    timezone: str = "Asia/Shanghai"
+    holiday: date = date(2027, 2, 6)
+    publicity_start: date = date(2027, 1, 6)
+    publicity_end: date = date(2027, 1, 9)
+    service_start: date = date(2027, 1, 10)
+    service_end: date = date(2027, 2, 14)
+    help_phones: list[str] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The campaign's time zone."""
+        return ZoneInfo(self.timezone)
+
+
+class ConversationSettings(Section):
+    """How conversations behave."""
+
+    timeout_hours: float = Field(default=24, gt=0)
+    ask_again_days: list[int] = Field(default_factory=lambda: [3, 7, 14], min_length=1)
+    note_max_length: int = Field(default=500, ge=10, le=3000)
+
+
+class I18nSettings(Section):
+    """Languages of the catalogs."""
+
+    default_language: str = "zh_Hans"
+    languages: list[str] = Field(default_factory=lambda: list(LANGUAGES))
+    locales_dir: Path = REPO_ROOT / "locales"
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        unknown = [lang for lang in value if lang not in LANGUAGES]
+        if unknown or not value:
+            raise ValueError(f"choose from {', '.join(LANGUAGES)}")
+        return value
+
+
+class PrivacySettings(Section):
+    """Consent and retention of personal data."""
+
+    consent_version: int = Field(default=1, ge=1)
+    retention_days: int = Field(default=30, ge=0)
+
+
+class SchedulerSettings(Section):
+    """Whether this process runs the scheduler and the broadcast sender (exactly one should)."""
+
+    enabled: bool = True
+    misfire_grace_seconds: int = Field(default=3600, ge=1)
+
+
+class LoggingSettings(Section):
+    """Log verbosity."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(BaseSettings):
+    """Every setting of the program."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OUTREACH_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    telegram: TelegramSettings = TelegramSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    campaign: CampaignSettings = CampaignSettings()
+    conversation: ConversationSettings = ConversationSettings()
+    i18n: I18nSettings = I18nSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Init values, then the usual secret variables, then OUTREACH_*, then the file."""
+        return (
+            init_settings,
+            SecretsFromEnvironment(settings_cls),
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_config_file.get()),
+        )
+
+    @property
+    def conversation_timeout(self) -> timedelta:
+        """How long an untouched conversation stays open."""
+        return timedelta(hours=self.conversation.timeout_hours)
+
+    @property
+    def retention_until(self) -> date:
+        """The day after which workers' personal data is anonymised."""
+        return self.campaign.service_end + timedelta(days=self.privacy.retention_days)
+
+    def require_token(self) -> str:
+        """The bot token, or a ConfigError saying how to give one."""
+        token = self.telegram.token.get_secret_value()
+        if not token:
+            raise ConfigError(
+                "telegram.token: not set; put it in the config file or the BOT_TOKEN variable"
+            )
+        if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
+            raise ConfigError("telegram.token: does not look like a token from @BotFather")
+        return token
+
+    def check_for_running(self) -> None:
+        """The checks that only matter when the bot itself starts."""
+        self.require_token()
+        if self.i18n.default_language not in self.i18n.languages:
+            raise ConfigError("i18n.default_language: must be one of i18n.languages")
+        if self.telegram.mode == "webhook":
+            hook = self.telegram.webhook
+            if not hook.public_url.startswith("https://") and not hook.public_url.startswith(
+                "http://127.0.0.1"
+            ):
+                raise ConfigError("telegram.webhook.public_url: an https:// URL is required")
+            if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", hook.secret.get_secret_value()):
+                raise ConfigError(
+                    "telegram.webhook.secret: 16-256 letters, digits, _ or - are required "
+                    "(or the WEBHOOK_SECRET variable)"
+                )
+
+
+class SecretsFromEnvironment(PydanticBaseSettingsSource):
+    """BOT_TOKEN, DATABASE_URL and WEBHOOK_SECRET, the names deployments already use."""
+
+    NAMES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "BOT_TOKEN": ("telegram", "token"),
+        "DATABASE_URL": ("database", "url"),
+        "WEBHOOK_SECRET": ("telegram", "webhook", "secret"),
+    }
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Not used: values are produced as a whole by __call__."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for variable, path in self.NAMES.items():
+            value = os.environ.get(variable)
+            if not value:
+                continue
+            node = values
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = value
+        return values
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read the config file (if any) and the environment; ConfigError on any bad value."""
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file {path} not found; copy config.example.toml to start")
+    token = _config_file.set(path)
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"{key}: {first['msg']}") from None
+    except ValueError as error:  # a TOML syntax error
+        raise ConfigError(f"{path}: {error}") from None
+    finally:
+        _config_file.reset(token)
+
+
+__all__ = ["ConfigError", "Settings", "load_settings"]

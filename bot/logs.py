@@ -1,0 +1,45 @@
+"""Logging that never carries the bot token (HTTP libraries log URLs, and URLs carry it)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# A Bot API token is "<bot id>:<35 characters>"; redact any such shape, not only our own.
+TOKEN_SHAPE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}\b")
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces the configured secrets, and anything shaped like a token, in every record."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = TOKEN_SHAPE.sub("<token>", message)
+        for secret in self.secrets:
+            cleaned = cleaned.replace(secret, "<secret>")
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Tracebacks are formatted later from exc_info; pre-format and redact them here.
+            text = logging.Formatter().formatException(record.exc_info)
+            text = TOKEN_SHAPE.sub("<token>", text)
+            for secret in self.secrets:
+                text = text.replace(secret, "<secret>")
+            record.exc_text, record.exc_info = text, None
+        return True
+
+
+def setup_logging(level: str, secrets: list[str]) -> None:
+    """Log to stderr at `level`, with secrets redacted and chatty HTTP loggers quietened."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "aiohttp.access", "apscheduler.executors.default"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""The two Telegram runtimes (aiogram, python-telegram-bot) over one seam."""
