@@ -41,5 +41,11 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "apscheduler.executors.default"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "aiohttp.access",
+        "aiosqlite",
+        "apscheduler.executors.default",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
