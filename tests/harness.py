@@ -134,14 +134,28 @@ class SimUser:
         """Send a sticker, photo, location..."""
         return await self.deliver(Media(**self._origin(), kind=kind, file_id="FILE"))
 
-    async def press(self, key: str, *, message: ChatMessage | None = None) -> Answer:
-        """Press the button labelled with catalog key `key` on the newest message showing it."""
+    def find(
+        self, key: str, *, message: ChatMessage | None = None, **params: object
+    ) -> tuple[Button, ChatMessage]:
+        """The button labelled with catalog key `key` (and these parameters) on the newest
+        message showing it, with that message."""
         candidates = [message] if message else reversed(self.messages)
         for chat_message in candidates:
             for button in _buttons(chat_message.markup):
-                if _label_key(button) == key:
-                    return await self.press_data(button.data, chat_message.message_id)
+                if _label_key(button) != key:
+                    continue
+                label = button.label
+                if params and not (isinstance(label, Msg) and dict(label.params) == params):
+                    continue
+                return button, chat_message
         raise AssertionError(f"no button {key!r}; buttons now: {self.button_keys()}")
+
+    async def press(
+        self, key: str, *, message: ChatMessage | None = None, **params: object
+    ) -> Answer:
+        """Press the button labelled with catalog key `key` on the newest message showing it."""
+        button, chat_message = self.find(key, message=message, **params)
+        return await self.press_data(button.data, chat_message.message_id)
 
     async def press_data(self, data: str, message_id: int | None = None) -> Answer:
         """Press a button carrying exactly this callback data (forged ones too)."""
@@ -167,7 +181,9 @@ class SimUser:
 
     def _apply(self, action: Action) -> None:
         if isinstance(action, SendText) and (action.chat_id in (None, self.user_id)):
-            self.messages.append(ChatMessage(next(self.kit.message_ids), action.text, action.markup))
+            self.messages.append(
+                ChatMessage(next(self.kit.message_ids), action.text, action.markup)
+            )
         elif isinstance(action, EditText):
             message = self.message(action.message_id)
             message.text, message.markup = action.text, action.markup
@@ -194,7 +210,12 @@ class SimUser:
         """Label keys of the reply keyboard last shown."""
         for message in reversed(self.messages):
             if isinstance(message.markup, Reply):
-                return [b.label.key for row in message.markup.rows for b in row if isinstance(b.label, Msg)]
+                return [
+                    b.label.key
+                    for row in message.markup.rows
+                    for b in row
+                    if isinstance(b.label, Msg)
+                ]
         return []
 
     def last_text(self) -> str:
@@ -211,9 +232,9 @@ def keys(answer: Answer) -> list[str]:
     """The message keys an answer says (alerts included), in order."""
     result: list[str] = []
     for action in answer.actions:
-        if isinstance(action, SendText | EditText) and isinstance(action.text, Msg):
-            result.append(action.text.key)
-        elif isinstance(action, AnswerButton) and action.text is not None:
+        if (isinstance(action, SendText | EditText) and isinstance(action.text, Msg)) or (
+            isinstance(action, AnswerButton) and action.text is not None
+        ):
             result.append(action.text.key)
     return result
 
@@ -279,7 +300,9 @@ class Kit:
             restored = State.from_json(again)
             assert restored is not None and restored.to_json() == row.state
 
-    async def add_enterprise(self, name: str = "城建一公司", town: str = "开发区") -> tuple[int, str]:
+    async def add_enterprise(
+        self, name: str = "城建一公司", town: str = "开发区"
+    ) -> tuple[int, str]:
         """An enterprise with its worker invite; returns (enterprise id, invite code)."""
         async with self.sessions() as session, session.begin():
             town_row = await organisation.get_or_create_town(session, town)

@@ -29,13 +29,17 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_enterprise_add_prints_a_working_invite_link(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["--config", str(config), "enterprise", "add", "城建一公司", "--town", "开发区"]) == 0
+    assert (
+        main(["--config", str(config), "enterprise", "add", "城建一公司", "--town", "开发区"]) == 0
+    )
     out = capsys.readouterr().out
     assert "城建一公司 (开发区)" in out
     link = re.search(r"https://t\.me/district_bot\?start=([A-Za-z0-9_-]{8,64})", out)
     assert link, out
 
-    assert main(["--config", str(config), "enterprise", "add", "城建一公司", "--town", "开发区"]) == 1
+    assert (
+        main(["--config", str(config), "enterprise", "add", "城建一公司", "--town", "开发区"]) == 1
+    )
     assert "already exists" in capsys.readouterr().err
 
     assert main(["--config", str(config), "enterprise", "list"]) == 0
@@ -50,6 +54,10 @@ def test_migrate_reports_the_revision(config: Path, capsys: pytest.CaptureFixtur
 
 def test_python_dash_m_bot_is_the_same_program() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "bot", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "enterprise" in result.stdout and "migrate" in result.stdout

@@ -84,7 +84,10 @@ def test_bad_values_name_the_key(tmp_path: Path, toml: str, message: str) -> Non
 
 def test_webhook_mode_requires_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
-    path = write(tmp_path, '[telegram]\nmode = "webhook"\n[telegram.webhook]\npublic_url = "https://x.org/t"\n')
+    path = write(
+        tmp_path,
+        '[telegram]\nmode = "webhook"\n[telegram.webhook]\npublic_url = "https://x.org/t"\n',
+    )
     with pytest.raises(ConfigError, match=r"^telegram\.webhook\.secret: "):
         load_settings(path).check_for_running()
     monkeypatch.setenv("WEBHOOK_SECRET", "s" * 32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,7 @@ async def at_step(kit: Kit, user: SimUser, step: str) -> None:
     """Walk a new worker from the invite to `step` of the enrolment."""
     _, code = await kit.add_enterprise()
     await user.command("start", code)
-    script = [
+    script: list[tuple[str, Callable[[], Awaitable[object]]]] = [
         ("consent", lambda: user.press("enrol.agree")),
         ("name", lambda: user.send("张三")),
         ("phone", lambda: user.send("13812345678")),
@@ -201,12 +202,10 @@ async def test_start_without_a_good_code_explains(db: AsyncEngine, arg: str, rep
 
 async def test_expired_revoked_and_inactive_invites_are_refused(db: AsyncEngine) -> None:
     kit = Kit(db)
-    enterprise_id, code = await kit.add_enterprise()
+    _, code = await kit.add_enterprise()
     user = kit.user(100)
     async with kit.sessions() as session, session.begin():
-        await session.execute(
-            update(Invite).values(expires_at=kit.clock() - timedelta(minutes=1))
-        )
+        await session.execute(update(Invite).values(expires_at=kit.clock() - timedelta(minutes=1)))
     assert keys(await user.command("start", code)) == ["start.expired_code"]
     async with kit.sessions() as session, session.begin():
         await session.execute(update(Invite).values(expires_at=None, revoked_at=kit.clock()))

@@ -35,7 +35,11 @@ def test_user_text_is_escaped_and_messages_are_not() -> None:
     text = catalogs().render("en", Msg("checkin.line.note", note="<b>&</b>"))
     assert text == "Note: &lt;b&gt;&amp;&lt;/b&gt;"
     nested = catalogs().render(
-        "en", Msg("checkin.line.needs", needs=Lines((Msg("need.food"), Raw("x<y")), sep=Msg("ui.list_separator")))
+        "en",
+        Msg(
+            "checkin.line.needs",
+            needs=Lines((Msg("need.food"), Raw("x<y")), sep=Msg("ui.list_separator")),
+        ),
     )
     assert nested == "Lacking: Food, x&lt;y"
 

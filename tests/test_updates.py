@@ -14,7 +14,10 @@ CHAT = {"id": 42, "type": "private"}
 
 
 def message(**fields: Any) -> dict[str, Any]:
-    return {"update_id": 7, "message": {"message_id": 3, "date": 0, "chat": CHAT, "from": USER, **fields}}
+    return {
+        "update_id": 7,
+        "message": {"message_id": 3, "date": 0, "chat": CHAT, "from": USER, **fields},
+    }
 
 
 def test_text() -> None:

@@ -1,0 +1,174 @@
+"""The bot program in a subprocess, configured for a local fake Bot API (tests and benches)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+from io import StringIO
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bot.cli import main as outreach
+from models.db import create_engine
+from tests.fakebotapi import FakeBotAPI
+from tests.harness import ROOT, catalogs
+
+TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTESTtoken1"
+
+
+def label(key: str, language: str = "zh_Hans") -> str:
+    """A button's text as the person sees it."""
+    return catalogs().plain(language, key)
+
+
+def free_port() -> int:
+    """An unused loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class BotProcess:
+    """`outreach run` in a subprocess, configured for one fake Bot API."""
+
+    api: FakeBotAPI
+    home: Path
+    runtime: str = "aiogram"
+    mode: str = "polling"
+    database_url: str = ""
+    webhook_secret: str = "s3cret-s3cret-s3cret-s3cret"
+    log_level: str = "DEBUG"
+    python_args: tuple[str, ...] = ()
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    def __post_init__(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.home / 'bot.db'}"
+        self.config = self.home / "config.toml"
+        self.config.write_text(
+            "\n".join(
+                [
+                    "[telegram]",
+                    f'api_base_url = "{self.api.base_url}"',
+                    f'bot_username = "{self.api.bot_username}"',
+                    f'runtime = "{self.runtime}"',
+                    f'mode = "{self.mode}"',
+                    "polling_timeout = 1",
+                    "[telegram.webhook]",
+                    f'public_url = "http://127.0.0.1:{self.port}/telegram"',
+                    f"listen_port = {self.port}",
+                    "[database]",
+                    f'url = "{self.database_url}"',
+                    "[campaign]",
+                    'help_phones = ["0315-0000001"]',
+                    "[logging]",
+                    f'level = "{self.log_level}"',
+                    "",
+                ]
+            ),
+            encoding="utf-8",
+        )
+        self.log_path = self.home / "bot.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The process environment: secrets the way a deployment passes them."""
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OUTREACH_CONFIG")}
+        env.update(BOT_TOKEN=TOKEN, WEBHOOK_SECRET=self.webhook_secret, PYTHONUNBUFFERED="1")
+        return env
+
+    def cli(self, *args: str) -> str:
+        """Run an `outreach` command against this bot's configuration; its output."""
+        out = StringIO()
+        saved = dict(os.environ)
+        os.environ.update(self.env)
+        try:
+            with redirect_stdout(out):
+                assert outreach(["--config", str(self.config), *args]) == 0
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        return out.getvalue()
+
+    def add_enterprise(self, name: str, town: str = "开发区") -> str:
+        """A new enterprise; returns its worker invite code."""
+        out = self.cli("enterprise", "add", name, "--town", town)
+        found = re.search(r"\?start=([A-Za-z0-9_-]+)", out)
+        assert found, out
+        return found.group(1)
+
+    def start(self) -> None:
+        """Start the bot and wait until it serves."""
+        mark = self.api.mark()
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, *self.python_args, "-m", "bot", "--config", str(self.config), "run"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.starts += 1
+        if self.mode == "polling":
+            self.api.wait_for(lambda c: c.method == "getUpdates", timeout=30, after=mark)
+        else:
+            self.api.wait_for(lambda c: c.method == "setWebhook", timeout=30, after=mark)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Stop the bot with a signal; its exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout=timeout)
+        self.process = None
+        return code
+
+    def kill(self) -> None:
+        """Crash the bot: SIGKILL, no chance to clean up."""
+        self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        """Everything the bot has logged."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def assert_alive(self) -> None:
+        """The process is still running (else show its log)."""
+        assert self.process is not None and self.process.poll() is None, self.log()
+
+
+def wait_until(condition: object, timeout: float = 10.0) -> None:
+    """Poll a zero-argument callable until it is true."""
+    assert callable(condition)
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def count_rows(bot: BotProcess, table: str, where: str = "") -> int:
+    """Rows in one of the bot's tables, read from outside the bot."""
+
+    async def query() -> int:
+        engine = create_engine(bot.database_url)
+        try:
+            async with engine.connect() as connection:
+                sql = f"SELECT count(*) FROM {table}" + (f" WHERE {where}" if where else "")
+                return int((await connection.execute(text(sql))).scalar_one())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(query())
