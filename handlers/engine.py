@@ -61,7 +61,7 @@ from handlers.flow import (
 )
 from handlers.ports import Clock, Texts
 from models import conversations, people
-from models.conversations import Conversation
+from models.conversations import StoredConversation
 from models.people import Person
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,14 @@ class Answer:
     actions: tuple[Action, ...] = ()
 
 
+class _Refused(Exception):
+    """Carries a refused step's answer out of the transaction it rolls back."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__("step refused the input")
+        self.answer = answer
+
+
 @dataclass
 class _Turn:
     """What one event changed, gathered while it is handled."""
@@ -87,6 +95,8 @@ class _Turn:
     state: State | None
     changed: bool = False
     forget: bool = False
+    # A step refused the input: whatever it wrote is rolled back with the transaction.
+    rejected: bool = False
     actions: list[Action] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -165,6 +175,9 @@ class Engine:
         async with self._locks.hold((event.chat_id, event.user_id)):
             try:
                 return await self._handle_in_transaction(event)
+            except _Refused as refused:
+                await self._mark_processed(event)
+                return refused.answer
             except Exception:
                 log.exception(
                     "event failed: update=%s kind=%s", event.update_id, type(event).__name__
@@ -202,6 +215,10 @@ class Engine:
             self._close_if_forbidden(turn, ctx)
             await self._route(turn, ctx)
             actions = self._decorate(turn, ctx)
+            if turn.rejected:
+                # Leaving the block by an exception rolls the whole transaction back, so a
+                # refused step leaves nothing half-written (cheaper than a savepoint per step).
+                raise _Refused(Answer(ctx.language, tuple(actions)))
             await self._store(turn, conversation, ctx)
             return Answer(ctx.language, tuple(actions))
 
@@ -210,19 +227,23 @@ class Engine:
         language = pick_language(
             event.language_code, self.settings.languages, self.settings.default_language
         )
-        if event.update_id is not None:
-            try:
-                async with self.sessions() as session, session.begin():
-                    await conversations.mark_processed(session, event.update_id, self.clock())
-            except Exception:
-                log.exception("could not record failed update %s", event.update_id)
+        try:
+            await self._mark_processed(event)
+        except Exception:
+            log.exception("could not record failed update %s", event.update_id)
         actions: list[Action] = [SendText(Msg("error.internal"))]
         if isinstance(event, ButtonPress):
             actions.insert(0, AnswerButton())
         return Answer(language, tuple(actions))
 
+    async def _mark_processed(self, event: Inbound) -> None:
+        if event.update_id is None:
+            return
+        async with self.sessions() as session, session.begin():
+            await conversations.mark_processed(session, event.update_id, self.clock())
+
     def _language(
-        self, event: Inbound, person: Person | None, conversation: Conversation | None
+        self, event: Inbound, person: Person | None, conversation: StoredConversation | None
     ) -> str:
         if person is not None and person.language in self.settings.languages:
             return person.language
@@ -232,7 +253,7 @@ class Engine:
             event.language_code, self.settings.languages, self.settings.default_language
         )
 
-    def _live_state(self, conversation: Conversation | None) -> State | None:
+    def _live_state(self, conversation: StoredConversation | None) -> State | None:
         if conversation is None or not conversation.state:
             return None
         state = State.from_json(conversation.state)
@@ -242,7 +263,9 @@ class Engine:
             return None
         return state
 
-    def _close_if_stale(self, turn: _Turn, conversation: Conversation | None, ctx: Context) -> None:
+    def _close_if_stale(
+        self, turn: _Turn, conversation: StoredConversation | None, ctx: Context
+    ) -> None:
         if turn.state is None or conversation is None:
             return
         if ctx.now - conversation.updated_at <= self.settings.conversation_timeout:
@@ -351,14 +374,12 @@ class Engine:
                 turn.actions.append(SendText(Msg(step.hint)))
             return
         snapshot = copy.deepcopy(state.data)
-        savepoint = await ctx.session.begin_nested()
         outcome: Outcome = await handler(state, value, ctx)
         if isinstance(outcome, Reject):
-            await savepoint.rollback()
             state.data = snapshot
+            turn.rejected = True
             await self._reject(turn, ctx, step, outcome)
             return
-        await savepoint.commit()
         await self._apply(turn, ctx, step, outcome)
 
     async def _reject(self, turn: _Turn, ctx: Context, step: Step, outcome: Reject) -> None:
@@ -428,7 +449,9 @@ class Engine:
 
     # Storing -----------------------------------------------------------------------
 
-    async def _store(self, turn: _Turn, conversation: Conversation | None, ctx: Context) -> None:
+    async def _store(
+        self, turn: _Turn, conversation: StoredConversation | None, ctx: Context
+    ) -> None:
         chosen = ctx.language_chosen
         if chosen is not None and ctx.person is not None:
             ctx.person.language = chosen
@@ -439,16 +462,14 @@ class Engine:
         if not turn.changed and remembered == stored:
             return
         state_json = turn.state.to_json() if turn.state is not None else None
+        chat_id, user_id = ctx.event.chat_id, ctx.event.user_id
         if state_json is None and remembered is None:
             if conversation is not None:
-                await conversations.remove(ctx.session, ctx.event.chat_id, ctx.event.user_id)
+                await conversations.remove(ctx.session, chat_id, user_id)
             return
-        if conversation is None:
-            conversation = Conversation(chat_id=ctx.event.chat_id, user_id=ctx.event.user_id)
-        conversation.language = remembered
-        conversation.state = state_json
-        conversation.updated_at = ctx.now
-        await conversations.save(ctx.session, conversation)
+        await conversations.save(
+            ctx.session, chat_id, user_id, language=remembered, state=state_json, now=ctx.now
+        )
 
     # Decorating the answer ----------------------------------------------------------
 
