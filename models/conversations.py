@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, delete, select
+from sqlalchemy import JSON, BigInteger, String, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,22 +36,56 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+@dataclass(frozen=True)
+class StoredConversation:
+    """A conversation row as read: plain values, so the engine's hot path skips the ORM."""
+
+    language: str | None
+    state: dict[str, Any] | None
+    updated_at: datetime
+
+
+_TABLE = Conversation.__table__
+_KEY = (_TABLE.c.chat_id == bindparam("chat_id")) & (_TABLE.c.user_id == bindparam("user_id"))
+# Built once: a statement object memoizes its cache key, saving that work on every update.
+_LOAD = select(_TABLE.c.language, _TABLE.c.state, _TABLE.c.updated_at).where(_KEY)
+_LOAD_FOR_UPDATE = _LOAD.with_for_update()
+
+
+def _insert(session: AsyncSession) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 async def load(
     session: AsyncSession, chat_id: int, user_id: int, *, for_update: bool = True
-) -> Conversation | None:
+) -> StoredConversation | None:
     """The conversation row, locked for this transaction where the database can lock rows."""
-    query = select(Conversation).where(
-        Conversation.chat_id == chat_id, Conversation.user_id == user_id
+    query = _LOAD_FOR_UPDATE if for_update else _LOAD
+    row = (await session.execute(query, {"chat_id": chat_id, "user_id": user_id})).first()
+    return None if row is None else StoredConversation(row.language, row.state, row.updated_at)
+
+
+async def save(
+    session: AsyncSession,
+    chat_id: int,
+    user_id: int,
+    *,
+    language: str | None,
+    state: dict[str, Any] | None,
+    now: datetime,
+) -> None:
+    """Store the conversation row, new or changed, in one statement."""
+    insert = _insert(session)(_TABLE)
+    statement = insert.on_conflict_do_update(
+        index_elements=[_TABLE.c.chat_id, _TABLE.c.user_id],
+        set_={
+            "language": insert.excluded.language,
+            "state": insert.excluded.state,
+            "updated_at": insert.excluded.updated_at,
+        },
     )
-    if for_update:
-        query = query.with_for_update()
-    return await session.scalar(query)
-
-
-async def save(session: AsyncSession, conversation: Conversation) -> None:
-    """Store a new or changed conversation row."""
-    session.add(conversation)
-    await session.flush()
+    values = {"chat_id": chat_id, "user_id": user_id, "language": language, "state": state}
+    await session.execute(statement, {**values, "updated_at": now})
 
 
 async def remove(session: AsyncSession, chat_id: int, user_id: int) -> None:
@@ -62,13 +97,9 @@ async def remove(session: AsyncSession, chat_id: int, user_id: int) -> None:
 
 async def mark_processed(session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Record the update id; false if it was already processed (by this or another instance)."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    result = await session.execute(
-        insert(ProcessedUpdate)
-        .values(update_id=update_id, processed_at=now)
-        .on_conflict_do_nothing(index_elements=["update_id"])
-    )
+    table = ProcessedUpdate.__table__
+    statement = _insert(session)(table).on_conflict_do_nothing(index_elements=[table.c.update_id])
+    result = await session.execute(statement, {"update_id": update_id, "processed_at": now})
     return getattr(result, "rowcount", 0) == 1
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Integer, String, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -60,9 +70,13 @@ class Person(Base):
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+# Built once: asked on every update, and a statement object memoizes its cache key.
+_BY_TELEGRAM_ID = select(Person).where(Person.telegram_user_id == bindparam("telegram_user_id"))
+
+
 async def by_telegram_id(session: AsyncSession, telegram_user_id: int) -> Person | None:
     """The person behind this Telegram account, if enrolled."""
-    return await session.scalar(select(Person).where(Person.telegram_user_id == telegram_user_id))
+    return await session.scalar(_BY_TELEGRAM_ID, {"telegram_user_id": telegram_user_id})
 
 
 async def add(session: AsyncSession, person: Person) -> Person:

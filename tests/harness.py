@@ -38,7 +38,7 @@ from handlers.events import ButtonPress, Command, ContactShared, Inbound, Media,
 from handlers.flow import FlowSettings, State
 from models import conversations, invites, organisation
 from models.base import Base
-from models.conversations import Conversation
+from models.conversations import StoredConversation
 from models.db import create_sessionmaker
 from models.invites import InviteKind
 
@@ -322,7 +322,7 @@ class Kit:
         async with self.sessions() as session:
             return list(await session.scalars(select(model)))
 
-    async def conversation(self, user_id: int) -> Conversation | None:
+    async def conversation(self, user_id: int) -> StoredConversation | None:
         """The raw conversation row of a user."""
         async with self.sessions() as session:
             return await conversations.load(session, user_id, user_id, for_update=False)
