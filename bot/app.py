@@ -44,6 +44,8 @@ def flow_settings(settings: Settings) -> FlowSettings:
         ask_again_days=tuple(settings.conversation.ask_again_days),
         note_max_length=settings.conversation.note_max_length,
         campaign_name=settings.campaign.name,
+        bot_username=settings.telegram.bot_username,
+        invite_days=settings.invites.expire_days,
     )
 
 

@@ -1,4 +1,4 @@
-"""The `outreach` command line: run the bot, migrate the database, set up enterprises."""
+"""The `outreach` command line: run the bot, migrate, set up towns, enterprises and invites."""
 
 from __future__ import annotations
 
@@ -8,16 +8,25 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.error import URLError
 from urllib.request import urlopen
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import importer
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
-from models import invites, migrate, organisation
+from handlers import validation
+from models import invites, migrate, organisation, people
 from models.db import create_engine, create_sessionmaker
 from models.invites import InviteKind
+from models.organisation import ENTERPRISE_NAME_LENGTH, TOWN_NAME_LENGTH, Enterprise, Town
+from models.people import Role
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +47,78 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the bot (polling or webhook, as configured)")
     commands.add_parser("migrate", help="bring the database schema up to date")
 
+    admin = commands.add_parser("admin", help="administrators").add_subparsers(
+        dest="action", required=True
+    )
+    add_admin = admin.add_parser("add", help="make a Telegram account an administrator")
+    add_admin.add_argument("telegram_id", type=int, help="the account's numeric Telegram user id")
+
+    town = commands.add_parser("town", help="manage towns").add_subparsers(
+        dest="action", required=True
+    )
+    town.add_parser("add", help="add a town (or reactivate it)").add_argument("name")
+    rename = town.add_parser("rename", help="rename a town")
+    rename.add_argument("name")
+    rename.add_argument("new_name")
+    town.add_parser("list", help="list towns with their active enterprises")
+    town.add_parser(
+        "deactivate", help="deactivate a town and its enterprises (their links stop working)"
+    ).add_argument("name")
+    town.add_parser("activate", help="reactivate a town").add_argument("name")
+
     enterprise = commands.add_parser("enterprise", help="manage enterprises").add_subparsers(
         dest="action", required=True
     )
     add = enterprise.add_parser("add", help="add an enterprise and print its worker invite link")
     add.add_argument("name")
     add.add_argument("--town", required=True, help="its town (created if new)")
+    add.add_argument("--contact-name", help="the name of its contact person")
+    add.add_argument("--contact-phone", help="the contact's mainland mobile number")
     enterprise.add_parser("list", help="list enterprises with their worker invite links")
+    rename = enterprise.add_parser("rename", help="rename an enterprise")
+    rename.add_argument("name")
+    rename.add_argument("new_name")
+    enterprise.add_parser(
+        "deactivate", help="deactivate an enterprise (its links stop working)"
+    ).add_argument("name")
+    enterprise.add_parser("activate", help="reactivate an enterprise").add_argument("name")
+    enterprise.add_parser(
+        "import",
+        help="import enterprises from an .xlsx or .csv sheet (enterprise, town, contact name, "
+        "contact phone); nothing is imported if any row is wrong",
+    ).add_argument("file", type=Path)
+
+    invite = commands.add_parser("invite", help="make invite links and posters").add_subparsers(
+        dest="action", required=True
+    )
+    days = argparse.ArgumentParser(add_help=False)
+    days.add_argument("--days", type=int, help="days the link stays valid (invites.expire_days)")
+    invite.add_parser(
+        "contact", parents=[days], help="a single-use link for an enterprise's contact person"
+    ).add_argument("enterprise")
+    invite.add_parser("staff", parents=[days], help="a single-use link for a district staff member")
+    officer = invite.add_parser(
+        "town-officer", parents=[days], help="a single-use link for a town's officer"
+    )
+    officer.add_argument("--town", required=True)
+    poster = invite.add_parser(
+        "poster", help="a printable A4 poster with the QR code of an enterprise's worker invite"
+    )
+    poster.add_argument("enterprise")
+    poster.add_argument("--out", type=Path, required=True, help="FILE.png or FILE.pdf")
+    poster.add_argument("--language", default="zh_Hans", help="zh_Hans (default), zh_Hant or en")
     return root
+
+
+class Refused(Exception):
+    """An operator's request that cannot be carried out; said in one line, with an exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,14 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_run(settings))
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
-        if args.command == "enterprise":
-            if args.action == "add":
-                return asyncio.run(_enterprise_add(settings, args.name, args.town))
-            return asyncio.run(_enterprise_list(settings))
+        return asyncio.run(COMMANDS[args.command, args.action](settings, args))
     except ConfigError as error:
         print(f"config error: {error}", file=sys.stderr)
         return 2
-    return 1
+    except Refused as refused:
+        print(refused, file=sys.stderr)
+        return refused.code
 
 
 async def _run(settings: Settings) -> int:
@@ -78,6 +150,7 @@ async def _run(settings: Settings) -> int:
 
     app = await build_app(settings)
     try:
+        await _configured_admins(settings, app.sessions)
         if settings.telegram.runtime == "aiogram":
             from bot.runtimes import aiogram_runtime
 
@@ -87,6 +160,21 @@ async def _run(settings: Settings) -> int:
     finally:
         await app.close()
     return 0
+
+
+async def _configured_admins(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Give the administrator role to the accounts telegram.admins lists."""
+    if not settings.telegram.admins:
+        return
+    async with sessions() as session, session.begin():
+        for telegram_id in settings.telegram.admins:
+            person, previous = await people.make_admin(
+                session, telegram_id, settings.i18n.default_language, utc_now()
+            )
+            if previous is not Role.ADMIN:
+                log.info("person %s made admin from the config (was %s)", person.id, previous)
 
 
 async def _migrate(settings: Settings) -> int:
@@ -99,11 +187,17 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
 def invite_link(username: str, code: str) -> str:
-    """The t.me deep link of an invite code."""
+    """The t.me deep link of an invite code (or how to use the code without one)."""
+    link = invites.deep_link(username, code)
     if not username:
-        return f"/start {code}  (set telegram.bot_username to print the t.me link)"
-    return f"https://t.me/{username.lstrip('@')}?start={code}"
+        return f"{link}  (set telegram.bot_username to print the t.me link)"
+    return link
 
 
 def bot_username(settings: Settings) -> str:
@@ -121,43 +215,353 @@ def bot_username(settings: Settings) -> str:
         return ""
 
 
-async def _enterprise_add(settings: Settings, name: str, town_name: str) -> int:
-    from bot.app import utc_now
-
-    name, town_name = name.strip(), town_name.strip()
-    if not name or not town_name:
-        print("enterprise and town names must not be empty", file=sys.stderr)
-        return 2
+@asynccontextmanager
+async def transaction(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """One session and transaction on the migrated database; a Refused rolls it back."""
     engine = create_engine(settings.database.url)
     try:
         await migrate.upgrade(engine)
         async with create_sessionmaker(engine)() as session, session.begin():
-            if await organisation.find_enterprise(session, name) is not None:
-                print(f"enterprise {name!r} already exists", file=sys.stderr)
-                return 1
-            town = await organisation.get_or_create_town(session, town_name)
-            enterprise = await organisation.add_enterprise(session, name, town, utc_now())
+            yield session
+    finally:
+        await engine.dispose()
+
+
+def org_name(text: str, what: str, max_len: int) -> str:
+    """A town or enterprise name typed by the operator, cleaned, or Refused."""
+    name = validation.parse_org_name(text, max_len=max_len)
+    if isinstance(name, validation.Invalid):
+        reason = importer.REASONS.get(name.key, name.key).format(**name.params)
+        raise Refused(f"{what} name {text!r} {reason}", 2)
+    return name
+
+
+async def town_named(session: AsyncSession, text: str) -> Town:
+    """The existing town with this name, or Refused."""
+    town = await organisation.find_town(session, validation.clean(text))
+    if town is None:
+        raise Refused(f"no town {text!r}; see `outreach town list`")
+    return town
+
+
+async def enterprise_named(session: AsyncSession, text: str) -> Enterprise:
+    """The existing enterprise with this name, or Refused."""
+    enterprise = await organisation.find_enterprise(session, validation.clean(text))
+    if enterprise is None:
+        raise Refused(f"no enterprise {text!r}; see `outreach enterprise list`")
+    return enterprise
+
+
+# admin ------------------------------------------------------------------------------------
+
+
+async def _admin_add(settings: Settings, args: argparse.Namespace) -> int:
+    telegram_id: int = args.telegram_id
+    if telegram_id <= 0:
+        raise Refused("a Telegram user id is a positive number", 2)
+    async with transaction(settings) as session:
+        person, previous = await people.make_admin(
+            session, telegram_id, settings.i18n.default_language, utc_now()
+        )
+    if previous is Role.ADMIN:
+        print(f"person {person.id} (Telegram {telegram_id}) is already an administrator")
+    else:
+        was = f"was {previous.value}" if previous else "new"
+        log.info("person %s made admin from the command line (%s)", person.id, was)
+        print(f"person {person.id} (Telegram {telegram_id}) is now an administrator ({was})")
+    return 0
+
+
+# town -------------------------------------------------------------------------------------
+
+
+async def _town_add(settings: Settings, args: argparse.Namespace) -> int:
+    name = org_name(args.name, "town", TOWN_NAME_LENGTH)
+    async with transaction(settings) as session:
+        town = await organisation.find_town(session, name)
+        if town is not None and town.active:
+            raise Refused(f"town {name!r} already exists")
+        if town is not None:
+            await organisation.activate_town(session, town)
+            print(f"town {town.id}: {name} reactivated")
+            return 0
+        town = await organisation.add_town(session, name)
+    print(f"town {town.id}: {name}")
+    return 0
+
+
+async def _town_rename(settings: Settings, args: argparse.Namespace) -> int:
+    new_name = org_name(args.new_name, "town", TOWN_NAME_LENGTH)
+    async with transaction(settings) as session:
+        town = await town_named(session, args.name)
+        old = town.name
+        if not await organisation.rename_town(session, town, new_name):
+            raise Refused(f"there is already a town {new_name!r}")
+    print(f"town {town.id}: {old} renamed {new_name}")
+    return 0
+
+
+async def _town_list(settings: Settings, args: argparse.Namespace) -> int:
+    async with transaction(settings) as session:
+        summaries = await organisation.town_summaries(session)
+    for summary in summaries:
+        state = "" if summary.town.active else " (inactive)"
+        town = summary.town
+        print(f"{town.id}\t{town.name}{state}\t{summary.active_enterprises} active enterprises")
+    return 0
+
+
+async def _town_deactivate(settings: Settings, args: argparse.Namespace) -> int:
+    async with transaction(settings) as session:
+        town = await town_named(session, args.name)
+        if not town.active:
+            raise Refused(f"town {town.name!r} is already inactive")
+        count = await organisation.deactivate_town(session, town)
+    print(f"town {town.id}: {town.name} deactivated, with {count} enterprises")
+    return 0
+
+
+async def _town_activate(settings: Settings, args: argparse.Namespace) -> int:
+    async with transaction(settings) as session:
+        town = await town_named(session, args.name)
+        await organisation.activate_town(session, town)
+    print(f"town {town.id}: {town.name} is active (its enterprises stay as they are)")
+    return 0
+
+
+# enterprise -------------------------------------------------------------------------------
+
+
+async def _enterprise_add(settings: Settings, args: argparse.Namespace) -> int:
+    name = org_name(args.name, "enterprise", ENTERPRISE_NAME_LENGTH)
+    town_name = org_name(args.town, "town", TOWN_NAME_LENGTH)
+    checked = importer.check_row(
+        0,
+        {
+            importer.ENTERPRISE: name,
+            importer.TOWN: town_name,
+            importer.CONTACT_NAME: args.contact_name or "",
+            importer.CONTACT_PHONE: args.contact_phone or "",
+        },
+    )
+    if isinstance(checked, list):
+        raise Refused("; ".join(checked), 2)
+    username = bot_username(settings)
+    async with transaction(settings) as session:
+        if await organisation.find_enterprise(session, name) is not None:
+            raise Refused(f"enterprise {name!r} already exists")
+        town = await organisation.get_or_create_town(session, town_name)
+        if not town.active:
+            raise Refused(f"town {town_name!r} is inactive; `outreach town activate` it first")
+        enterprise, invite = await organisation.add_enterprise_with_invite(
+            session,
+            name,
+            town,
+            utc_now(),
+            contact_name=checked.contact_name,
+            contact_phone=checked.contact_phone,
+        )
+    print(f"enterprise {enterprise.id}: {enterprise.name} ({town.name})")
+    print(f"worker invite: {invite_link(username, invite.code)}")
+    return 0
+
+
+async def _enterprise_list(settings: Settings, args: argparse.Namespace) -> int:
+    username = bot_username(settings)
+    async with transaction(settings) as session:
+        for enterprise, town in await organisation.list_enterprises(session):
+            invite = await invites.worker_invite(session, enterprise.id)
+            link = invite_link(username, invite.code) if invite else "-"
+            state = "" if enterprise.active else " (inactive)"
+            contact = " ".join(filter(None, [enterprise.contact_name, enterprise.contact_phone]))
+            print(
+                f"{enterprise.id}\t{town.name}\t{enterprise.name}{state}\t{link}\t{contact or '-'}"
+            )
+    return 0
+
+
+async def _enterprise_rename(settings: Settings, args: argparse.Namespace) -> int:
+    new_name = org_name(args.new_name, "enterprise", ENTERPRISE_NAME_LENGTH)
+    async with transaction(settings) as session:
+        enterprise = await enterprise_named(session, args.name)
+        old = enterprise.name
+        if not await organisation.rename_enterprise(session, enterprise, new_name):
+            raise Refused(f"there is already an enterprise {new_name!r}")
+    print(f"enterprise {enterprise.id}: {old} renamed {new_name}")
+    return 0
+
+
+async def _enterprise_deactivate(settings: Settings, args: argparse.Namespace) -> int:
+    async with transaction(settings) as session:
+        enterprise = await enterprise_named(session, args.name)
+        if not enterprise.active:
+            raise Refused(f"enterprise {enterprise.name!r} is already inactive")
+        await organisation.set_enterprise_active(session, enterprise, False)
+    print(f"enterprise {enterprise.id}: {enterprise.name} deactivated; its links stop working")
+    return 0
+
+
+async def _enterprise_activate(settings: Settings, args: argparse.Namespace) -> int:
+    async with transaction(settings) as session:
+        enterprise = await enterprise_named(session, args.name)
+        town = await organisation.get_town(session, enterprise.town_id)
+        if town is None or not town.active:
+            raise Refused("its town is inactive; `outreach town activate` it first")
+        await organisation.set_enterprise_active(session, enterprise, True)
+    print(f"enterprise {enterprise.id}: {enterprise.name} is active")
+    return 0
+
+
+async def _enterprise_import(settings: Settings, args: argparse.Namespace) -> int:
+    path: Path = args.file
+    try:
+        rows, problems = importer.load(path)
+    except importer.SheetError as error:
+        raise Refused(f"{path.name}: {error}", 2) from None
+    except OSError as error:
+        raise Refused(f"{path}: {error.strerror or error}", 2) from None
+    async with transaction(settings) as session:
+        outcome = await importer.import_rows(session, rows, utc_now(), problems)
+        if not outcome.ok:
+            # Leave by an exception: the transaction is rolled back, whatever was read.
+            raise Refused(_problems(outcome.problems))
+    print(
+        f"imported {outcome.enterprises_created} enterprises "
+        f"({outcome.towns_created} new towns); {outcome.already_present} were already there "
+        f"({outcome.contacts_updated} with new contact details)"
+    )
+    return 0
+
+
+def _problems(problems: Sequence[importer.Problem]) -> str:
+    lines = [f"nothing imported: {len(problems)} rows are wrong"]
+    lines += [f"row {p.row}: {p.reason}" for p in problems]
+    return "\n".join(lines)
+
+
+# invite -----------------------------------------------------------------------------------
+
+
+async def _role_invite(
+    settings: Settings,
+    args: argparse.Namespace,
+    kind: InviteKind,
+    *,
+    town_id: int | None = None,
+    enterprise_id: int | None = None,
+) -> tuple[str, datetime]:
+    days: int = settings.invites.expire_days if args.days is None else args.days
+    if not 1 <= days <= 365:
+        raise Refused("--days must be from 1 to 365", 2)
+    now = utc_now()
+    expires = now + timedelta(days=days)
+    async with transaction(settings) as session:
+        invite = await invites.add(
+            session,
+            kind,
+            now,
+            town_id=town_id,
+            enterprise_id=enterprise_id,
+            max_uses=1,
+            expires_at=expires,
+        )
+    return invite.code, expires
+
+
+def _print_invite(settings: Settings, what: str, code: str, expires: datetime) -> None:
+    local = expires.astimezone(settings.campaign.zone).strftime("%Y-%m-%d %H:%M")
+    print(f"invite for {what} (works once, until {local}):")
+    print(invite_link(bot_username(settings), code))
+
+
+async def _invite_contact(settings: Settings, args: argparse.Namespace) -> int:
+    async with transaction(settings) as session:
+        enterprise = await enterprise_named(session, args.enterprise)
+        if not enterprise.active:
+            raise Refused(f"enterprise {enterprise.name!r} is inactive")
+    code, expires = await _role_invite(
+        settings, args, InviteKind.CONTACT, enterprise_id=enterprise.id
+    )
+    _print_invite(settings, f"the contact of {enterprise.name}", code, expires)
+    return 0
+
+
+async def _invite_staff(settings: Settings, args: argparse.Namespace) -> int:
+    code, expires = await _role_invite(settings, args, InviteKind.STAFF)
+    _print_invite(settings, "a staff member", code, expires)
+    return 0
+
+
+async def _invite_town_officer(settings: Settings, args: argparse.Namespace) -> int:
+    async with transaction(settings) as session:
+        town = await town_named(session, args.town)
+        if not town.active:
+            raise Refused(f"town {town.name!r} is inactive")
+    code, expires = await _role_invite(settings, args, InviteKind.TOWN_OFFICER, town_id=town.id)
+    _print_invite(settings, f"a town officer of {town.name}", code, expires)
+    return 0
+
+
+async def _invite_poster(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import poster
+    from bot.i18n import Catalogs
+
+    out: Path = args.out
+    if out.suffix.lower() not in poster.SUFFIXES:
+        raise Refused(f"--out must end in .png or .pdf, not {out.name!r}", 2)
+    if args.language not in settings.i18n.languages:
+        raise Refused(f"--language: choose from {', '.join(settings.i18n.languages)}", 2)
+    username = bot_username(settings)
+    if not username:
+        raise Refused("the poster's QR code needs the bot's name: set telegram.bot_username", 2)
+    async with transaction(settings) as session:
+        enterprise = await enterprise_named(session, args.enterprise)
+        if not enterprise.active:
+            raise Refused(f"enterprise {enterprise.name!r} is inactive")
+        invite = await invites.worker_invite(session, enterprise.id)
+        if invite is None:
             invite = await invites.add(
                 session, InviteKind.WORKER, utc_now(), enterprise_id=enterprise.id
             )
-        print(f"enterprise {enterprise.id}: {enterprise.name} ({town.name})")
-        print(f"worker invite: {invite_link(bot_username(settings), invite.code)}")
-    finally:
-        await engine.dispose()
+    catalogs = Catalogs(
+        settings.i18n.locales_dir,
+        tuple(settings.i18n.languages),
+        settings.i18n.default_language,
+        settings.campaign.zone,
+    )
+    font = poster.make_poster(
+        out,
+        catalogs,
+        args.language,
+        enterprise=enterprise.name,
+        campaign=settings.campaign.name,
+        link=invites.deep_link(username, invite.code),
+    )
+    if font is None and args.language.startswith("zh"):
+        print(
+            "warning: no Chinese font found, so the Chinese text will not show; install one "
+            "(Debian: apt install fonts-noto-cjk) and make the poster again",
+            file=sys.stderr,
+        )
+    print(f"poster for {enterprise.name} written to {out}")
     return 0
 
 
-async def _enterprise_list(settings: Settings) -> int:
-    username = bot_username(settings)
-    engine = create_engine(settings.database.url)
-    try:
-        await migrate.upgrade(engine)
-        async with create_sessionmaker(engine)() as session:
-            for enterprise, town in await organisation.list_enterprises(session):
-                invite = await invites.worker_invite(session, enterprise.id)
-                link = invite_link(username, invite.code) if invite else "-"
-                state = "" if enterprise.active else " (inactive)"
-                print(f"{enterprise.id}\t{town.name}\t{enterprise.name}{state}\t{link}")
-    finally:
-        await engine.dispose()
-    return 0
+COMMANDS: dict[tuple[str, str], Command] = {
+    ("admin", "add"): _admin_add,
+    ("town", "add"): _town_add,
+    ("town", "rename"): _town_rename,
+    ("town", "list"): _town_list,
+    ("town", "deactivate"): _town_deactivate,
+    ("town", "activate"): _town_activate,
+    ("enterprise", "add"): _enterprise_add,
+    ("enterprise", "list"): _enterprise_list,
+    ("enterprise", "rename"): _enterprise_rename,
+    ("enterprise", "deactivate"): _enterprise_deactivate,
+    ("enterprise", "activate"): _enterprise_activate,
+    ("enterprise", "import"): _enterprise_import,
+    ("invite", "contact"): _invite_contact,
+    ("invite", "staff"): _invite_staff,
+    ("invite", "town-officer"): _invite_town_officer,
+    ("invite", "poster"): _invite_poster,
+}

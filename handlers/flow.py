@@ -78,6 +78,10 @@ class FlowSettings:
     ask_again_days: tuple[int, ...] = (3, 7, 14)
     note_max_length: int = 500
     campaign_name: str = ""
+    # For invite links made in the bot (t.me/<bot_username>?start=<code>).
+    bot_username: str = ""
+    # How long a single-use staff, town-officer or contact invite stays valid.
+    invite_days: int = 7
 
 
 @dataclass

@@ -46,10 +46,21 @@ class Invite(Base):
             return False
         return self.max_uses is None or self.uses < self.max_uses
 
+    def used_up(self) -> bool:
+        """Whether every use of the code is spent (a single-use link that was opened)."""
+        return self.max_uses is not None and self.uses >= self.max_uses
+
 
 def new_code() -> str:
     """A fresh unguessable code that fits Telegram's start parameter ([A-Za-z0-9_-], <= 64)."""
     return secrets.token_urlsafe(9)
+
+
+def deep_link(bot_username: str, code: str) -> str:
+    """The t.me link that opens the bot with the code; `/start CODE` when the bot has no name."""
+    if not bot_username:
+        return f"/start {code}"
+    return f"https://t.me/{bot_username.lstrip('@')}?start={code}"
 
 
 async def get(session: AsyncSession, code: str) -> Invite | None:

@@ -91,3 +91,30 @@ async def set_active(session: AsyncSession, telegram_user_id: int, active: bool)
     await session.execute(
         update(Person).where(Person.telegram_user_id == telegram_user_id).values(active=active)
     )
+
+
+async def make_admin(
+    session: AsyncSession, telegram_user_id: int, language: str, now: datetime
+) -> tuple[Person, Role | None]:
+    """Give this Telegram account the admin role, adding the person if new; returns the person
+    and the role it had before (None if new)."""
+    person = await by_telegram_id(session, telegram_user_id)
+    if person is None:
+        person = Person(
+            telegram_user_id=telegram_user_id,
+            # A private chat's id is the user's id, so the bot can write to them at once.
+            chat_id=telegram_user_id,
+            role=Role.ADMIN,
+            language=language,
+            enrolled_at=now,
+            active=True,
+        )
+        await add(session, person)
+        return person, None
+    previous = person.role
+    person.role = Role.ADMIN
+    # An administrator speaks for no single town or enterprise.
+    person.town_id = None
+    person.enterprise_id = None
+    await session.flush()
+    return person, previous

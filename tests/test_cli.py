@@ -1,16 +1,24 @@
-"""The command line: migrate, add enterprises with their invite links, list them."""
+"""The command line: migrate; towns, enterprises (one by one or from a sheet), invite links and
+posters, administrators."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import cli
 from bot.cli import main
-from tests.harness import ROOT
+from bot.config import ConfigError, load_settings
+from models.db import create_engine, create_sessionmaker
+from models.people import Person, Role
+from tests.harness import CAMPAIGN_NOW, ROOT
 
 
 @pytest.fixture
@@ -61,3 +69,185 @@ def test_python_dash_m_bot_is_the_same_program() -> None:
         check=True,
     )
     assert "enterprise" in result.stdout and "migrate" in result.stdout
+
+
+# Towns, enterprises, invites and administrators -------------------------------------------
+
+
+def run(config: Path, *args: str) -> int:
+    return main(["--config", str(config), *args])
+
+
+def people_in(config: Path) -> list[tuple[int | None, Role]]:
+    """(Telegram id, role) of everyone in the CLI's database."""
+
+    url = re.search(r'url = "(.+)"', config.read_text(encoding="utf-8"))
+    assert url
+
+    async def read() -> list[tuple[int | None, Role]]:
+        engine = create_engine(url.group(1))
+        try:
+            async with create_sessionmaker(engine)() as session:
+                found = await session.execute(select(Person.telegram_user_id, Person.role))
+                return [(tid, role) for tid, role in found]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def test_admin_add_creates_or_promotes(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(config, "admin", "add", "777000") == 0
+    assert "is now an administrator (new)" in capsys.readouterr().out
+    assert run(config, "admin", "add", "777000") == 0
+    assert "already an administrator" in capsys.readouterr().out
+    assert people_in(config) == [(777000, Role.ADMIN)]
+    assert run(config, "admin", "add", "0") == 2
+    assert "positive" in capsys.readouterr().err
+
+
+async def test_admins_from_the_config_are_made_at_start(
+    tmp_path: Path, db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OUTREACH_CONFIG", raising=False)
+    path = tmp_path / "config.toml"
+    path.write_text("[telegram]\nadmins = [111, 222]\n", encoding="utf-8")
+    settings = load_settings(path)
+    sessions = create_sessionmaker(db)
+    async with sessions() as session, session.begin():
+        session.add(
+            Person(
+                telegram_user_id=222,
+                chat_id=222,
+                role=Role.WORKER,
+                language="zh_Hans",
+                enrolled_at=CAMPAIGN_NOW,
+                active=True,
+            )
+        )
+    await cli._configured_admins(settings, sessions)
+    await cli._configured_admins(settings, sessions)
+    async with sessions() as session:
+        found = await session.execute(select(Person.telegram_user_id, Person.role))
+        assert sorted((tid, role) for tid, role in found) == [
+            (111, Role.ADMIN),
+            (222, Role.ADMIN),
+        ]
+    path.write_text("[telegram]\nadmins = [-5]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^telegram\.admins: "):
+        load_settings(path)
+
+
+def test_town_commands(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(config, "town", "add", "南堡镇") == 0
+    assert run(config, "town", "add", " 南堡镇 ") == 1
+    assert "already exists" in capsys.readouterr().err
+    assert run(config, "town", "add", "😀") == 2
+    assert run(config, "town", "rename", "南堡镇", "南堡开发区") == 0
+    assert run(config, "town", "rename", "西湖", "东湖") == 1
+    assert run(config, "enterprise", "add", "钢铁二厂", "--town", "南堡开发区") == 0
+    capsys.readouterr()
+    assert run(config, "town", "list") == 0
+    assert "南堡开发区\t1 active enterprises" in capsys.readouterr().out
+    assert run(config, "town", "deactivate", "南堡开发区") == 0
+    assert "deactivated, with 1 enterprises" in capsys.readouterr().out
+    assert run(config, "enterprise", "add", "钢铁三厂", "--town", "南堡开发区") == 1
+    assert "inactive" in capsys.readouterr().err
+    assert run(config, "town", "add", "南堡开发区") == 0
+    assert "reactivated" in capsys.readouterr().out
+    assert run(config, "enterprise", "list") == 0
+    assert "钢铁二厂 (inactive)" in capsys.readouterr().out
+
+
+def test_enterprise_rename_deactivate_activate_and_contacts(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        run(
+            config,
+            "enterprise",
+            "add",
+            "城建一公司",
+            "--town",
+            "开发区",
+            "--contact-name",
+            "陈经理",
+            "--contact-phone",
+            "138-1234-5678",
+        )
+        == 0
+    )
+    assert (
+        run(config, "enterprise", "add", "钢铁二厂", "--town", "开发区", "--contact-phone", "1")
+        == 2
+    )
+    assert "not a mainland mobile number" in capsys.readouterr().err
+    assert run(config, "enterprise", "rename", "城建一公司", "城建第一公司") == 0
+    assert run(config, "enterprise", "deactivate", "城建第一公司") == 0
+    assert run(config, "enterprise", "deactivate", "城建第一公司") == 1
+    capsys.readouterr()
+    assert run(config, "enterprise", "list") == 0
+    assert "城建第一公司 (inactive)" in capsys.readouterr().out
+    assert run(config, "enterprise", "activate", "城建第一公司") == 0
+    capsys.readouterr()
+    assert run(config, "enterprise", "list") == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("1\t开发区\t城建第一公司\thttps://t.me/district_bot?start=")
+    assert line.endswith("\t陈经理 13812345678")
+
+
+def test_invite_links_for_roles(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(config, "enterprise", "add", "城建一公司", "--town", "开发区")
+    capsys.readouterr()
+    link = r"https://t\.me/district_bot\?start=[A-Za-z0-9_-]{8,64}"
+    assert run(config, "invite", "staff") == 0
+    out = capsys.readouterr().out
+    assert re.search(
+        rf"a staff member \(works once, until 2\d{{3}}-\d\d-\d\d \d\d:\d\d\):\n{link}", out
+    )
+    assert run(config, "invite", "town-officer", "--town", "开发区", "--days", "2") == 0
+    assert "invite for a town officer of 开发区 (works once" in capsys.readouterr().out
+    assert run(config, "invite", "contact", "城建一公司") == 0
+    assert "invite for the contact of 城建一公司 (works once" in capsys.readouterr().out
+    assert run(config, "invite", "contact", "无名公司") == 1
+    assert run(config, "invite", "town-officer", "--town", "西湖") == 1
+    assert run(config, "invite", "staff", "--days", "0") == 2
+
+
+def test_enterprise_import_is_all_or_nothing(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.csv"
+    good.write_bytes(
+        "企业名称,镇/街道,联系人,联系电话\n城建一公司,开发区,陈经理,13812345678\n钢铁二厂,南堡镇,,\n".encode(
+            "gbk"
+        )
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "enterprise,town,contact phone\n水泥厂,开发区,13812345678\n石灰厂,开发区,12345\n",
+        encoding="utf-8-sig",
+    )
+    assert run(config, "enterprise", "import", str(bad)) == 1
+    err = capsys.readouterr().err
+    assert "nothing imported: 1 rows are wrong" in err and "row 3: contact phone '12345'" in err
+    assert run(config, "enterprise", "list") == 0
+    assert capsys.readouterr().out == ""
+
+    assert run(config, "enterprise", "import", str(good)) == 0
+    assert "imported 2 enterprises (2 new towns)" in capsys.readouterr().out
+    assert run(config, "enterprise", "list") == 0
+    assert capsys.readouterr().out.count("https://t.me/district_bot?start=") == 2
+    assert run(config, "enterprise", "import", str(tmp_path / "missing.xlsx")) == 2
+
+
+def test_invite_poster(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(config, "enterprise", "add", "城建一公司", "--town", "开发区")
+    out = tmp_path / "poster.png"
+    assert run(config, "invite", "poster", "城建一公司", "--out", str(out)) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pdf = tmp_path / "poster.pdf"
+    assert run(config, "invite", "poster", "城建一公司", "--out", str(pdf), "--language", "en") == 0
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert run(config, "invite", "poster", "城建一公司", "--out", str(tmp_path / "p.jpg")) == 2
+    assert run(config, "invite", "poster", "城建一公司", "--out", str(out), "--language", "fr") == 2

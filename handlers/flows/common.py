@@ -44,6 +44,7 @@ from handlers.flow import (
     Switch,
     global_data,
 )
+from handlers.flows import roles
 from handlers.flows.checkin import PLAN_LABELS, describe
 from handlers.geography import province_name
 from models import checkins, invites, organisation
@@ -76,6 +77,8 @@ async def start(ctx: Context, arg: str) -> CommandResult:
     invite = await invites.get(ctx.session, code)
     if invite is None:
         return [say("start.unknown_code")]
+    if invite.kind is not InviteKind.WORKER:
+        return await roles.start_with_invite(ctx, invite)
     if not invite.usable(ctx.now):
         return [say("start.expired_code")]
     enterprise = (
@@ -83,7 +86,7 @@ async def start(ctx: Context, arg: str) -> CommandResult:
         if invite.enterprise_id is not None
         else None
     )
-    if invite.kind is not InviteKind.WORKER or enterprise is None or not enterprise.active:
+    if enterprise is None or not enterprise.active:
         return [say("start.invite_unusable")]
     data = {
         "invite": invite.code,

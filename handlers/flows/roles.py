@@ -1,0 +1,319 @@
+"""Staff, town officers and enterprise contacts enrol through their single-use invite links.
+
+Someone new agrees to what is kept and gives their name; someone the bot already knows
+confirms the change of role. The invite is claimed only at the end, atomically, so a
+single-use link enrols exactly one person; an administrator is never demoted by a link.
+
+```mermaid
+stateDiagram-v2
+    [*] --> role_consent
+    role_consent --> role_name
+    role_consent --> [*]
+    role_name --> [*]
+```
+
+```mermaid
+stateDiagram-v2
+    [*] --> confirm_role
+    confirm_role --> [*]
+```
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import validation
+from handlers.actions import N_, Action, Button, Inline, Msg, Raw, SendText, say
+from handlers.flow import (
+    CommandResult,
+    Context,
+    Finish,
+    Flow,
+    Goto,
+    Outcome,
+    Reject,
+    State,
+    Step,
+    Switch,
+    refuse,
+)
+from models import invites, organisation, people
+from models.invites import Invite, InviteKind
+from models.people import Person, Role
+
+log = logging.getLogger(__name__)
+
+ROLE_OF_KIND: dict[InviteKind, Role] = {
+    InviteKind.CONTACT: Role.CONTACT,
+    InviteKind.STAFF: Role.STAFF,
+    InviteKind.TOWN_OFFICER: Role.TOWN_OFFICER,
+}
+ROLE_NAMES: dict[Role, str] = {
+    Role.WORKER: N_("role.worker"),
+    Role.CONTACT: N_("role.contact"),
+    Role.TOWN_OFFICER: N_("role.town_officer"),
+    Role.STAFF: N_("role.staff"),
+    Role.ADMIN: N_("role.admin"),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an invite makes of the person who opens it."""
+
+    role: Role
+    town_id: int | None = None
+    enterprise_id: int | None = None
+    place: str = ""
+
+    def to_data(self) -> dict[str, Any]:
+        """The JSON form kept in the conversation."""
+        return {
+            "role": self.role.value,
+            "town_id": self.town_id,
+            "enterprise_id": self.enterprise_id,
+            "place": self.place,
+        }
+
+    @staticmethod
+    def from_data(data: dict[str, Any]) -> Target:
+        """Read back what `to_data` wrote."""
+        return Target(Role(data["role"]), data["town_id"], data["enterprise_id"], data["place"])
+
+    def matches(self, person: Person) -> bool:
+        """Whether the person already holds exactly this role."""
+        return (person.role, person.town_id, person.enterprise_id) == (
+            self.role,
+            self.town_id,
+            self.enterprise_id,
+        )
+
+
+def role_title(role: Role, place: str = "") -> Msg:
+    """A role as a person reads it, with its town or enterprise."""
+    if role is Role.TOWN_OFFICER and place:
+        return Msg("role.as_town_officer", town=Raw(place))
+    if role is Role.CONTACT and place:
+        return Msg("role.as_contact", enterprise=Raw(place))
+    return Msg(ROLE_NAMES[role])
+
+
+async def person_title(session: AsyncSession, person: Person) -> Msg:
+    """The person's current role, with its town or enterprise."""
+    place = ""
+    if person.role is Role.TOWN_OFFICER and person.town_id is not None:
+        town = await organisation.get_town(session, person.town_id)
+        place = town.name if town else ""
+    elif person.role in (Role.CONTACT, Role.WORKER) and person.enterprise_id is not None:
+        enterprise = await organisation.get_enterprise(session, person.enterprise_id)
+        place = enterprise.name if enterprise else ""
+    if person.role is Role.WORKER:
+        return Msg("role.as_worker", enterprise=Raw(place)) if place else Msg("role.worker")
+    return role_title(person.role, place)
+
+
+async def invite_target(session: AsyncSession, invite: Invite) -> Target | None:
+    """The role the invite gives, or None when its town or enterprise is gone or inactive."""
+    role = ROLE_OF_KIND.get(invite.kind)
+    if role is Role.STAFF:
+        return Target(role)
+    if role is Role.TOWN_OFFICER and invite.town_id is not None:
+        town = await organisation.get_town(session, invite.town_id)
+        if town is not None and town.active:
+            return Target(role, town_id=town.id, place=town.name)
+    if role is Role.CONTACT and invite.enterprise_id is not None:
+        enterprise = await organisation.get_enterprise(session, invite.enterprise_id)
+        if enterprise is not None and enterprise.active:
+            return Target(role, enterprise_id=enterprise.id, place=enterprise.name)
+    return None
+
+
+# Making invites (used by /invite and the enterprise card) --------------------------------
+
+
+async def issue_invite(
+    ctx: Context,
+    kind: InviteKind,
+    *,
+    town_id: int | None = None,
+    enterprise_id: int | None = None,
+    place: str = "",
+) -> SendText:
+    """Create a single-use, expiring role invite and say its link."""
+    expires = ctx.now + timedelta(days=ctx.settings.invite_days)
+    invite = await invites.add(
+        ctx.session,
+        kind,
+        ctx.now,
+        town_id=town_id,
+        enterprise_id=enterprise_id,
+        max_uses=1,
+        expires_at=expires,
+    )
+    creator = ctx.person.id if ctx.person else None
+    log.info("invite %s made by person %s for %s", kind.value, creator, place or "-")
+    return say(
+        "invite.created",
+        role=role_title(ROLE_OF_KIND[kind], place),
+        link=Raw(invites.deep_link(ctx.settings.bot_username, invite.code)),
+        expires=expires,
+    )
+
+
+# /start with a role invite ----------------------------------------------------------------
+
+
+async def start_with_invite(ctx: Context, invite: Invite) -> CommandResult:
+    """Begin enrolment or a change of role, or explain why the link cannot be used."""
+    target = await invite_target(ctx.session, invite)
+    person = ctx.person
+    if person is not None and target is not None and target.matches(person):
+        return [say("role.already_has", role=role_title(target.role, target.place))]
+    if invite.used_up():
+        return [say("role.invite_used")]
+    if not invite.usable(ctx.now):
+        return [say("role.invite_expired")]
+    if target is None:
+        return [say("role.invite_unusable")]
+    data = {"invite": invite.code, **target.to_data()}
+    if person is None:
+        welcome = say("role.invited", role=role_title(target.role, target.place))
+        return Switch("role_enrolment", data, say=(welcome,))
+    if person.role is Role.ADMIN:
+        return [say("role.already_admin")]
+    return Switch("role_change", data)
+
+
+async def _claim(ctx: Context, state: State) -> Target | Msg:
+    """Check the invite once more and use it up; the target, or why it failed."""
+    invite = await invites.get(ctx.session, state.data["invite"])
+    if invite is None:
+        return Msg("role.invite_unusable")
+    target = await invite_target(ctx.session, invite)
+    if target is None or target != Target.from_data(state.data):
+        return Msg("role.invite_unusable")
+    if not await invites.claim(ctx.session, invite, ctx.now):
+        # Someone else may have used it meanwhile: read its row again to say which.
+        await ctx.session.refresh(invite)
+        return Msg("role.invite_used") if invite.used_up() else Msg("role.invite_expired")
+    return target
+
+
+# role_enrolment: someone new -------------------------------------------------------------
+
+
+async def ask_consent(state: State, ctx: Context) -> list[Action]:
+    """What is kept about a staff member or contact, and why; Agree or Decline."""
+    target = Target.from_data(state.data)
+    return [
+        SendText(
+            Msg("role.consent", role=role_title(target.role, target.place)),
+            Inline.of([[Button(Msg("enrol.agree"), "yes"), Button(Msg("enrol.decline"), "no")]]),
+        )
+    ]
+
+
+async def on_consent(state: State, value: str, ctx: Context) -> Outcome:
+    """Agree goes on to the name; Decline forgets everything."""
+    if value == "yes":
+        state.data["consent_at"] = ctx.now.isoformat()
+        return Goto("role_name")
+    if value == "no":
+        return Finish((say("role.declined"),), forget=True)
+    return Reject(Msg("error.stale_button"))
+
+
+async def ask_name(state: State, ctx: Context) -> list[Action]:
+    """The person's real name, so that others know who they deal with."""
+    return [say("role.ask_name")]
+
+
+async def on_name(state: State, text: str, ctx: Context) -> Outcome:
+    """Claim the invite and store the person with their role."""
+    name = validation.parse_name(text)
+    if isinstance(name, validation.Invalid):
+        return refuse(name)
+    claimed = await _claim(ctx, state)
+    if isinstance(claimed, Msg):
+        return Finish((SendText(claimed),))
+    person = await people.add(
+        ctx.session,
+        Person(
+            telegram_user_id=ctx.event.user_id,
+            chat_id=ctx.event.chat_id,
+            role=claimed.role,
+            language=ctx.language,
+            enterprise_id=claimed.enterprise_id,
+            town_id=claimed.town_id,
+            full_name=name,
+            consent_version=ctx.settings.consent_version,
+            consent_at=datetime.fromisoformat(state.data["consent_at"]),
+            enrolled_at=ctx.now,
+            active=True,
+        ),
+    )
+    ctx.person = person
+    log.info("role %s given to new person %s by invite", claimed.role.value, person.id)
+    title = role_title(claimed.role, claimed.place)
+    return Finish((say("role.done", name=name, role=title),))
+
+
+ROLE_ENROLMENT = Flow(
+    name="role_enrolment",
+    roles=frozenset({None}),
+    steps=(
+        Step("role_consent", ask_consent, N_("hint.press_button"), on_button=on_consent,
+             goes_to=("role_name",), ends=True),
+        Step("role_name", ask_name, N_("enrol.hint_name"), on_text=on_name, ends=True),
+    ),
+)  # fmt: skip
+
+
+# role_change: someone the bot knows -------------------------------------------------------
+
+
+async def ask_change(state: State, ctx: Context) -> list[Action]:
+    """Confirm giving up the current role for the invited one."""
+    target = Target.from_data(state.data)
+    current = await person_title(ctx.session, ctx.person) if ctx.person else Msg("role.worker")
+    return [
+        SendText(
+            Msg("role.confirm_change", current=current, role=role_title(target.role, target.place)),
+            Inline.of([[Button(Msg("ui.yes"), "yes"), Button(Msg("ui.no"), "no")]]),
+        )
+    ]
+
+
+async def on_change(state: State, value: str, ctx: Context) -> Outcome:
+    """Change the role (never an administrator's), or leave it as it was."""
+    if value == "no":
+        return Finish((say("role.kept"),))
+    if value != "yes":
+        return Reject(Msg("error.stale_button"))
+    person = ctx.person
+    if person is None or person.role is Role.ADMIN:
+        return Finish((say("role.already_admin"),))
+    claimed = await _claim(ctx, state)
+    if isinstance(claimed, Msg):
+        return Finish((SendText(claimed),))
+    previous = person.role
+    person.role = claimed.role
+    person.town_id = claimed.town_id
+    person.enterprise_id = claimed.enterprise_id
+    log.info("role of person %s changed %s -> %s by invite", person.id, previous, claimed.role)
+    return Finish((say("role.changed", role=role_title(claimed.role, claimed.place)),))
+
+
+ROLE_CHANGE = Flow(
+    name="role_change",
+    roles=frozenset(Role),
+    steps=(
+        Step("confirm_role", ask_change, N_("hint.press_button"), on_button=on_change, ends=True),
+    ),
+)
