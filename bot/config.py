@@ -64,7 +64,15 @@ class TelegramSettings(Section):
     runtime: Literal["aiogram", "ptb"] = "aiogram"
     mode: Literal["polling", "webhook"] = "polling"
     polling_timeout: int = Field(default=30, ge=0, le=50)
+    admins: list[int] = Field(default_factory=list)
     webhook: WebhookSettings = WebhookSettings()
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, value: list[int]) -> list[int]:
+        if any(user_id <= 0 for user_id in value):
+            raise ValueError("Telegram user ids are positive numbers")
+        return value
 
     @field_validator("api_base_url")
     @classmethod
@@ -152,6 +160,23 @@ class SchedulerSettings(Section):
     misfire_grace_seconds: int = Field(default=3600, ge=1)
 
 
+class BroadcastSettings(Section):
+    """How fast the sender drains deliveries, and how hard it tries."""
+
+    # Telegram allows about 30 messages a second in bulk; stay under it.
+    rate_per_second: float = Field(default=25.0, gt=0, le=10_000)
+    # Telegram allows about one message a second to one chat.
+    per_chat_seconds: float = Field(default=1.0, ge=0)
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    progress_seconds: float = Field(default=5.0, gt=0)
+
+
+class InviteSettings(Section):
+    """Single-use invite links for staff, town officers and enterprise contacts."""
+
+    expire_days: int = Field(default=7, ge=1, le=365)
+
+
 class LoggingSettings(Section):
     """Log verbosity."""
 
@@ -172,6 +197,8 @@ class Settings(BaseSettings):
     i18n: I18nSettings = I18nSettings()
     privacy: PrivacySettings = PrivacySettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    broadcast: BroadcastSettings = BroadcastSettings()
+    invites: InviteSettings = InviteSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod

@@ -66,6 +66,12 @@ class Messenger(Protocol):
         """Send a file; returns the message id."""
         ...
 
+    async def send_stored_document(
+        self, chat_id: int, file_id: str, caption: str | None, markup: Markup | None = None
+    ) -> int:
+        """Send a document Telegram already holds (by file id); returns the message id."""
+        ...
+
     async def send_photo(
         self, chat_id: int, photo: bytes | str, caption: str | None, markup: Markup | None = None
     ) -> int:

@@ -163,7 +163,10 @@ class Renderer:
                 await self.messenger.answer_button(event.callback_id, toast, action.alert)
         elif isinstance(action, SendDocument):
             caption = render(language, action.caption) if action.caption else None
-            await self.messenger.send_document(chat_id, action.filename, action.data, caption)
+            if isinstance(action.data, str):
+                await self.messenger.send_stored_document(chat_id, action.data, caption)
+            else:
+                await self.messenger.send_document(chat_id, action.filename, action.data, caption)
         elif isinstance(action, SendPhoto):
             caption = render(language, action.caption) if action.caption else None
             markup = markup_json(self.catalogs, language, action.markup)

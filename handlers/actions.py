@@ -150,11 +150,11 @@ class AnswerButton:
 
 @dataclass(frozen=True)
 class SendDocument:
-    """Send a file."""
+    """Send a file: bytes to upload under `filename`, or a Telegram file id to reuse."""
 
     filename: str
-    data: bytes
-    caption: Msg | None = None
+    data: bytes | str
+    caption: Msg | Raw | None = None
 
 
 @dataclass(frozen=True)

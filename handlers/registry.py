@@ -3,9 +3,39 @@
 from __future__ import annotations
 
 from handlers.flow import CommandSpec, Flow, GlobalButton
-from handlers.flows import checkin, common, enrolment
+from handlers.flows import (
+    broadcast,
+    checkin,
+    common,
+    enrolment,
+    events,
+    letter,
+    organisation,
+    roles,
+)
 
-FLOWS: tuple[Flow, ...] = (enrolment.ENROLMENT, checkin.CHECKIN, common.MOVE)
-COMMANDS: tuple[CommandSpec, ...] = common.COMMANDS
-BUTTONS: tuple[GlobalButton, ...] = common.BUTTONS
+FLOWS: tuple[Flow, ...] = (
+    enrolment.ENROLMENT,
+    checkin.CHECKIN,
+    common.MOVE,
+    broadcast.BROADCAST,
+    events.EVENT,
+    letter.LETTER,
+    roles.ROLE_ENROLMENT,
+    roles.ROLE_CHANGE,
+    *organisation.FLOWS,
+)
+COMMANDS: tuple[CommandSpec, ...] = (
+    *common.COMMANDS,
+    *organisation.COMMANDS,
+    *broadcast.COMMANDS,
+    *events.COMMANDS,
+    *letter.COMMANDS,
+)
+BUTTONS: tuple[GlobalButton, ...] = (
+    *common.BUTTONS,
+    *broadcast.BUTTONS,
+    *events.BUTTONS,
+    *letter.BUTTONS,
+)
 idle = common.idle

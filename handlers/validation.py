@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from types import MappingProxyType
 
 __all__ = [
@@ -17,10 +17,14 @@ __all__ = [
     "normalize_shared_phone",
     "parse_count",
     "parse_date",
+    "parse_message_text",
     "parse_mobile",
+    "parse_moment",
     "parse_name",
     "parse_note",
+    "parse_org_name",
     "parse_place",
+    "parse_time",
 ]
 
 
@@ -222,6 +226,64 @@ def parse_date(raw: str, today: date) -> date | Invalid:
     return Invalid("error.date.format")
 
 
+# --- times of day --------------------------------------------------------------------
+
+_TIMES = (
+    re.compile(r"([0-9]{1,2}) ?[:：.] ?([0-9]{2})"),
+    re.compile(r"([0-9]{1,2}) ?[点點时時](?: ?([0-9]{1,2}) ?分?)?"),
+    re.compile(r"([0-9]{1,2}) ?[点點时時] ?(半)"),
+)
+
+
+def parse_time(raw: str) -> time | Invalid:
+    """A time of day such as 9:00, 09:30, 9点, 9点30 or 9点半 (24-hour clock)."""
+    text = clean(raw)
+    if not text:
+        return Invalid("error.text.empty")
+    for pattern in _TIMES:
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        hour = int(match[1])
+        minute = 30 if match[2] == "半" else int(match[2] or 0)
+        if hour > 23 or minute > 59:
+            return Invalid("error.time.no_such_time", {"text": text})
+        return time(hour, minute)
+    return Invalid("error.time.format")
+
+
+def parse_moment(raw: str, today: date) -> tuple[date, time] | Invalid:
+    """A date and a time of day in one message ("1月25日 9:00", "明天 15:30")."""
+    text = clean(raw)
+    if not text:
+        return Invalid("error.text.empty")
+    head, _, tail = text.rpartition(" ")
+    if not head:
+        return Invalid("error.moment.format")
+    day = parse_date(head, today)
+    if isinstance(day, Invalid):
+        return day
+    at = parse_time(tail)
+    if isinstance(at, Invalid):
+        return at
+    return day, at
+
+
+# --- messages to many people ------------------------------------------------------------
+
+
+def parse_message_text(raw: str, *, max_len: int) -> str | Invalid:
+    """Text staff send to many people: not empty, within Telegram's length, no hidden controls."""
+    text = raw.strip()
+    if not text:
+        return Invalid("error.text.empty")
+    if has_control_chars(text, allow_newlines=True):
+        return Invalid("error.text.control_chars")
+    if len(text) > max_len:
+        return Invalid("error.text.too_long", {"max": max_len, "length": len(text)})
+    return text
+
+
 # --- numbers --------------------------------------------------------------------------
 
 _WHOLE = re.compile(r"[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+")
@@ -245,3 +307,26 @@ def parse_count(raw: str, *, maximum: int) -> int | Invalid:
     if len(digits) > len(str(max(maximum, 0))) or int(digits) > maximum:
         return Invalid("error.number.too_big", {"max": maximum})
     return int(digits)
+
+
+# --- organisations --------------------------------------------------------------------
+
+_ORG_SYMBOLS = "&+"  # NFKC has already made a full-width ＆ plain
+
+
+def parse_org_name(raw: str, *, max_len: int) -> str | Invalid:
+    """An enterprise or town name (digits and punctuation allowed), cleaned, or why refused."""
+    text = clean(raw)
+    if not text:
+        return Invalid("error.text.empty")
+    if has_control_chars(text):
+        return Invalid("error.text.control_chars")
+    if len(text) > max_len:
+        return Invalid("error.org_name.too_long", {"max": max_len})
+    if not any(_is_letter(ch) for ch in text):
+        return Invalid("error.org_name.no_letters")
+    if not all(
+        ch == " " or ch in _ORG_SYMBOLS or unicodedata.category(ch)[0] in "LMNP" for ch in text
+    ):
+        return Invalid("error.org_name.bad_chars")
+    return text

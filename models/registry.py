@@ -1,5 +1,23 @@
 """Imports every model module so that Base.metadata describes the whole schema."""
 
-from models import checkins, conversations, invites, organisation, people
+from models import (
+    broadcasts,
+    checkins,
+    conversations,
+    events,
+    invites,
+    leases,
+    organisation,
+    people,
+)
 
-__all__ = ["checkins", "conversations", "invites", "organisation", "people"]
+__all__ = [
+    "broadcasts",
+    "checkins",
+    "conversations",
+    "events",
+    "invites",
+    "leases",
+    "organisation",
+    "people",
+]

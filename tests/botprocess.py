@@ -49,6 +49,8 @@ class BotProcess:
     webhook_secret: str = "s3cret-s3cret-s3cret-s3cret"
     log_level: str = "DEBUG"
     python_args: tuple[str, ...] = ()
+    # More TOML sections, e.g. "[broadcast]\nrate_per_second = 300".
+    extra_config: str = ""
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -76,6 +78,7 @@ class BotProcess:
                     'help_phones = ["0315-0000001"]',
                     "[logging]",
                     f'level = "{self.log_level}"',
+                    self.extra_config,
                     "",
                 ]
             ),

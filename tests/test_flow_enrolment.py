@@ -51,7 +51,7 @@ async def test_invite_to_first_checkin_question(db: AsyncEngine) -> None:
         "enrol.ask_province",
     ]
     assert keys(await user.press("province.41")) == ["enrol.ask_city"]
-    assert keys(await user.send("信阳市")) == ["enrol.done", "checkin.ask_plan"]
+    assert keys(await user.send("信阳市")) == ["enrol.done", "letter.body", "checkin.ask_plan"]
 
     [person] = await kit.rows(Person)
     assert (person.full_name, person.phone, person.hukou_province, person.hukou_city) == (

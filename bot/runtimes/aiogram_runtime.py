@@ -50,6 +50,7 @@ from bot.messenger import (
     Transient,
 )
 from bot.runtimes.common import health, menus
+from bot.scheduler import background
 from bot.updates import ALLOWED_UPDATES, event_from_update
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,16 @@ class AiogramMessenger:
     ) -> int:
         document = BufferedInputFile(data, filename=filename)
         message = await _call(self.bot.send_document(chat_id, document, caption=caption))
+        return message.message_id
+
+    async def send_stored_document(
+        self, chat_id: int, file_id: str, caption: str | None, markup: Markup | None = None
+    ) -> int:
+        message = await _call(
+            self.bot.send_document(
+                chat_id, file_id, caption=caption, reply_markup=to_markup(markup)
+            )
+        )
         return message.message_id
 
     async def send_photo(
@@ -239,11 +250,12 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     dispatcher = make_dispatcher(app, messenger)
     try:
         await set_menus(app, messenger)
-        if app.settings.telegram.mode == "webhook":
-            await _serve_webhook(app, bot, dispatcher, stop)
-        else:
-            await _poll(app, bot, dispatcher, stop)
-        await app.drain()
+        async with background(app):
+            if app.settings.telegram.mode == "webhook":
+                await _serve_webhook(app, bot, dispatcher, stop)
+            else:
+                await _poll(app, bot, dispatcher, stop)
+            await app.drain()
     finally:
         await bot.session.close()
 

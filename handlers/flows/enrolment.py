@@ -45,6 +45,7 @@ from handlers.flow import (
     Switch,
     refuse,
 )
+from handlers.flows import letter
 from handlers.geography import PROVINCES, province_keyboard, province_name
 from models import invites, organisation, people
 from models.people import Person, Role
@@ -169,10 +170,8 @@ async def on_city(state: State, text: str, ctx: Context) -> Outcome:
         ),
     )
     ctx.person = person
-    return Switch(
-        "checkin",
-        say=(say("enrol.done", name=person.full_name or "", enterprise=Raw(enterprise.name)),),
-    )
+    done = say("enrol.done", name=person.full_name or "", enterprise=Raw(enterprise.name))
+    return Switch("checkin", say=(done, *await letter.letter_for(ctx)))
 
 
 ENROLMENT = Flow(

@@ -1,0 +1,633 @@
+"""Broadcasts: what staff send to whom and when, each run of it, and one delivery per person.
+
+A broadcast is the content, the audience and the schedule. Each time it is due, a run is
+enqueued: one delivery row per recipient (unique per run and person), written in one
+INSERT ... SELECT. The sender drains pending deliveries; every row ends sent, blocked or
+failed with the reason, so a crash at any moment loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import Select
+
+from models.base import Base, UTCDateTime
+from models.checkins import CheckIn
+from models.events import EventSignup
+from models.organisation import Enterprise, Town
+from models.people import Person, Role, enum_column
+
+
+class ContentKind(StrEnum):
+    """What a broadcast carries."""
+
+    TEXT = "text"
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    LETTER = "letter"  # the open letter, in each reader's language
+    EVENT = "event"  # an event notice with its sign-up button
+    EVENT_REMINDER = "event_reminder"  # to those signed up, before the event starts
+
+
+class BroadcastStatus(StrEnum):
+    """Where a broadcast is in its life."""
+
+    SCHEDULED = "scheduled"  # runs are still to come
+    DONE = "done"  # every run enqueued
+    CANCELLED = "cancelled"
+    MISSED = "missed"  # its time passed beyond the grace time while no scheduler ran
+
+
+class DeliveryStatus(StrEnum):
+    """Where one message to one person is."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+
+
+class Broadcast(Base):
+    """Content, audience and schedule, as a staff member confirmed them."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_kind: Mapped[ContentKind] = mapped_column(enum_column(ContentKind))
+    text: Mapped[str | None] = mapped_column(Text)
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON)
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    daily_until: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[BroadcastStatus] = mapped_column(enum_column(BroadcastStatus), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    notify_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BroadcastRun(Base):
+    """One occurrence of a broadcast: its deliveries were enqueued together."""
+
+    __tablename__ = "broadcast_runs"
+    __table_args__ = (UniqueConstraint("broadcast_id", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"), index=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    enqueued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class Delivery(Base):
+    """One message of one run to one person, and how it ended."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("run_id", "person_id"),
+        # The sender's query: pending rows due now, in id order, without a scan.
+        Index("ix_deliveries_pending", "status", "next_attempt_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("broadcast_runs.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    language: Mapped[str] = mapped_column(String(16))
+    status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(String(200))
+
+
+# Audiences ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a broadcast reaches: workers or contacts, narrowed by town, enterprise, plan, language.
+
+    plan is a Plan value, or "none" for workers who have not checked in yet.
+    """
+
+    role: Role = Role.WORKER
+    town_id: int | None = None
+    enterprise_id: int | None = None
+    plan: str | None = None
+    language: str | None = None
+    signed_up_for: int | None = None  # an event: only those who signed up for it
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored in the broadcast row."""
+        return {
+            "role": self.role.value,
+            "town_id": self.town_id,
+            "enterprise_id": self.enterprise_id,
+            "plan": self.plan,
+            "language": self.language,
+            "signed_up_for": self.signed_up_for,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Audience:
+        """Back from the broadcast row."""
+        return cls(
+            role=Role(data.get("role", Role.WORKER.value)),
+            town_id=data.get("town_id"),
+            enterprise_id=data.get("enterprise_id"),
+            plan=data.get("plan"),
+            language=data.get("language"),
+            signed_up_for=data.get("signed_up_for"),
+        )
+
+
+NO_CHECKIN = "none"
+
+
+def _recipients(audience: Audience) -> Select[int, int | None, str]:
+    """People in the audience who can be reached: active, not erased, with a chat."""
+    query = select(Person.id, Person.chat_id, Person.language).where(
+        Person.role == audience.role,
+        Person.active.is_(True),
+        Person.erased_at.is_(None),
+        Person.chat_id.is_not(None),
+    )
+    if audience.town_id is not None:
+        # Workers and contacts belong to a town through their enterprise.
+        in_town = select(Enterprise.id).where(Enterprise.town_id == audience.town_id)
+        query = query.where(Person.enterprise_id.in_(in_town))
+    if audience.enterprise_id is not None:
+        query = query.where(Person.enterprise_id == audience.enterprise_id)
+    if audience.language is not None:
+        query = query.where(Person.language == audience.language)
+    if audience.signed_up_for is not None:
+        signed = select(EventSignup.person_id).where(EventSignup.event_id == audience.signed_up_for)
+        query = query.where(Person.id.in_(signed))
+    if audience.plan == NO_CHECKIN:
+        query = query.where(~exists().where(CheckIn.person_id == Person.id))
+    elif audience.plan is not None:
+        latest = (
+            select(CheckIn.plan)
+            .where(CheckIn.person_id == Person.id)
+            .order_by(CheckIn.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = query.where(latest == audience.plan)
+    return query
+
+
+async def count_audience(session: AsyncSession, audience: Audience) -> int:
+    """How many people a broadcast to this audience would reach now."""
+    subquery = _recipients(audience).subquery()
+    return int(await session.scalar(select(func.count()).select_from(subquery)) or 0)
+
+
+# Broadcasts and runs -------------------------------------------------------------------
+
+
+async def add(session: AsyncSession, broadcast: Broadcast) -> Broadcast:
+    """Store a confirmed broadcast."""
+    session.add(broadcast)
+    await session.flush()
+    return broadcast
+
+
+async def get(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
+    """The broadcast by id."""
+    return await session.get(Broadcast, broadcast_id)
+
+
+async def cancel(session: AsyncSession, broadcast_id: int, now: datetime) -> bool:
+    """Cancel a scheduled broadcast; false if it was no longer scheduled."""
+    result = await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.SCHEDULED)
+        .values(status=BroadcastStatus.CANCELLED, cancelled_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def mark_done(session: AsyncSession, broadcast_id: int) -> None:
+    """Every run of the broadcast has been enqueued."""
+    await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.SCHEDULED)
+        .values(status=BroadcastStatus.DONE)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_missed(session: AsyncSession, broadcast_id: int) -> None:
+    """The broadcast's time passed, beyond the grace time, while no scheduler ran."""
+    await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.SCHEDULED)
+        .values(status=BroadcastStatus.MISSED)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def scheduled(session: AsyncSession) -> Sequence[Broadcast]:
+    """Broadcasts with runs still to come, soonest first (the scheduler's jobs come from here)."""
+    rows = await session.scalars(
+        select(Broadcast)
+        .where(Broadcast.status == BroadcastStatus.SCHEDULED)
+        .order_by(Broadcast.send_at)
+    )
+    return rows.all()
+
+
+def _insert(session: AsyncSession) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+async def enqueue_run(
+    session: AsyncSession, broadcast: Broadcast, due_at: datetime, now: datetime
+) -> BroadcastRun | None:
+    """Create the run due at `due_at` and its deliveries; None if it was enqueued already."""
+    insert = _insert(session)
+    created = await session.execute(
+        insert(BroadcastRun)
+        .values(broadcast_id=broadcast.id, due_at=due_at, enqueued_at=now, total=0)
+        .on_conflict_do_nothing(index_elements=["broadcast_id", "due_at"])
+        .returning(BroadcastRun.id)
+    )
+    run_id = created.scalar()
+    if run_id is None:
+        return None
+    recipients = _recipients(Audience.from_json(broadcast.audience)).subquery()
+    rows = select(
+        literal(run_id),
+        recipients.c.id,
+        recipients.c.chat_id,
+        recipients.c.language,
+        literal(DeliveryStatus.PENDING.value),
+        literal(0),
+        literal(now, UTCDateTime),
+    ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
+    columns = ["run_id", "person_id", "chat_id", "language", "status", "attempts"]
+    result = await session.execute(
+        insert(Delivery)
+        .from_select([*columns, "next_attempt_at"], rows)
+        .on_conflict_do_nothing(index_elements=["run_id", "person_id"])
+    )
+    total = int(getattr(result, "rowcount", 0) or 0)
+    await session.execute(update(BroadcastRun).where(BroadcastRun.id == run_id).values(total=total))
+    return await session.get(BroadcastRun, run_id)
+
+
+async def get_run(session: AsyncSession, run_id: int) -> BroadcastRun | None:
+    """The run by id."""
+    return await session.get(BroadcastRun, run_id)
+
+
+async def unfinished_runs(session: AsyncSession) -> Sequence[BroadcastRun]:
+    """Runs whose deliveries are not all settled yet."""
+    rows = await session.scalars(
+        select(BroadcastRun).where(BroadcastRun.finished_at.is_(None)).order_by(BroadcastRun.id)
+    )
+    return rows.all()
+
+
+async def finish_run(session: AsyncSession, run_id: int, now: datetime) -> None:
+    """Every delivery of the run is settled."""
+    await session.execute(
+        update(BroadcastRun).where(BroadcastRun.id == run_id).values(finished_at=now)
+    )
+
+
+async def set_progress_message(session: AsyncSession, run_id: int, message_id: int) -> None:
+    """Remember the staff member's progress message, to edit it as the run goes."""
+    await session.execute(
+        update(BroadcastRun).where(BroadcastRun.id == run_id).values(progress_message_id=message_id)
+    )
+
+
+async def run_figures(session: AsyncSession, run_id: int) -> dict[DeliveryStatus, int]:
+    """How many of the run's deliveries are in each status."""
+    rows = await session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.run_id == run_id)
+        .group_by(Delivery.status)
+    )
+    figures = dict.fromkeys(DeliveryStatus, 0)
+    for status, count in rows:
+        figures[DeliveryStatus(status)] = int(count)
+    return figures
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A broadcast as /notices lists it, with its delivery figures over every run."""
+
+    broadcast: Broadcast
+    runs: int
+    figures: dict[DeliveryStatus, int]
+
+
+async def recent(session: AsyncSession, limit: int, town_id: int | None = None) -> list[Listed]:
+    """The latest broadcasts (scheduled first, then newest), with their figures."""
+    query = select(Broadcast).order_by(
+        (Broadcast.status == BroadcastStatus.SCHEDULED).desc(), Broadcast.id.desc()
+    )
+    found = list((await session.scalars(query.limit(limit * 4 if town_id else limit))).all())
+    if town_id is not None:
+        found = [b for b in found if b.audience.get("town_id") == town_id][:limit]
+    if not found:
+        return []
+    ids = [b.id for b in found]
+    counts = await session.execute(
+        select(BroadcastRun.broadcast_id, Delivery.status, func.count())
+        .join(Delivery, Delivery.run_id == BroadcastRun.id)
+        .where(BroadcastRun.broadcast_id.in_(ids))
+        .group_by(BroadcastRun.broadcast_id, Delivery.status)
+    )
+    figures: dict[int, dict[DeliveryStatus, int]] = {
+        i: dict.fromkeys(DeliveryStatus, 0) for i in ids
+    }
+    for broadcast_id, status, count in counts:
+        figures[broadcast_id][DeliveryStatus(status)] = int(count)
+    runs = dict(
+        (
+            await session.execute(
+                select(BroadcastRun.broadcast_id, func.count())
+                .where(BroadcastRun.broadcast_id.in_(ids))
+                .group_by(BroadcastRun.broadcast_id)
+            )
+        ).all()
+    )
+    return [Listed(b, int(runs.get(b.id, 0)), figures[b.id]) for b in found]
+
+
+# The sender's side ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Due:
+    """A pending delivery with what the sender needs to send it."""
+
+    id: int
+    run_id: int
+    person_id: int
+    chat_id: int
+    language: str
+    attempts: int
+
+
+async def due_deliveries(
+    session: AsyncSession, now: datetime, after_id: int, limit: int
+) -> list[Due]:
+    """Pending deliveries that may be tried now, in id order after `after_id`."""
+    rows = await session.execute(
+        select(
+            Delivery.id,
+            Delivery.run_id,
+            Delivery.person_id,
+            Delivery.chat_id,
+            Delivery.language,
+            Delivery.attempts,
+        )
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.next_attempt_at <= now,
+            Delivery.id > after_id,
+        )
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return [Due(*row) for row in rows]
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    """When the soonest pending delivery may be tried."""
+    return await session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(Delivery.status == DeliveryStatus.PENDING)
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one delivery attempt, to be written back."""
+
+    delivery_id: int
+    person_id: int
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    sent_at: datetime | None = None
+    error: str | None = None
+
+
+_RECORD = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("delivery_id"), Delivery.status == DeliveryStatus.PENDING)
+    .values(
+        status=bindparam("status"),
+        attempts=bindparam("attempts"),
+        next_attempt_at=bindparam("next_attempt_at"),
+        sent_at=bindparam("sent_at"),
+        error=bindparam("error"),
+    )
+)
+
+
+async def record(session: AsyncSession, outcomes: Iterable[Outcome]) -> None:
+    """Write attempts back in one executemany; people who blocked the bot become inactive."""
+    batch = list(outcomes)
+    if not batch:
+        return
+    params = [
+        {
+            "delivery_id": o.delivery_id,
+            "status": o.status.value,
+            "attempts": o.attempts,
+            "next_attempt_at": o.next_attempt_at,
+            "sent_at": o.sent_at,
+            "error": o.error[:200] if o.error else None,
+        }
+        for o in batch
+    ]
+    connection = await session.connection()
+    await connection.execute(_RECORD, params)
+    unreachable = [o.person_id for o in batch if o.status is DeliveryStatus.BLOCKED]
+    if unreachable:
+        await session.execute(
+            update(Person)
+            .where(Person.id.in_(unreachable))
+            .values(active=False)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def pending_count(session: AsyncSession, run_ids: Iterable[int]) -> dict[int, int]:
+    """Pending deliveries per run."""
+    ids = list(run_ids)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Delivery.run_id, func.count())
+        .where(Delivery.run_id.in_(ids), Delivery.status == DeliveryStatus.PENDING)
+        .group_by(Delivery.run_id)
+    )
+    return {run_id: int(count) for run_id, count in rows}
+
+
+# The open letter ----------------------------------------------------------------------------
+
+
+class LetterRead(Base):
+    """A worker pressed "I have read it" under the open letter."""
+
+    __tablename__ = "letter_reads"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LetterText(Base):
+    """Staff's replacement of the open letter in one language (else the catalog's text)."""
+
+    __tablename__ = "letter_texts"
+
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+async def mark_read(session: AsyncSession, person_id: int, now: datetime) -> bool:
+    """Record that the person read the letter; false if they had already said so."""
+    statement = (
+        _insert(session)(LetterRead)
+        .values(person_id=person_id, read_at=now)
+        .on_conflict_do_nothing(index_elements=["person_id"])
+    )
+    result = await session.execute(statement)
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def letter_text(session: AsyncSession, language: str) -> str | None:
+    """Staff's replacement letter in this language, if any."""
+    return await session.scalar(select(LetterText.text).where(LetterText.language == language))
+
+
+async def replace_letter(
+    session: AsyncSession, language: str, text: str, person_id: int | None, now: datetime
+) -> None:
+    """Store staff's replacement letter for one language."""
+    insert = _insert(session)(LetterText)
+    await session.execute(
+        insert.values(
+            language=language, text=text, updated_by=person_id, updated_at=now
+        ).on_conflict_do_update(
+            index_elements=["language"],
+            set_={
+                "text": insert.excluded.text,
+                "updated_by": insert.excluded.updated_by,
+                "updated_at": insert.excluded.updated_at,
+            },
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ReadShare:
+    """How many workers of a town or enterprise read the letter."""
+
+    name: str
+    workers: int
+    read: int
+
+
+async def read_shares(
+    session: AsyncSession, *, by_enterprise: bool, town_id: int | None = None
+) -> list[ReadShare]:
+    """Workers and readers of the letter per town (or per enterprise), most workers first."""
+    group = Enterprise if by_enterprise else Town
+    readers = exists().where(LetterRead.person_id == Person.id)
+    query = (
+        select(
+            group.name,
+            func.count(Person.id),
+            func.count(Person.id).filter(readers),
+        )
+        .select_from(Person)
+        .join(Enterprise, Enterprise.id == Person.enterprise_id)
+        .join(Town, Town.id == Enterprise.town_id)
+        .where(Person.role == Role.WORKER, Person.erased_at.is_(None))
+        .group_by(group.id, group.name)
+        .order_by(func.count(Person.id).desc(), group.name)
+    )
+    if town_id is not None:
+        query = query.where(Town.id == town_id)
+    return [
+        ReadShare(name, int(workers), int(read))
+        for name, workers, read in await session.execute(query)
+    ]
+
+
+async def letter_broadcast(session: AsyncSession) -> Broadcast | None:
+    """The campaign's open-letter broadcast to all workers, if it was set up."""
+    return await session.scalar(
+        select(Broadcast)
+        .where(Broadcast.content_kind == ContentKind.LETTER, Broadcast.created_by.is_(None))
+        .order_by(Broadcast.id)
+        .limit(1)
+    )
+
+
+async def ensure_letter_broadcast(
+    session: AsyncSession, send_at: datetime, now: datetime
+) -> Broadcast:
+    """The open letter to all workers on the publicity date, set up once."""
+    found = await letter_broadcast(session)
+    if found is not None:
+        return found
+    return await add(
+        session,
+        Broadcast(
+            content_kind=ContentKind.LETTER,
+            text=None,
+            file_id=None,
+            audience=Audience().to_json(),
+            send_at=send_at,
+            daily_until=None,
+            status=BroadcastStatus.SCHEDULED,
+            created_by=None,
+            notify_chat_id=None,
+            created_at=now,
+        ),
+    )
