@@ -26,6 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.engine import make_url
 
+from bot import jobs
 from bot.app import App
 from bot.config import ConfigError
 from bot.sender import Sender
@@ -63,6 +64,11 @@ def job_store_url(database_url: str) -> str:
         jobs = f"{stem}-jobs.{suffix}" if dot else f"{database}-jobs"
         return f"sqlite:///{jobs}"
     return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def running() -> Background | None:
+    """The scheduler service of this process, for jobs to reach (None where none runs)."""
+    return _service
 
 
 def job_id(broadcast_id: int) -> str:
@@ -111,6 +117,7 @@ class Background:
         _service = self
         await self.plan_letter()
         self.scheduler.start()
+        jobs.register(self)
         await self.sync()
         self._tasks = [
             asyncio.create_task(self.sender.run(), name="sender"),
