@@ -22,7 +22,7 @@ from bot import importer
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 from handlers import validation
-from models import invites, migrate, organisation, people
+from models import audit, invites, migrate, organisation, people, privacy
 from models.db import create_engine, create_sessionmaker
 from models.invites import InviteKind
 from models.organisation import ENTERPRISE_NAME_LENGTH, TOWN_NAME_LENGTH, Enterprise, Town
@@ -107,6 +107,14 @@ def parser() -> argparse.ArgumentParser:
     poster.add_argument("enterprise")
     poster.add_argument("--out", type=Path, required=True, help="FILE.png or FILE.pdf")
     poster.add_argument("--language", default="zh_Hans", help="zh_Hans (default), zh_Hant or en")
+    purge = commands.add_parser(
+        "purge", help="anonymise every worker's personal data once the retention date has passed"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="only show what would be erased")
+    purge.set_defaults(action="")
+    audit_log = commands.add_parser("audit", help="the newest entries of the audit log")
+    audit_log.add_argument("--limit", type=int, default=50)
+    audit_log.set_defaults(action="")
     return root
 
 
@@ -175,6 +183,10 @@ async def _configured_admins(
             )
             if previous is not Role.ADMIN:
                 log.info("person %s made admin from the config (was %s)", person.id, previous)
+                scope = {"person_id": person.id, "from": previous, "to": Role.ADMIN.value}
+                await audit.record(
+                    session, audit.Action.ROLE_CHANGE, utc_now(), via="config", scope=scope
+                )
 
 
 async def _migrate(settings: Settings) -> int:
@@ -263,6 +275,9 @@ async def _admin_add(settings: Settings, args: argparse.Namespace) -> int:
         person, previous = await people.make_admin(
             session, telegram_id, settings.i18n.default_language, utc_now()
         )
+        if previous is not Role.ADMIN:
+            scope = {"person_id": person.id, "from": previous, "to": Role.ADMIN.value}
+            await audit.record(session, audit.Action.ROLE_CHANGE, utc_now(), via="cli", scope=scope)
     if previous is Role.ADMIN:
         print(f"person {person.id} (Telegram {telegram_id}) is already an administrator")
     else:
@@ -465,6 +480,8 @@ async def _role_invite(
             max_uses=1,
             expires_at=expires,
         )
+        scope = {"kind": kind.value, "town_id": town_id, "enterprise_id": enterprise_id}
+        await audit.record(session, audit.Action.INVITE, now, via="cli", scope=scope)
     return invite.code, expires
 
 
@@ -547,7 +564,45 @@ async def _invite_poster(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# privacy ----------------------------------------------------------------------------------
+
+
+async def _purge(settings: Settings, args: argparse.Namespace) -> int:
+    until = settings.retention_until
+    zone = settings.campaign.zone
+    async with transaction(settings) as session:
+        if args.dry_run:
+            preview = await privacy.purge_preview(session)
+            due = "is due" if privacy.retention_over(until, zone, utc_now()) else "is not due yet"
+            print(
+                f"retention until {until}; the purge {due}. It would anonymise "
+                f"{preview.people} worker(s) and blank {preview.checkins} check-in note(s)"
+                " or destination(s)."
+            )
+            return 0
+        erased = await privacy.purge_after_retention(session, until, zone, utc_now(), "cli")
+    if erased is None:
+        raise Refused(f"personal data is kept until {until}; nothing was purged", 1)
+    print(f"anonymised {erased.people} worker(s); blanked {erased.checkins} check-in(s)")
+    return 0
+
+
+async def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    zone = settings.campaign.zone
+    async with transaction(settings) as session:
+        entries = await audit.recent(session, max(1, args.limit))
+    for entry in entries:
+        who = f"person {entry.actor_id}" if entry.actor_id is not None else entry.via
+        at = entry.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        print(f"#{entry.id} {at} {entry.action.value} by {who}: {entry.rows} row(s) {entry.scope}")
+    if not entries:
+        print("the audit log is empty")
+    return 0
+
+
 COMMANDS: dict[tuple[str, str], Command] = {
+    ("purge", ""): _purge,
+    ("audit", ""): _audit,
     ("admin", "add"): _admin_add,
     ("town", "add"): _town_add,
     ("town", "rename"): _town_rename,

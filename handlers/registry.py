@@ -11,6 +11,7 @@ from handlers.flows import (
     events,
     letter,
     organisation,
+    privacy,
     roles,
 )
 
@@ -21,6 +22,7 @@ FLOWS: tuple[Flow, ...] = (
     broadcast.BROADCAST,
     events.EVENT,
     letter.LETTER,
+    privacy.FORGET,
     roles.ROLE_ENROLMENT,
     roles.ROLE_CHANGE,
     *organisation.FLOWS,
@@ -31,6 +33,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *broadcast.COMMANDS,
     *events.COMMANDS,
     *letter.COMMANDS,
+    *privacy.COMMANDS,
 )
 BUTTONS: tuple[GlobalButton, ...] = (
     *common.BUTTONS,

@@ -118,3 +118,20 @@ async def make_admin(
     person.enterprise_id = None
     await session.flush()
     return person, previous
+
+
+async def staff_chats(session: AsyncSession, town_id: int | None = None) -> list[tuple[int, str]]:
+    """(chat id, language) of the district's staff and admins, and the town's officers."""
+    roles = [Role.STAFF, Role.ADMIN]
+    query = select(Person.chat_id, Person.language).where(
+        Person.active.is_(True), Person.chat_id.is_not(None), Person.role.in_(roles)
+    )
+    if town_id is not None:
+        officers = (Person.role == Role.TOWN_OFFICER) & (Person.town_id == town_id)
+        query = select(Person.chat_id, Person.language).where(
+            Person.active.is_(True),
+            Person.chat_id.is_not(None),
+            Person.role.in_(roles) | officers,
+        )
+    rows = await session.execute(query)
+    return [(int(chat), language) for chat, language in rows if chat is not None]

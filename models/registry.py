@@ -1,6 +1,7 @@
 """Imports every model module so that Base.metadata describes the whole schema."""
 
 from models import (
+    audit,
     broadcasts,
     checkins,
     conversations,
@@ -12,6 +13,7 @@ from models import (
 )
 
 __all__ = [
+    "audit",
     "broadcasts",
     "checkins",
     "conversations",

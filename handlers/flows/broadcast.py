@@ -69,7 +69,7 @@ from handlers.flow import (
 )
 from handlers.flows.checkin import PLAN_LABELS
 from handlers.flows.common import LANGUAGE_NAMES
-from models import broadcasts, organisation
+from models import audit, broadcasts, organisation
 from models.broadcasts import (
     NO_CHECKIN,
     Audience,
@@ -518,6 +518,7 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
             created_at=ctx.now,
         ),
     )
+    await audit_broadcast(ctx, broadcast)
     schedule = describe_schedule(send_at, until, ctx.now)
     return Finish((say("broadcast.confirmed", number=broadcast.id, schedule=schedule),))
 
@@ -547,6 +548,23 @@ BROADCAST = Flow(
         Step("confirm", ask_confirm, N_("hint.press_button"), on_button=on_confirm, ends=True),
     ),
 )  # fmt: skip
+
+
+async def audit_broadcast(ctx: Context, broadcast: Broadcast) -> None:
+    """Every broadcast staff start goes into the audit log, with its audience and size."""
+    audience = Audience.from_json(broadcast.audience)
+    count = await broadcasts.count_audience(ctx.session, audience)
+    scope = {
+        "broadcast": broadcast.id,
+        "kind": broadcast.content_kind.value,
+        "audience": audience.to_json(),
+        "send_at": broadcast.send_at.isoformat(),
+        "daily_until": broadcast.daily_until.isoformat() if broadcast.daily_until else None,
+    }
+    actor = ctx.person.id if ctx.person else None
+    await audit.record(
+        ctx.session, audit.Action.BROADCAST, ctx.now, actor_id=actor, scope=scope, rows=count
+    )
 
 
 # /notices ------------------------------------------------------------------------------------

@@ -229,7 +229,7 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
         "created_by": person.id if person else None,
         "created_at": ctx.now,
     }
-    await broadcasts.add(
+    announcement = await broadcasts.add(
         ctx.session,
         Broadcast(
             content_kind=ContentKind.EVENT,
@@ -239,6 +239,7 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
             **common,
         ),
     )
+    await broadcast.audit_broadcast(ctx, announcement)
     remind_at = starts - REMINDER_BEFORE
     if remind_at > ctx.now:
         signed = Audience(role=audience.role, signed_up_for=event.id)

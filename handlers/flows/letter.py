@@ -51,6 +51,7 @@ from handlers.flow import (
     global_data,
     refuse,
 )
+from handlers.flows.broadcast import audit_broadcast
 from handlers.flows.common import LANGUAGE_NAMES
 from models import broadcasts
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
@@ -157,6 +158,7 @@ async def on_letter_button(ctx: Context, args: str) -> list[Action]:
             created_at=ctx.now,
         ),
     )
+    await audit_broadcast(ctx, broadcast)
     return [AnswerButton(), say("letter.sending", number=broadcast.id)]
 
 

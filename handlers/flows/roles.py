@@ -43,7 +43,7 @@ from handlers.flow import (
     Switch,
     refuse,
 )
-from models import invites, organisation, people
+from models import audit, invites, organisation, people
 from models.invites import Invite, InviteKind
 from models.people import Person, Role
 
@@ -158,6 +158,8 @@ async def issue_invite(
     )
     creator = ctx.person.id if ctx.person else None
     log.info("invite %s made by person %s for %s", kind.value, creator, place or "-")
+    scope = {"kind": kind.value, "town_id": town_id, "enterprise_id": enterprise_id}
+    await audit.record(ctx.session, audit.Action.INVITE, ctx.now, actor_id=creator, scope=scope)
     return say(
         "invite.created",
         role=role_title(ROLE_OF_KIND[kind], place),
@@ -260,8 +262,23 @@ async def on_name(state: State, text: str, ctx: Context) -> Outcome:
     )
     ctx.person = person
     log.info("role %s given to new person %s by invite", claimed.role.value, person.id)
+    await _audit_role(ctx, person, None, claimed)
     title = role_title(claimed.role, claimed.place)
     return Finish((say("role.done", name=name, role=title),))
+
+
+async def _audit_role(ctx: Context, person: Person, previous: Role | None, claimed: Target) -> None:
+    scope = {
+        "person_id": person.id,
+        "from": previous.value if previous else None,
+        "to": claimed.role.value,
+        "town_id": claimed.town_id,
+        "enterprise_id": claimed.enterprise_id,
+        "invite": "by invite",
+    }
+    await audit.record(
+        ctx.session, audit.Action.ROLE_CHANGE, ctx.now, actor_id=person.id, scope=scope
+    )
 
 
 ROLE_ENROLMENT = Flow(
@@ -307,6 +324,7 @@ async def on_change(state: State, value: str, ctx: Context) -> Outcome:
     person.town_id = claimed.town_id
     person.enterprise_id = claimed.enterprise_id
     log.info("role of person %s changed %s -> %s by invite", person.id, previous, claimed.role)
+    await _audit_role(ctx, person, previous, claimed)
     return Finish((say("role.changed", role=role_title(claimed.role, claimed.place)),))
 
 

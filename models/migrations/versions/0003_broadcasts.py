@@ -1,8 +1,8 @@
-"""broadcasts, deliveries, events, the open letter and the scheduler lease
+"""broadcasts, deliveries, events, the open letter, the scheduler lease and the audit log
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-29 01:21:02.644944
+Create Date: 2026-11-29 01:29:40.436691
 """
 
 from __future__ import annotations
@@ -25,6 +25,38 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_leases")),
     )
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("via", sa.String(length=16), nullable=False),
+        sa.Column(
+            "action",
+            sa.Enum(
+                "export",
+                "broadcast",
+                "role_change",
+                "invite",
+                "erasure",
+                "purge",
+                name="action",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("scope", sa.JSON(), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_id"], ["people.id"], name=op.f("fk_audit_log_actor_id_people")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_log_action"), ["action"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
+
     op.create_table(
         "events",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -213,5 +245,10 @@ def downgrade() -> None:
     op.drop_table("letter_texts")
     op.drop_table("letter_reads")
     op.drop_table("events")
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_log_at"))
+        batch_op.drop_index(batch_op.f("ix_audit_log_action"))
+
+    op.drop_table("audit_log")
     op.drop_table("leases")
     # ### end Alembic commands ###

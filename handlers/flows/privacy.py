@@ -1,0 +1,151 @@
+"""A person's /forget, and the administrators' /audit.
+
+/forget asks once more, then blanks the person's name, phone, home town, travel plans,
+notes and conversation; their check-ins and deliveries still count in the figures. Their
+next message starts from enrolment. A contact who forgets leaves the enterprise without
+a contact, and staff are told.
+
+```mermaid
+stateDiagram-v2
+    [*] --> confirm_forget
+    confirm_forget --> [*]
+```
+"""
+
+from __future__ import annotations
+
+from handlers.actions import N_, Action, Button, Inline, Lines, Msg, Raw, SendText, say
+from handlers.flow import (
+    CommandResult,
+    CommandSpec,
+    Context,
+    Finish,
+    Flow,
+    Outcome,
+    Reject,
+    State,
+    Step,
+    Switch,
+)
+from models import audit, organisation, people, privacy
+from models.people import Role
+
+ENROLLED: frozenset[Role | None] = frozenset(Role)
+ADMINS: frozenset[Role | None] = frozenset({Role.ADMIN})
+AUDIT_SHOWN = 20
+ACTION_LABELS: dict[audit.Action, str] = {
+    audit.Action.EXPORT: N_("audit.action.export"),
+    audit.Action.BROADCAST: N_("audit.action.broadcast"),
+    audit.Action.ROLE_CHANGE: N_("audit.action.role_change"),
+    audit.Action.INVITE: N_("audit.action.invite"),
+    audit.Action.ERASURE: N_("audit.action.erasure"),
+    audit.Action.PURGE: N_("audit.action.purge"),
+}
+
+
+async def forget_command(ctx: Context, arg: str) -> CommandResult:
+    """Ask before erasing anything."""
+    return Switch("forget")
+
+
+async def ask_forget(state: State, ctx: Context) -> list[Action]:
+    """What will go, what stays, and a last chance to keep it."""
+    return [
+        SendText(
+            Msg("forget.confirm"),
+            Inline.of([[Button(Msg("forget.yes"), "erase")], [Button(Msg("forget.no"), "keep")]]),
+        )
+    ]
+
+
+async def on_forget(state: State, value: str, ctx: Context) -> Outcome:
+    """Erase, or keep everything."""
+    if value == "keep":
+        return Finish((say("forget.kept"),))
+    if value != "erase":
+        return Reject(Msg("error.stale_button"))
+    person = ctx.person
+    if person is None:
+        return Finish((say("mydata.nothing"),), forget=True)
+    was_contact = person.role is Role.CONTACT and person.enterprise_id is not None
+    enterprise = (
+        await organisation.get_enterprise(ctx.session, person.enterprise_id)
+        if was_contact and person.enterprise_id is not None
+        else None
+    )
+    erased = await privacy.erase_person(ctx.session, person, ctx.now)
+    await audit.record(
+        ctx.session,
+        audit.Action.ERASURE,
+        ctx.now,
+        actor_id=person.id,
+        scope={"person_id": person.id, "role": person.role.value},
+        rows=erased.people + erased.checkins,
+    )
+    actions: list[Action] = [say("forget.done")]
+    if enterprise is not None:
+        for chat_id, language in await people.staff_chats(ctx.session, enterprise.town_id):
+            actions.append(
+                SendText(
+                    Msg("forget.contact_left", enterprise=Raw(enterprise.name)),
+                    chat_id=chat_id,
+                    language=language,
+                )
+            )
+    ctx.person = None
+    return Finish(tuple(actions), forget=True)
+
+
+FORGET = Flow(
+    name="forget",
+    roles=ENROLLED,
+    steps=(
+        Step("confirm_forget", ask_forget, N_("hint.press_button"), on_button=on_forget,
+             ends=True),
+    ),
+)  # fmt: skip
+
+
+async def audit_command(ctx: Context, arg: str) -> CommandResult:
+    """The newest audited actions (administrators only)."""
+    entries = await audit.recent(ctx.session, AUDIT_SHOWN)
+    if not entries:
+        return [say("audit.none")]
+    lines = Lines(
+        tuple(
+            Msg(
+                "audit.line",
+                number=entry.id,
+                at=entry.at,
+                action=Msg(ACTION_LABELS[entry.action]),
+                actor=Msg("audit.by_person", id=entry.actor_id)
+                if entry.actor_id is not None
+                else Msg("audit.by_system", via=entry.via),
+                rows=entry.rows,
+                scope=Raw(describe_scope(entry.scope)),
+            )
+            for entry in entries
+        ),
+        sep="\n\n",
+    )
+    return [say("audit.list", lines=lines)]
+
+
+def describe_scope(scope: dict[str, object]) -> str:
+    """The scope as short key=value pairs (ids and values, never names or phones)."""
+    parts: list[str] = []
+    for key, value in scope.items():
+        if value is None or value == {}:
+            continue
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
+            parts.append(f"{key}({inner})")
+        else:
+            parts.append(f"{key}={value}")
+    return "; ".join(parts)
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("forget", N_("command.forget"), forget_command, ENROLLED),
+    CommandSpec("audit", N_("command.audit"), audit_command, ADMINS, keeps_conversation=True),
+)

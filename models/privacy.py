@@ -1,0 +1,137 @@
+"""Erasure and retention: personal fields blanked, the figures they counted in kept.
+
+A person who forgets, and every worker once the retention date has passed, keeps a row
+(with its role, enterprise and dates) so that check-ins, deliveries and reports still add
+up; their name, phone, home town, travel destinations, free-text notes and conversation
+state are gone, and nothing links the row to a Telegram account any more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from models import audit
+from models.broadcasts import Delivery, LetterText
+from models.checkins import CheckIn
+from models.conversations import Conversation
+from models.organisation import Enterprise
+from models.people import Person, Role
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What an erasure or a purge touched."""
+
+    people: int
+    checkins: int
+
+
+async def erase_person(session: AsyncSession, person: Person, now: datetime) -> Erased:
+    """Blank one person's personal data; their contributions to the figures stay."""
+    if person.role is Role.CONTACT and person.enterprise_id is not None:
+        # The contact's name and phone may also sit on the enterprise (from an import).
+        await session.execute(
+            update(Enterprise)
+            .where(
+                Enterprise.id == person.enterprise_id,
+                or_(
+                    Enterprise.contact_phone == person.phone,
+                    Enterprise.contact_name == person.full_name,
+                ),
+            )
+            .values(contact_name=None, contact_phone=None)
+        )
+    if person.telegram_user_id is not None:
+        await session.execute(
+            delete(Conversation).where(Conversation.user_id == person.telegram_user_id)
+        )
+    checkins = await _blank_checkins(session, CheckIn.person_id == person.id)
+    await session.execute(update(Delivery).where(Delivery.person_id == person.id).values(chat_id=0))
+    await session.execute(
+        update(LetterText).where(LetterText.updated_by == person.id).values(updated_by=None)
+    )
+    _blank(person, now)
+    await session.flush()
+    return Erased(people=1, checkins=checkins)
+
+
+def _blank(person: Person, now: datetime) -> None:
+    person.full_name = None
+    person.phone = None
+    person.hukou_province = None
+    person.hukou_city = None
+    person.telegram_user_id = None
+    person.chat_id = None
+    person.active = False
+    person.erased_at = now
+
+
+async def _blank_checkins(session: AsyncSession, which: ColumnElement[bool]) -> int:
+    result = await session.execute(
+        update(CheckIn)
+        .where(which)
+        .values(note=None, destination_city=None, destination_province=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _unpurged_workers() -> ColumnElement[bool]:
+    return and_(Person.role == Role.WORKER, Person.erased_at.is_(None))
+
+
+async def purge_preview(session: AsyncSession) -> Erased:
+    """How many workers and check-ins the retention purge would blank now."""
+    people = await session.scalar(select(func.count()).where(_unpurged_workers()))
+    workers = select(Person.id).where(Person.role == Role.WORKER)
+    checkins = await session.scalar(
+        select(func.count()).where(
+            CheckIn.person_id.in_(workers),
+            or_(
+                CheckIn.note.is_not(None),
+                CheckIn.destination_city.is_not(None),
+                CheckIn.destination_province.is_not(None),
+            ),
+        )
+    )
+    return Erased(people=int(people or 0), checkins=int(checkins or 0))
+
+
+async def purge_workers(session: AsyncSession, now: datetime) -> Erased:
+    """Blank every worker's personal data (after the retention date)."""
+    found = list(await session.scalars(select(Person).where(_unpurged_workers())))
+    total_checkins = 0
+    for person in found:
+        erased = await erase_person(session, person, now)
+        total_checkins += erased.checkins
+    workers = select(Person.id).where(Person.role == Role.WORKER)
+    total_checkins += await _blank_checkins(session, CheckIn.person_id.in_(workers))
+    return Erased(people=len(found), checkins=total_checkins)
+
+
+def retention_over(retention_until: date, zone: tzinfo, now: datetime) -> bool:
+    """Whether the day after the retention date has begun where the campaign runs."""
+    return now.astimezone(zone).date() > retention_until
+
+
+async def purge_after_retention(
+    session: AsyncSession, retention_until: date, zone: tzinfo, now: datetime, via: str
+) -> Erased | None:
+    """The retention purge, once the date has passed (None before); audited."""
+    if not retention_over(retention_until, zone, now):
+        return None
+    erased = await purge_workers(session, now)
+    await audit.record(
+        session,
+        audit.Action.PURGE,
+        now,
+        via=via,
+        scope={"retention_until": retention_until.isoformat(), "checkins": erased.checkins},
+        rows=erased.people,
+    )
+    return erased
