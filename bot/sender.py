@@ -38,7 +38,14 @@ from handlers.flows import letter
 from handlers.flows.broadcast import content_text
 from handlers.flows.events import notice, reminder, signup_markup
 from models import broadcasts, events
-from models.broadcasts import Broadcast, ContentKind, DeliveryStatus, Due, Outcome
+from models.broadcasts import (
+    Broadcast,
+    ContentKind,
+    DeliveryStatus,
+    Due,
+    Outcome,
+    message_parts,
+)
 from models.people import Person
 
 log = logging.getLogger(__name__)
@@ -389,6 +396,9 @@ async def render_content(
         message = notice(event.title, event.starts_at, event.place, event.capacity, taken)
         markup = markup_json(catalogs, language, signup_markup(event.id))
         return Content(ContentKind.TEXT, catalogs.render(language, message), None, markup)
+    if broadcast.content_kind is ContentKind.MESSAGE:
+        key, params = message_parts(broadcast.text or "")
+        return Content(ContentKind.TEXT, catalogs.render(language, Msg(key, **params)), None, None)
     text = catalogs.render(language, content_text(broadcast.text))
     return Content(broadcast.content_kind, text, broadcast.file_id, None)
 

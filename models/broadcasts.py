@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import (
     JSON,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     true,
     update,
@@ -35,14 +37,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql import Select
+from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.selectable import Exists
 
 from models.base import Base, UTCDateTime
-from models.checkins import CheckIn
+from models.checkins import CheckIn, Plan
 from models.events import EventSignup
 from models.organisation import Enterprise, Town
 from models.people import Person, Role, enum_column
+from models.reports import Report
 
 
 class ContentKind(StrEnum):
@@ -54,6 +58,18 @@ class ContentKind(StrEnum):
     LETTER = "letter"  # the open letter, in each reader's language
     EVENT = "event"  # an event notice with its sign-up button
     EVENT_REMINDER = "event_reminder"  # to those signed up, before the event starts
+    MESSAGE = "message"  # a catalog message (text: its key and parameters), per reader's language
+
+
+def message_text(key: str, **params: str) -> str:
+    """The text of a MESSAGE broadcast: the catalog key, and its parameters as a query string."""
+    return f"{key}?{urlencode(params)}" if params else key
+
+
+def message_parts(text: str) -> tuple[str, dict[str, str]]:
+    """The catalog key and parameters of a MESSAGE broadcast's text."""
+    key, _, query = text.partition("?")
+    return key, dict(parse_qsl(query))
 
 
 class BroadcastStatus(StrEnum):
@@ -147,6 +163,17 @@ class Audience:
     plan: str | None = None
     language: str | None = None
     signed_up_for: int | None = None  # an event: only those who signed up for it
+    # Contacts whose (active) enterprise has no report on this ISO date.
+    unreported_on: str | None = None
+    # Workers who never checked in, or whose latest check-in is dated before this ISO date;
+    # with undecided_due as well, workers matching either.
+    stale_before: str | None = None
+    # Workers whose latest check-in is undecided and asked to be asked again by this ISO date.
+    undecided_due: str | None = None
+    # Only people not sent a MESSAGE broadcast whose text starts with `not_sent` since the
+    # ISO moment `not_sent_since`: a reminder keeps its rhythm per person.
+    not_sent: str | None = None
+    not_sent_since: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """As stored in the broadcast row."""
@@ -157,6 +184,11 @@ class Audience:
             "plan": self.plan,
             "language": self.language,
             "signed_up_for": self.signed_up_for,
+            "unreported_on": self.unreported_on,
+            "stale_before": self.stale_before,
+            "undecided_due": self.undecided_due,
+            "not_sent": self.not_sent,
+            "not_sent_since": self.not_sent_since,
         }
 
     @classmethod
@@ -169,6 +201,11 @@ class Audience:
             plan=data.get("plan"),
             language=data.get("language"),
             signed_up_for=data.get("signed_up_for"),
+            unreported_on=data.get("unreported_on"),
+            stale_before=data.get("stale_before"),
+            undecided_due=data.get("undecided_due"),
+            not_sent=data.get("not_sent"),
+            not_sent_since=data.get("not_sent_since"),
         )
 
 
@@ -205,7 +242,51 @@ def _recipients(audience: Audience) -> Select[int, int | None, str]:
             .scalar_subquery()
         )
         query = query.where(latest == audience.plan)
+    if audience.unreported_on is not None:
+        reported = select(Report.enterprise_id).where(
+            Report.local_date == date.fromisoformat(audience.unreported_on)
+        )
+        active = select(Enterprise.id).where(Enterprise.active.is_(True))
+        query = query.where(Person.enterprise_id.in_(active), Person.enterprise_id.not_in(reported))
+    due: list[ColumnElement[bool]] = []
+    if audience.stale_before is not None:
+        before = date.fromisoformat(audience.stale_before)
+        due += [
+            ~exists().where(CheckIn.person_id == Person.id),
+            _latest_checkin(CheckIn.local_date < before),
+        ]
+    if audience.undecided_due is not None:
+        day = date.fromisoformat(audience.undecided_due)
+        due.append(_latest_checkin(CheckIn.plan == Plan.UNDECIDED, CheckIn.ask_again_on <= day))
+    if due:
+        query = query.where(or_(*due))
+    if audience.not_sent is not None and audience.not_sent_since is not None:
+        sent = (
+            select(Delivery.person_id)
+            .join(BroadcastRun, BroadcastRun.id == Delivery.run_id)
+            .join(Broadcast, Broadcast.id == BroadcastRun.broadcast_id)
+            .where(
+                Broadcast.content_kind == ContentKind.MESSAGE,
+                Broadcast.text.startswith(audience.not_sent, autoescape=True),
+                BroadcastRun.enqueued_at >= datetime.fromisoformat(audience.not_sent_since),
+            )
+        )
+        query = query.where(Person.id.not_in(sent))
     return query
+
+
+def _latest_checkin(*conditions: ColumnElement[bool]) -> Exists:
+    """The person's latest check-in meets the conditions."""
+    newest = aliased(CheckIn)
+    latest_id = (
+        select(newest.id)
+        .where(newest.person_id == Person.id)
+        .order_by(newest.id.desc())
+        .limit(1)
+        .correlate(Person)
+        .scalar_subquery()
+    )
+    return exists().where(CheckIn.id == latest_id, *conditions)
 
 
 async def count_audience(session: AsyncSession, audience: Audience) -> int:
@@ -309,6 +390,23 @@ async def enqueue_run(
     return await session.get(BroadcastRun, run_id)
 
 
+async def messages_since(
+    session: AsyncSession, prefix: str, since: datetime
+) -> Sequence[Broadcast]:
+    """MESSAGE broadcasts whose text starts with `prefix`, created since a moment, oldest
+    first (so a reminder is not written twice)."""
+    rows = await session.scalars(
+        select(Broadcast)
+        .where(
+            Broadcast.content_kind == ContentKind.MESSAGE,
+            Broadcast.text.startswith(prefix, autoescape=True),
+            Broadcast.created_at >= since,
+        )
+        .order_by(Broadcast.id)
+    )
+    return rows.all()
+
+
 async def get_run(session: AsyncSession, run_id: int) -> BroadcastRun | None:
     """The run by id."""
     return await session.get(BroadcastRun, run_id)
@@ -360,8 +458,11 @@ class Listed:
 
 async def recent(session: AsyncSession, limit: int, town_id: int | None = None) -> list[Listed]:
     """The latest broadcasts (scheduled first, then newest), with their figures."""
-    query = select(Broadcast).order_by(
-        (Broadcast.status == BroadcastStatus.SCHEDULED).desc(), Broadcast.id.desc()
+    query = (
+        select(Broadcast)
+        # Reminders written by the scheduler or a contact are not staff's notices.
+        .where(Broadcast.content_kind != ContentKind.MESSAGE)
+        .order_by((Broadcast.status == BroadcastStatus.SCHEDULED).desc(), Broadcast.id.desc())
     )
     found = list((await session.scalars(query.limit(limit * 4 if town_id else limit))).all())
     if town_id is not None:
