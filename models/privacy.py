@@ -15,7 +15,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from models import audit
+from models import audit, requests
 from models.broadcasts import Delivery, LetterText
 from models.checkins import CheckIn
 from models.conversations import Conversation
@@ -51,6 +51,8 @@ async def erase_person(session: AsyncSession, person: Person, now: datetime) -> 
             delete(Conversation).where(Conversation.user_id == person.telegram_user_id)
         )
     checkins = await _blank_checkins(session, CheckIn.person_id == person.id)
+    # What they wrote asking for help goes too; the requests still count.
+    await requests.blank_person(session, person.id)
     await session.execute(update(Delivery).where(Delivery.person_id == person.id).values(chat_id=0))
     await session.execute(
         update(LetterText).where(LetterText.updated_by == person.id).values(updated_by=None)

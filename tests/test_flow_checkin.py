@@ -44,7 +44,9 @@ async def test_staying_with_needs_and_a_note(db: AsyncEngine) -> None:
     assert keys(await user.press("ui.done")) == ["checkin.ask_note"]
     assert keys(await user.send("宿舍没有暖气")) == ["checkin.summary"]
     assert await kit.count(CheckIn) == 0, "only Confirm writes"
-    assert keys(await user.press("ui.confirm")) == ["checkin.saved"]
+    # The needs ticked open requests for help on their own (tests/test_flow_requests.py).
+    confirmed = await user.press("ui.confirm")
+    assert keys(confirmed) == ["checkin.saved", "request.opened_from_checkin"]
 
     checkin = await only_checkin(kit)
     assert checkin.plan is Plan.STAY

@@ -30,6 +30,7 @@ from typing import Any
 from handlers import validation
 from handlers.actions import N_, Action, Button, Inline, Lines, Msg, Param, SendText, say
 from handlers.flow import Context, Finish, Flow, Goto, Outcome, Reject, State, Stay, Step, refuse
+from handlers.flows import requests as help_requests
 from handlers.geography import PROVINCES, province_keyboard, province_name
 from models import checkins
 from models.checkins import CheckIn, Need, Plan, Transport
@@ -362,7 +363,9 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
     if value != "ok":
         return Reject(Msg("error.stale_button"))
     checkin = await checkins.add(ctx.session, draft(state.data, ctx))
-    return Finish((say("checkin.saved", details=describe(checkin)),))
+    # A need ticked here opens a request on its own, so that nothing said is left unheard.
+    opened = await help_requests.from_checkin(ctx, checkin)
+    return Finish((say("checkin.saved", details=describe(checkin)), *opened))
 
 
 CHECKIN = Flow(
