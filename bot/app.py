@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.i18n import Catalogs
 from bot.messenger import Messenger
-from bot.render import Renderer
+from bot.render import Maker, Renderer
 from handlers import registry
 from handlers.actions import Msg
 from handlers.engine import Engine
@@ -46,6 +46,15 @@ def flow_settings(settings: Settings) -> FlowSettings:
         campaign_name=settings.campaign.name,
         bot_username=settings.telegram.bot_username,
         invite_days=settings.invites.expire_days,
+        report_deadline=settings.reporting.deadline,
+        report_max_count=settings.reporting.max_count,
+        stale_days=settings.reporting.stale_days,
+        request_escalate_after=timedelta(hours=settings.requests.escalate_after_hours),
+        description_max_length=settings.requests.description_max_length,
+        nomination_deadline=settings.nominations.deadline,
+        nomination_target=settings.nominations.target,
+        gap_threshold=settings.stats.gap_threshold,
+        campaign_start=settings.campaign.service_start,
     )
 
 
@@ -59,6 +68,8 @@ class App:
     catalogs: Catalogs
     engine: Engine
     clock: Clock
+    # What makes the files flows ask for with SendMade (exports, charts): see bot/made.py.
+    makers: dict[str, Maker] = field(default_factory=dict)
     _in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def on_event(self, event: Inbound, messenger: Messenger) -> None:
@@ -68,7 +79,7 @@ class App:
             self._in_flight.add(task)
         try:
             answer = await self.engine.handle(event)
-            await Renderer(messenger, self.catalogs).deliver(event, answer)
+            await Renderer(messenger, self.catalogs, self.makers).deliver(event, answer)
         finally:
             if task is not None:
                 self._in_flight.discard(task)
@@ -118,4 +129,8 @@ async def build_app(
         texts=catalogs,
         clock=clock,
     )
-    return App(settings, db, sessions, catalogs, engine, clock)
+    app = App(settings, db, sessions, catalogs, engine, clock)
+    from bot import made  # the makers need the app; made imports nothing of this module's
+
+    app.makers = made.makers(app)
+    return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bot.i18n import Catalogs
@@ -14,9 +16,11 @@ from handlers.actions import (
     EditMarkup,
     EditText,
     Inline,
+    Msg,
     RemoveReply,
     Reply,
     SendDocument,
+    SendMade,
     SendPhoto,
     SendText,
 )
@@ -97,12 +101,32 @@ def _safe_cut(line: str, limit: int) -> int:
     return limit
 
 
+@dataclass(frozen=True)
+class Made:
+    """A file a maker produced: a picture is sent as a photo, anything else as a document."""
+
+    filename: str
+    data: bytes
+    photo: bool = False
+    caption: Msg | None = None
+
+
+# Makes a file from the database for SendMade: (parameters, reader's language) -> the file.
+Maker = Callable[[Mapping[str, str | int | bool | None], str], Awaitable[Made]]
+
+
 class Renderer:
     """Delivers one answer to the chat the event came from."""
 
-    def __init__(self, messenger: Messenger, catalogs: Catalogs) -> None:
+    def __init__(
+        self,
+        messenger: Messenger,
+        catalogs: Catalogs,
+        makers: Mapping[str, Maker] | None = None,
+    ) -> None:
         self.messenger = messenger
         self.catalogs = catalogs
+        self.makers = dict(makers or {})
 
     async def deliver(self, event: Inbound, answer: Answer) -> None:
         """Perform every action in order; a failed call is logged and the rest go on."""
@@ -167,6 +191,13 @@ class Renderer:
                 await self.messenger.send_stored_document(chat_id, action.data, caption)
             else:
                 await self.messenger.send_document(chat_id, action.filename, action.data, caption)
+        elif isinstance(action, SendMade):
+            made = await self.makers[action.what](action.params, language)
+            caption = render(language, made.caption) if made.caption else None
+            if made.photo:
+                await self.messenger.send_photo(chat_id, made.data, caption)
+            else:
+                await self.messenger.send_document(chat_id, made.filename, made.data, caption)
         elif isinstance(action, SendPhoto):
             caption = render(language, action.caption) if action.caption else None
             markup = markup_json(self.catalogs, language, action.markup)

@@ -166,7 +166,21 @@ class SendPhoto:
     markup: Inline | None = None
 
 
-Action: TypeAlias = "SendText | EditText | EditMarkup | AnswerButton | SendDocument | SendPhoto"
+@dataclass(frozen=True)
+class SendMade:
+    """Send a file the program makes from the database (an export, a chart), by maker name.
+
+    Flows stay free of file formats: the bot layer has a maker for each name and sends what
+    it makes, as a document or a picture.
+    """
+
+    what: str
+    params: Mapping[str, str | int | bool | None]
+
+
+Action: TypeAlias = (
+    "SendText | EditText | EditMarkup | AnswerButton | SendDocument | SendPhoto | SendMade"
+)
 
 
 def say(key: str, /, markup: Markup = None, **params: Param) -> SendText:

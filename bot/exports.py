@@ -1,0 +1,652 @@
+"""The staff's Excel workbook: summary, daily reports, the real-name ledger, check-ins and
+deliveries, written in constant memory.
+
+XlsxWriter's constant-memory mode flushes each row to a temporary file as the next one
+starts, so the rows streamed from models.exports are written in order and never held. Dates
+are real Excel dates; headers come from the catalogs in the exporter's language; every sheet
+has its header row frozen and filtered and its columns sized to what was written. Strings
+are never read as formulas or links, whatever a worker typed. Phone numbers are masked
+(138****5678) unless the caller, for an administrator, says otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from itertools import zip_longest
+from pathlib import Path
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from xlsxwriter import Workbook
+
+from bot.i18n import Catalogs
+from handlers.actions import N_, Msg, Raw
+from handlers.flows.broadcast import KIND_LABELS
+from handlers.flows.checkin import NEED_LABELS, PLAN_LABELS, TRANSPORT_LABELS
+from handlers.flows.requests import CATEGORY_LABELS
+from handlers.flows.requests import STATUS_LABELS as REQUEST_STATUS_LABELS
+from handlers.geography import PROVINCES
+from models import audit, exports, organisation, requests
+from models.broadcasts import ContentKind, DeliveryStatus, message_parts
+from models.checkins import Need, Plan, Transport
+
+# The sheets in their order; the names are the ids the audit log records.
+SHEETS: dict[str, str] = {
+    "summary": N_("export.sheet.summary"),
+    "reports": N_("export.sheet.reports"),
+    "ledger": N_("export.sheet.ledger"),
+    "checkins": N_("export.sheet.checkins"),
+    "deliveries": N_("export.sheet.deliveries"),
+    "requests": N_("export.sheet.requests"),
+}
+REQUEST_COLUMNS = (
+    N_("export.col.created_at"),
+    N_("export.col.category"),
+    N_("export.col.status"),
+    N_("export.col.town"),
+    N_("export.col.enterprise"),
+    N_("export.col.person"),
+    N_("export.col.name"),
+    N_("export.col.description"),
+    N_("export.col.anonymous"),
+    N_("export.col.answered_at"),
+)
+SUMMARY_COLUMNS = (
+    N_("export.col.date"),
+    N_("export.col.reported"),
+    N_("export.col.total"),
+    N_("export.col.staying"),
+    N_("export.col.gone_home"),
+    N_("export.col.undecided"),
+    N_("export.col.on_duty"),
+    N_("export.col.new_arrivals"),
+)
+REPORT_COLUMNS = (
+    N_("export.col.date"),
+    N_("export.col.town"),
+    N_("export.col.enterprise"),
+    N_("export.col.revision"),
+    N_("export.col.total"),
+    N_("export.col.staying"),
+    N_("export.col.gone_home"),
+    N_("export.col.undecided"),
+    N_("export.col.on_duty"),
+    N_("export.col.new_arrivals"),
+    N_("export.col.needs"),
+    N_("export.col.submitted_by"),
+    N_("export.col.submitted_at"),
+    N_("export.col.late"),
+    N_("export.col.counted"),
+)
+LEDGER_COLUMNS = (
+    N_("export.col.person"),
+    N_("export.col.name"),
+    N_("export.col.phone"),
+    N_("export.col.town"),
+    N_("export.col.enterprise"),
+    N_("export.col.hukou_province"),
+    N_("export.col.hukou_city"),
+    N_("export.col.enrolled_on"),
+    N_("export.col.plan"),
+    N_("export.col.needs"),
+    N_("export.col.destination"),
+    N_("export.col.depart"),
+    N_("export.col.return"),
+    N_("export.col.transport"),
+    N_("export.col.checked_on"),
+)
+CHECKIN_COLUMNS = (
+    N_("export.col.date"),
+    N_("export.col.checked_at"),
+    N_("export.col.person"),
+    N_("export.col.name"),
+    N_("export.col.town"),
+    N_("export.col.enterprise"),
+    N_("export.col.plan"),
+    N_("export.col.needs"),
+    N_("export.col.destination"),
+    N_("export.col.depart"),
+    N_("export.col.return"),
+    N_("export.col.transport"),
+    N_("export.col.note"),
+)
+DELIVERY_COLUMNS = (
+    N_("export.col.broadcast"),
+    N_("export.col.kind"),
+    N_("export.col.content"),
+    N_("export.col.created_at"),
+    N_("export.col.due_at"),
+    N_("export.col.finished_at"),
+    N_("export.col.recipients"),
+    N_("export.col.sent"),
+    N_("export.col.blocked"),
+    N_("export.col.failed"),
+    N_("export.col.pending"),
+)
+# Reminders (catalog messages the bot sends) have no label of their own in the broadcast flow.
+KINDS: dict[ContentKind, str] = {ContentKind.MESSAGE: N_("export.kind.message"), **KIND_LABELS}
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+DATE_WIDTH, DATETIME_WIDTH = 10, 16
+# Day 0 of Excel's dates (as counted since 1900-03-01, after its leap-year slip).
+EXCEL_EPOCH = datetime(1899, 12, 30)
+MAX_WIDTH = 60
+FILTER_BUTTON = 2
+CONTENT_EXCERPT = 100
+# Where the summary's scope stands: two columns right of the day table.
+SCOPE_COLUMN = len(SUMMARY_COLUMNS) + 1
+TAG = re.compile(r"</?[a-z][a-z-]*(?:\s[^>]*)?>")
+FORBIDDEN_IN_SHEET_NAMES = str.maketrans({c: "_" for c in "[]:*?/\\"})
+
+NEEDS = frozenset(need.value for need in Need)
+
+Cell = str | int | date | datetime | None
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """A phone number with all but the first three and the last four digits starred
+    (13812345678 -> 138****5678); a short number keeps only its last two."""
+    if not phone:
+        return None
+    if len(phone) >= 8:
+        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    if len(phone) > 2:
+        return "*" * (len(phone) - 2) + phone[-2:]
+    return "*" * len(phone)
+
+
+def display_width(text: str) -> int:
+    """About the columns the text takes in a cell: a Chinese character (three bytes in UTF-8)
+    takes two, a Latin letter one. Computed in C: it runs for every cell written."""
+    return (len(text.encode("utf-8")) + len(text)) // 2
+
+
+def excel_serial(value: date) -> float:
+    """The day number Excel stores for a date or a (naive, local) time."""
+    if isinstance(value, datetime):
+        delta = value - EXCEL_EPOCH
+        return delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
+    return (value - EXCEL_EPOCH.date()).days
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an export covers, as the summary and the audit log state it."""
+
+    first: date | None
+    last: date | None
+    town_id: int | None
+    mask_phones: bool
+    language: str
+
+    def to_json(self, rows: dict[str, int]) -> dict[str, Any]:
+        """The audit entry's scope."""
+        return {
+            "first": self.first.isoformat() if self.first else None,
+            "last": self.last.isoformat() if self.last else None,
+            "town_id": self.town_id,
+            "masked": self.mask_phones,
+            "language": self.language,
+            "sheets": rows,
+        }
+
+
+class _Words:
+    """Catalog texts in one language, each looked up once per export."""
+
+    def __init__(self, catalogs: Catalogs, language: str) -> None:
+        self.catalogs = catalogs
+        self.language = language
+        self._known: dict[str, str] = {}
+        self.separator = self(N_("ui.list_separator"))
+
+    def __call__(self, key: str) -> str:
+        text = self._known.get(key)
+        if text is None:
+            text = self._known[key] = self.catalogs.label(self.language, Msg(key))
+        return text
+
+    def plan(self, plan: Plan | None) -> str:
+        return self(PLAN_LABELS[plan]) if plan is not None else self(N_("export.plan.none"))
+
+    def needs(self, needs: Sequence[str]) -> str | None:
+        names = [self(NEED_LABELS[Need(n)]) if n in NEEDS else n for n in needs]
+        return self.separator.join(names) or None
+
+    def transport(self, transport: Transport | None) -> str | None:
+        return self(TRANSPORT_LABELS[transport]) if transport is not None else None
+
+    def province(self, code: str | None) -> str | None:
+        if not code:
+            return None
+        key = PROVINCES.get(code)
+        return self(key) if key else code
+
+    def place(self, province: str | None, city: str | None) -> str | None:
+        return " ".join(p for p in (self.province(province), city) if p) or None
+
+    def yes_no(self, value: bool) -> str:
+        return self(N_("ui.yes")) if value else self(N_("ui.no"))
+
+    def name(self, erased: bool, name: str | None) -> str | None:
+        return self(N_("export.erased")) if erased else name
+
+    def content(self, kind: ContentKind, text: str | None) -> str | None:
+        if not text:
+            return None
+        if kind is ContentKind.MESSAGE:
+            key, params = message_parts(text)
+            values = {name: Raw(value) for name, value in params.items()}
+            # As the reader saw it, without the Telegram HTML tags.
+            rendered = self.catalogs.render(self.language, Msg(key, **values))
+            text = html.unescape(TAG.sub("", rendered))
+        flat = " ".join(text.split())
+        return flat if len(flat) <= CONTENT_EXCERPT else flat[: CONTENT_EXCERPT - 1] + "…"
+
+
+class _Sheet:
+    """One worksheet written row after row, remembering how wide each column got."""
+
+    def __init__(self, book: _Book, title: str) -> None:
+        self.book = book
+        self.sheet = book.workbook.add_worksheet(book.sheet_name(title))
+        self.widths: dict[int, int] = {}
+        self.next_row = 0
+        self.header_columns = 0
+
+    def put(self, row: int, col: int, value: Cell, cell_format: Any = None) -> None:
+        """Write one cell (rows only ever go forward); None leaves it empty.
+
+        Dates and times are written as the day numbers Excel keeps, with a date format: what
+        write_datetime does, without its conversion cost on every cell.
+        """
+        sheet = self.sheet
+        kind = type(value)
+        if kind is str:
+            assert isinstance(value, str)
+            sheet.write_string(row, col, value, cell_format)
+            width = display_width(value)
+        elif kind is int:
+            sheet.write_number(row, col, value, cell_format)
+            width = len(str(value))
+        elif kind is date:
+            assert isinstance(value, date)
+            sheet.write_number(row, col, excel_serial(value), cell_format or self.book.date_format)
+            width = DATE_WIDTH
+        elif kind is datetime:
+            assert isinstance(value, datetime)
+            local = value.astimezone(self.book.zone).replace(tzinfo=None)
+            serial = excel_serial(local)
+            sheet.write_number(row, col, serial, cell_format or self.book.datetime_format)
+            width = DATETIME_WIDTH
+        elif value is None:
+            return
+        else:
+            raise TypeError(f"cannot write {value!r} in a cell")
+        if width > self.widths.get(col, 0):
+            self.widths[col] = width
+
+    def header(self, keys: Sequence[str]) -> None:
+        """The header row, in the exporter's language."""
+        for col, key in enumerate(keys):
+            title = self.book.words(key)
+            self.put(self.next_row, col, title, self.book.header_format)
+            # Room for the filter's drop-down button beside the title.
+            self.widths[col] = max(self.widths.get(col, 0), display_width(title) + FILTER_BUTTON)
+        self.header_columns = len(keys)
+        self.next_row += 1
+
+    def row(self, cells: Sequence[Cell]) -> None:
+        """The next data row."""
+        for col, value in enumerate(cells):
+            self.put(self.next_row, col, value)
+        self.next_row += 1
+
+    @property
+    def data_rows(self) -> int:
+        """Rows written under the header."""
+        return self.next_row - 1
+
+    def finish(self) -> None:
+        """Size the columns; freeze and filter the header row."""
+        for col, width in self.widths.items():
+            self.sheet.set_column(col, col, min(max(width, 4), MAX_WIDTH) + 2)
+        self.sheet.freeze_panes(1, 0)
+        self.sheet.autofilter(0, 0, max(self.next_row - 1, 0), self.header_columns - 1)
+
+
+class _Book:
+    """The workbook with its formats, words and time zone."""
+
+    def __init__(self, target: Path | BinaryIO, words: _Words, zone: ZoneInfo) -> None:
+        self.workbook = Workbook(
+            str(target) if isinstance(target, Path) else target,
+            {
+                "constant_memory": True,
+                # A worker's note starting with "=" or holding a link stays text.
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
+        )
+        self.words = words
+        self.zone = zone
+        self.header_format = self.workbook.add_format(
+            {"bold": True, "bg_color": "#DDEBF7", "bottom": 1, "valign": "vcenter"}
+        )
+        self.date_format = self.workbook.add_format({"num_format": DATE_FORMAT})
+        self.datetime_format = self.workbook.add_format({"num_format": DATETIME_FORMAT})
+        self.bold = self.workbook.add_format({"bold": True})
+        self._names: set[str] = set()
+
+    def sheet_name(self, key: str) -> str:
+        """The sheet's name in the language, made legal (31 characters, no []:*?/\\)."""
+        base = self.words(key).translate(FORBIDDEN_IN_SHEET_NAMES).strip("'")[:31] or key[:31]
+        name, number = base, 2
+        while name.lower() in self._names:
+            name, number = f"{base[:28]} {number}", number + 1
+        self._names.add(name.lower())
+        return name
+
+    async def close(self) -> None:
+        """Assemble the file (zipping takes a while: off the event loop)."""
+        await asyncio.to_thread(self.workbook.close)
+
+
+# The sheets -----------------------------------------------------------------------------------
+
+
+async def _reports(sheet: _Sheet, rows: AsyncIterator[exports.ReportRow]) -> None:
+    words = sheet.book.words
+    sheet.header(REPORT_COLUMNS)
+    async for r in rows:
+        sheet.row(
+            [
+                r.day,
+                r.town,
+                r.enterprise,
+                r.revision,
+                r.total,
+                r.staying,
+                r.gone_home,
+                r.undecided,
+                r.on_duty,
+                r.new_arrivals,
+                r.needs,
+                r.submitted_by,
+                r.submitted_at,
+                words.yes_no(r.late),
+                words.yes_no(r.counted),
+            ]
+        )
+
+
+async def _ledger(sheet: _Sheet, rows: AsyncIterator[exports.LedgerRow], mask: bool) -> None:
+    words, zone = sheet.book.words, sheet.book.zone
+    sheet.header(LEDGER_COLUMNS)
+    async for w in rows:
+        sheet.row(
+            [
+                w.person_id,
+                words.name(w.erased, w.name),
+                mask_phone(w.phone) if mask else w.phone,
+                w.town,
+                w.enterprise,
+                words.province(w.hukou_province),
+                w.hukou_city,
+                w.enrolled_at.astimezone(zone).date(),
+                words.plan(w.plan),
+                words.needs(w.needs),
+                words.place(w.destination_province, w.destination_city),
+                w.depart_date,
+                w.return_date,
+                words.transport(w.transport),
+                w.checked_on,
+            ]
+        )
+
+
+async def _checkins(sheet: _Sheet, rows: AsyncIterator[exports.CheckInRow]) -> None:
+    words = sheet.book.words
+    sheet.header(CHECKIN_COLUMNS)
+    async for c in rows:
+        sheet.row(
+            [
+                c.day,
+                c.created_at,
+                c.person_id,
+                words.name(c.erased, c.name),
+                c.town,
+                c.enterprise,
+                words.plan(c.plan),
+                words.needs(c.needs),
+                words.place(c.destination_province, c.destination_city),
+                c.depart_date,
+                c.return_date,
+                words.transport(c.transport),
+                c.note,
+            ]
+        )
+
+
+async def _deliveries(sheet: _Sheet, rows: AsyncIterator[exports.RunRow]) -> None:
+    words = sheet.book.words
+    sheet.header(DELIVERY_COLUMNS)
+    async for run in rows:
+        sheet.row(
+            [
+                run.broadcast_id,
+                words(KINDS[run.kind]),
+                words.content(run.kind, run.text),
+                run.created_at,
+                run.due_at,
+                run.finished_at,
+                run.recipients,
+                run.counts[DeliveryStatus.SENT],
+                run.counts[DeliveryStatus.BLOCKED],
+                run.counts[DeliveryStatus.FAILED],
+                run.counts[DeliveryStatus.PENDING],
+            ]
+        )
+
+
+def _requests(sheet: _Sheet, found: Sequence[requests.Exported]) -> None:
+    # Requests are counted in dozens or hundreds, not tens of thousands: read in one go.
+    words = sheet.book.words
+    sheet.header(REQUEST_COLUMNS)
+    for item in found:
+        request, worker = item.request, item.worker
+        sheet.row(
+            [
+                request.created_at,
+                words(CATEGORY_LABELS[request.category]),
+                words(REQUEST_STATUS_LABELS[request.status]),
+                item.town,
+                item.enterprise,
+                worker.id,
+                worker.full_name,
+                request.description,
+                words(N_("ui.yes")) if request.anonymous else words(N_("ui.no")),
+                request.answered_at,
+            ]
+        )
+
+
+def _summary(
+    sheet: _Sheet,
+    days: Sequence[exports.DayRow],
+    scope: list[tuple[str, Cell]],
+) -> None:
+    """The day table on the left; what the export covers beside it, on the right."""
+    book = sheet.book
+    sheet.header(SUMMARY_COLUMNS)
+    label, value = SCOPE_COLUMN, SCOPE_COLUMN + 1
+    # The header row is row 0: the scope's first line shares it, the rest follow the days'.
+    first_label, first_value = scope[0]
+    sheet.put(0, label, first_label, book.bold)
+    sheet.put(0, value, first_value)
+    written = 0
+    for day, line in zip_longest(days, scope[1:]):
+        row = sheet.next_row
+        if day is not None:
+            sheet.row(
+                [
+                    day.day,
+                    day.reported,
+                    day.total,
+                    day.staying,
+                    day.gone_home,
+                    day.undecided,
+                    day.on_duty,
+                    day.new_arrivals,
+                ]
+            )
+            written += 1
+        else:
+            sheet.next_row += 1
+        if line is not None:
+            sheet.put(row, label, line[0], book.bold)
+            sheet.put(row, value, line[1])
+    # Rows of the scope under the last day are not data.
+    sheet.next_row = written + 1
+
+
+def _scope_lines(
+    words: _Words,
+    *,
+    now: datetime,
+    scope: Scope,
+    town: str | None,
+    rows: dict[str, int],
+) -> list[tuple[str, Cell]]:
+    if scope.first is None and scope.last is None:
+        period = words(N_("export.scope.all_dates"))
+    else:
+        ends = [d.isoformat() if d else "…" for d in (scope.first, scope.last)]
+        period = " – ".join(ends)
+    phones = N_("export.scope.masked") if scope.mask_phones else N_("export.scope.unmasked")
+    lines: list[tuple[str, Cell]] = [
+        (words(N_("export.title")), None),
+        (words(N_("export.scope.generated")), now),
+        (words(N_("export.scope.period")), period),
+        (words(N_("export.scope.town")), town or words(N_("export.scope.district"))),
+        (words(N_("export.scope.phones")), words(phones)),
+        (words(N_("export.scope.rows")), None),
+    ]
+    lines += [(words(SHEETS[sheet]), count) for sheet, count in rows.items()]
+    return lines
+
+
+# The workbook ---------------------------------------------------------------------------------
+
+
+async def _write(
+    sessions: async_sessionmaker[AsyncSession],
+    target: Path | BinaryIO,
+    *,
+    catalogs: Catalogs,
+    scope: Scope,
+    zone: ZoneInfo,
+    now: datetime,
+) -> dict[str, int]:
+    """Write every sheet; returns the data rows of each, by sheet id."""
+    first, last, town_id = scope.first, scope.last, scope.town_id
+    if first is not None and last is not None and last < first:
+        raise ValueError(f"the export's last day {last} is before its first {first}")
+    words = _Words(catalogs, scope.language)
+    book = _Book(target, words, zone)
+    sheets = {sheet_id: _Sheet(book, key) for sheet_id, key in SHEETS.items()}
+    async with exports.snapshot(sessions) as session:
+        town = await organisation.get_town(session, town_id) if town_id is not None else None
+        span = await exports.report_span(session, town_id)
+        days: list[exports.DayRow] = []
+        if span is not None or (first is not None and last is not None):
+            start = first or (span[0] if span else None)
+            end = last or (span[1] if span else None)
+            if start is not None and end is not None and start <= end:
+                days = [d async for d in exports.day_rows(session, start, end, town_id)]
+        await _reports(sheets["reports"], exports.report_rows(session, first, last, town_id))
+        await _ledger(
+            sheets["ledger"], exports.ledger_rows(session, last, town_id), scope.mask_phones
+        )
+        await _checkins(sheets["checkins"], exports.checkin_rows(session, first, last, town_id))
+        await _deliveries(
+            sheets["deliveries"], exports.run_rows(session, first, last, town_id, zone=zone)
+        )
+        _requests(sheets["requests"], await requests.for_export(session, town_id))
+    rows = {
+        sheet_id: sheet.data_rows for sheet_id, sheet in sheets.items() if sheet_id != "summary"
+    }
+    rows = {"summary": len(days), **rows}
+    town_name = town.name if town else None if town_id is None else f"#{town_id}"
+    lines = _scope_lines(words, now=now, scope=scope, town=town_name, rows=rows)
+    _summary(sheets["summary"], days, lines)
+    for sheet in sheets.values():
+        sheet.finish()
+    await book.close()
+    return rows
+
+
+async def write_workbook(
+    sessions: async_sessionmaker[AsyncSession],
+    target: Path | BinaryIO,
+    *,
+    catalogs: Catalogs,
+    language: str,
+    first: date | None,
+    last: date | None,
+    town_id: int | None,
+    mask_phones: bool,
+    zone: ZoneInfo,
+    now: datetime | None = None,
+) -> int:
+    """Write the workbook to a file or a binary stream; returns the data rows written.
+
+    first and last bound reports, check-ins and broadcast runs by local date (None: open);
+    the ledger shows each worker's newest check-in up to `last`. town_id narrows everything
+    to one town. Phones are masked unless mask_phones is False (administrators only).
+    """
+    scope = Scope(first, last, town_id, mask_phones, language)
+    written = await _write(
+        sessions, target, catalogs=catalogs, scope=scope, zone=zone, now=now or datetime.now(UTC)
+    )
+    return sum(written.values())
+
+
+async def export(
+    sessions: async_sessionmaker[AsyncSession],
+    target: Path | BinaryIO,
+    *,
+    actor_id: int | None,
+    via: str,
+    now: datetime,
+    catalogs: Catalogs,
+    language: str,
+    first: date | None,
+    last: date | None,
+    town_id: int | None,
+    mask_phones: bool,
+    zone: ZoneInfo,
+) -> int:
+    """Write the workbook, then record the export in the audit log (who, when, what scope,
+    how many rows); returns the data rows written."""
+    scope = Scope(first, last, town_id, mask_phones, language)
+    written = await _write(sessions, target, catalogs=catalogs, scope=scope, zone=zone, now=now)
+    rows = sum(written.values())
+    async with sessions() as session, session.begin():
+        await audit.record(
+            session,
+            audit.Action.EXPORT,
+            now,
+            actor_id=actor_id,
+            via=via,
+            scope=scope.to_json(written),
+            rows=rows,
+        )
+    return rows
