@@ -10,12 +10,20 @@ from __future__ import annotations
 import os
 import re
 from contextvars import ContextVar
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -171,10 +179,62 @@ class BroadcastSettings(Section):
     progress_seconds: float = Field(default=5.0, gt=0)
 
 
+class ReportingSettings(Section):
+    """The contacts' daily headcount report: deadline, reminders, period and limits."""
+
+    # Local time by which each enterprise reports; later reports are kept and marked late.
+    deadline: time = time(16, 0)
+    # Local times at which contacts of enterprises without today's report are reminded.
+    reminder_times: list[time] = Field(default_factory=lambda: [time(15, 0), time(16, 0)])
+    # The days reminders (and re-asks) run; unset, the campaign's service dates.
+    period_start: date | None = None
+    period_end: date | None = None
+    # A worker's check-in older than this many days is stale: shown so, and asked again.
+    stale_days: int = Field(default=7, ge=1, le=365)
+    # When, and how often at most (days), undecided and stale workers are asked again.
+    reask_time: time = time(10, 0)
+    reask_every_days: int = Field(default=3, ge=1, le=365)
+    # The largest number a report accepts for any figure.
+    max_count: int = Field(default=100_000, ge=1, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _period(self) -> ReportingSettings:
+        if self.period_start and self.period_end and self.period_end < self.period_start:
+            raise ValueError("period_end is before period_start")
+        return self
+
+
 class InviteSettings(Section):
     """Single-use invite links for staff, town officers and enterprise contacts."""
 
     expire_days: int = Field(default=7, ge=1, le=365)
+
+
+class RequestSettings(Section):
+    """Workers' requests for help."""
+
+    # A request to an employer's contact unanswered this long goes to district staff too.
+    escalate_after_hours: float = Field(default=24, gt=0)
+    # Longest description of a request, or of a nomination's measure, in characters.
+    description_max_length: int = Field(default=1000, ge=50, le=3000)
+
+
+class NominationSettings(Section):
+    """The advanced-model nominations."""
+
+    # The last local day contacts may submit or change their enterprise's nomination.
+    deadline: date = date(2027, 2, 14)
+    # How many model employers the district selects (the notice: no fewer than three).
+    target: int = Field(default=3, ge=3, le=1000)
+
+
+class StatsSettings(Section):
+    """The staff's picture of the day and its daily digest."""
+
+    # Enterprises whose report and whose workers' check-ins differ by this many are listed.
+    gap_threshold: int = Field(default=5, ge=1)
+    # When the daily digest goes to staff (local time).
+    digest_time: time = time(18, 0)
 
 
 class LoggingSettings(Section):
@@ -198,7 +258,11 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = PrivacySettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     broadcast: BroadcastSettings = BroadcastSettings()
+    stats: StatsSettings = StatsSettings()
     invites: InviteSettings = InviteSettings()
+    reporting: ReportingSettings = ReportingSettings()
+    requests: RequestSettings = RequestSettings()
+    nominations: NominationSettings = NominationSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod
@@ -222,6 +286,15 @@ class Settings(BaseSettings):
     def conversation_timeout(self) -> timedelta:
         """How long an untouched conversation stays open."""
         return timedelta(hours=self.conversation.timeout_hours)
+
+    @property
+    def reporting_period(self) -> tuple[date, date]:
+        """The first and last day of daily reports (the service dates unless configured)."""
+        reporting, campaign = self.reporting, self.campaign
+        return (
+            reporting.period_start or campaign.service_start,
+            reporting.period_end or campaign.service_end,
+        )
 
     @property
     def retention_until(self) -> date:

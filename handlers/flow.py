@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -82,6 +82,22 @@ class FlowSettings:
     bot_username: str = ""
     # How long a single-use staff, town-officer or contact invite stays valid.
     invite_days: int = 7
+    # The daily headcount report: its deadline (local), the largest figure it accepts, and
+    # after how many days a worker's check-in counts as stale in the contact's roster.
+    report_deadline: time = time(16, 0)
+    report_max_count: int = 100_000
+    stale_days: int = 7
+    # A request to an employer's contact unanswered this long goes to staff too.
+    request_escalate_after: timedelta = timedelta(hours=24)
+    # Longest description of a request or of a nomination's measure.
+    description_max_length: int = 1000
+    # The last local day contacts may submit or change a nomination; models to select.
+    nomination_deadline: date = date(2027, 2, 14)
+    nomination_target: int = 3
+    # /stats lists the enterprises whose report and whose workers' check-ins differ by this
+    # many people or more; the trend starts on the first day of the service phase.
+    gap_threshold: int = 5
+    campaign_start: date = date(2027, 1, 10)
 
 
 @dataclass

@@ -10,9 +10,13 @@ from handlers.flows import (
     enrolment,
     events,
     letter,
+    nominations,
     organisation,
     privacy,
+    report,
+    requests,
     roles,
+    stats,
 )
 
 FLOWS: tuple[Flow, ...] = (
@@ -26,6 +30,9 @@ FLOWS: tuple[Flow, ...] = (
     roles.ROLE_ENROLMENT,
     roles.ROLE_CHANGE,
     *organisation.FLOWS,
+    *requests.FLOWS,
+    *nominations.FLOWS,
+    report.REPORT,
 )
 COMMANDS: tuple[CommandSpec, ...] = (
     *common.COMMANDS,
@@ -34,11 +41,18 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *events.COMMANDS,
     *letter.COMMANDS,
     *privacy.COMMANDS,
+    *requests.COMMANDS,
+    *nominations.COMMANDS,
+    *report.COMMANDS,
+    *stats.COMMANDS,
 )
 BUTTONS: tuple[GlobalButton, ...] = (
     *common.BUTTONS,
     *broadcast.BUTTONS,
     *events.BUTTONS,
     *letter.BUTTONS,
+    *requests.BUTTONS,
+    *report.BUTTONS,
+    *stats.BUTTONS,
 )
 idle = common.idle

@@ -135,3 +135,12 @@ async def staff_chats(session: AsyncSession, town_id: int | None = None) -> list
         )
     rows = await session.execute(query)
     return [(int(chat), language) for chat, language in rows if chat is not None]
+
+
+async def staff_readers(session: AsyncSession) -> list[Person]:
+    """Staff, administrators and town officers the bot can write to (the digest's readers)."""
+    roles = [Role.STAFF, Role.ADMIN, Role.TOWN_OFFICER]
+    query = select(Person).where(
+        Person.active.is_(True), Person.chat_id.is_not(None), Person.role.in_(roles)
+    )
+    return list(await session.scalars(query.order_by(Person.id)))

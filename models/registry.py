@@ -8,8 +8,11 @@ from models import (
     events,
     invites,
     leases,
+    nominations,
     organisation,
     people,
+    reports,
+    requests,
 )
 
 __all__ = [
@@ -20,6 +23,9 @@ __all__ = [
     "events",
     "invites",
     "leases",
+    "nominations",
     "organisation",
     "people",
+    "reports",
+    "requests",
 ]
