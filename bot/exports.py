@@ -32,7 +32,7 @@ from handlers.flows.checkin import NEED_LABELS, PLAN_LABELS, TRANSPORT_LABELS
 from handlers.flows.requests import CATEGORY_LABELS
 from handlers.flows.requests import STATUS_LABELS as REQUEST_STATUS_LABELS
 from handlers.geography import PROVINCES
-from models import audit, exports, organisation, requests
+from models import audit, exports, nominations, organisation, requests
 from models.broadcasts import ContentKind, DeliveryStatus, message_parts
 from models.checkins import Need, Plan, Transport
 
@@ -83,6 +83,7 @@ REPORT_COLUMNS = (
     N_("export.col.submitted_at"),
     N_("export.col.late"),
     N_("export.col.counted"),
+    N_("export.col.model"),
 )
 LEDGER_COLUMNS = (
     N_("export.col.person"),
@@ -362,7 +363,7 @@ class _Book:
 # The sheets -----------------------------------------------------------------------------------
 
 
-async def _reports(sheet: _Sheet, rows: AsyncIterator[exports.ReportRow]) -> None:
+async def _reports(sheet: _Sheet, rows: AsyncIterator[exports.ReportRow], models: set[str]) -> None:
     words = sheet.book.words
     sheet.header(REPORT_COLUMNS)
     async for r in rows:
@@ -383,6 +384,7 @@ async def _reports(sheet: _Sheet, rows: AsyncIterator[exports.ReportRow]) -> Non
                 r.submitted_at,
                 words.yes_no(r.late),
                 words.yes_no(r.counted),
+                words.yes_no(r.enterprise in models),
             ]
         )
 
@@ -571,7 +573,10 @@ async def _write(
             end = last or (span[1] if span else None)
             if start is not None and end is not None and start <= end:
                 days = [d async for d in exports.day_rows(session, start, end, town_id)]
-        await _reports(sheets["reports"], exports.report_rows(session, first, last, town_id))
+        models = await nominations.model_enterprise_names(session)
+        await _reports(
+            sheets["reports"], exports.report_rows(session, first, last, town_id), models
+        )
         await _ledger(
             sheets["ledger"], exports.ledger_rows(session, last, town_id), scope.mask_phones
         )

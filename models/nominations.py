@@ -347,6 +347,14 @@ async def model_enterprise_ids(session: AsyncSession) -> set[int]:
     return set(rows)
 
 
+async def model_enterprise_names(session: AsyncSession) -> set[str]:
+    """The names of the enterprises selected as models (the export marks their rows)."""
+    ids = await model_enterprise_ids(session)
+    if not ids:
+        return set()
+    return set(await session.scalars(select(Enterprise.name).where(Enterprise.id.in_(ids))))
+
+
 # What the bot knows of an enterprise ------------------------------------------------------
 
 

@@ -305,7 +305,7 @@ async def test_dates_are_real_dates_and_headers_frozen_filtered_and_sized(
         assert sheet.freeze_panes == "A2", sheet_id
         assert sheet.auto_filter.ref is not None and sheet.auto_filter.ref.startswith("A1:")
     reports_sheet = by_id["reports"]
-    assert reports_sheet.auto_filter.ref == "A1:O7"
+    assert reports_sheet.auto_filter.ref == "A1:P7"
     day_cell, submitted_cell = reports_sheet["A2"], reports_sheet["M2"]
     assert isinstance(day_cell.value, datetime) and day_cell.is_date
     assert day_cell.value == datetime(2027, 1, 18)
