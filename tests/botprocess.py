@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -10,12 +11,20 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import redirect_stdout
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from io import StringIO
 from pathlib import Path
+from secrets import token_hex
+from typing import Any
+from urllib.error import HTTPError
+from urllib.request import urlopen
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from bot.cli import main as outreach
 from models.db import create_engine
@@ -23,6 +32,8 @@ from tests.fakebotapi import FakeBotAPI
 from tests.harness import ROOT, catalogs
 
 TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTESTtoken1"
+#: The PostgreSQL server of the tests (a database on it, e.g. postgresql://postgres@host/test).
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 
 
 def label(key: str, language: str = "zh_Hans") -> str:
@@ -126,9 +137,14 @@ class BotProcess:
         )
         self.starts += 1
         if self.mode == "polling":
-            self.api.wait_for(lambda c: c.method == "getUpdates", timeout=30, after=mark)
+            # Both runtimes ask getMe first. Waiting for it keeps the long poll of a process
+            # just killed, which the fake records when it times out, from passing for ours.
+            me = self.api.wait_for(lambda c: c.method == "getMe", timeout=60, after=mark)
+            self.api.wait_for(
+                lambda c: c.method == "getUpdates" and c.at >= me.at, timeout=30, after=mark
+            )
         else:
-            self.api.wait_for(lambda c: c.method == "setWebhook", timeout=30, after=mark)
+            self.api.wait_for(lambda c: c.method == "setWebhook", timeout=60, after=mark)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         """Stop the bot with a signal; its exit code."""
@@ -142,6 +158,19 @@ class BotProcess:
     def kill(self) -> None:
         """Crash the bot: SIGKILL, no chance to clean up."""
         self.stop(signal.SIGKILL)
+
+    @property
+    def webhook_url(self) -> str:
+        """Where this bot, in webhook mode, takes updates."""
+        return f"http://127.0.0.1:{self.port}/telegram"
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """GET /healthz of this bot's webhook server: the status and the JSON body."""
+        try:
+            with urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=10) as reply:
+                return int(reply.status), json.load(reply)
+        except HTTPError as error:
+            return int(error.code), json.load(error)
 
     def log(self) -> str:
         """Everything the bot has logged."""
@@ -175,3 +204,29 @@ def count_rows(bot: BotProcess, table: str, where: str = "") -> int:
             await engine.dispose()
 
     return asyncio.run(query())
+
+
+@contextmanager
+def postgres_database(tag: str) -> Iterator[str]:
+    """A new, empty database on the TEST_DATABASE_URL server, dropped afterwards; its URL.
+
+    A database of its own, not the shared test database, so that bot processes never meet
+    the schema resets of the PostgreSQL unit tests running beside them.
+    """
+    server = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg")
+    name = f"outreach_{tag}_{token_hex(4)}"
+
+    async def admin(statement: str) -> None:
+        # CREATE and DROP DATABASE cannot run inside a transaction.
+        engine = create_async_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -602,8 +602,8 @@ async def test_an_export_on_sqlite_leaves_writers_free(db: AsyncEngine) -> None:
 
 # Memory ----------------------------------------------------------------------------------------
 
-MANY = 20_000
-FEW = 2_000
+MANY = 8_000
+FEW = 1_000
 # After the workers' check-ins: the ledger shows their plans, the history sheet stays empty,
 # so the ledger's rows alone are measured.
 LATER = D3 + timedelta(days=1)

@@ -1,15 +1,25 @@
-"""What both runtimes do the same way: the command menus and the health check."""
+"""What both runtimes do the same way: command menus, signals and the health check."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from typing import Any
 
-from sqlalchemy import text
+from aiohttp import web
 
+from bot import scheduler
 from bot.app import App
+from bot.messenger import Messenger, MessengerError
+from models import leases
 
 log = logging.getLogger(__name__)
+
+# Telegram sends the webhook's secret in this header.
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 def menus(app: App) -> list[tuple[str | None, list[tuple[str, str]]]]:
@@ -30,12 +40,59 @@ def menus(app: App) -> list[tuple[str | None, list[tuple[str, str]]]]:
     return result
 
 
+async def set_menus(app: App, messenger: Messenger) -> None:
+    """The per-language command menu, set through any runtime's messenger."""
+    for language_code, commands in menus(app):
+        try:
+            await messenger.set_commands(commands, language_code, None)
+        except MessengerError as error:
+            log.warning("could not set the %s menu: %s", language_code or "default", error)
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop`, so the runtime finishes the updates in hand and exits."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+def scheduler_state(app: App) -> str:
+    """Whether this process runs the scheduler and sender.
+
+    "running": it does; "off": scheduler.enabled is false here (another instance runs it);
+    "stopped": it is meant to, but is not running (starting, stopping, or the lease was lost).
+    """
+    if not app.settings.scheduler.enabled:
+        return "off"
+    service = scheduler.running()
+    if service is None or not service.scheduler.running:
+        return "stopped"
+    return "running"
+
+
 async def health(app: App) -> tuple[int, dict[str, Any]]:
-    """Whether the database answers; for a load balancer in front of webhook instances."""
+    """For a load balancer in front of webhook instances: 200 while the database answers.
+
+    The body also says whether this instance runs the scheduler and sender, and which
+    process holds the scheduler lease, so an operator sees at a glance that exactly one does.
+    """
+    body: dict[str, Any] = {"scheduler": scheduler_state(app)}
     try:
-        async with app.db.connect() as connection:
-            await connection.execute(text("select 1"))
+        async with app.sessions() as session:
+            lease = await leases.holder_of(session, scheduler.LEASE)
     except Exception as error:
         log.warning("health check: database unreachable: %s", type(error).__name__)
-        return 503, {"database": "unreachable"}
-    return 200, {"database": "ok"}
+        return 503, {"database": "unreachable", **body}
+    holder = lease.holder if lease is not None and lease.expires_at > app.clock() else None
+    return 200, {"database": "ok", **body, "scheduler_holder": holder}
+
+
+def health_handler(app: App) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """GET /healthz for an aiohttp webhook server."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        status, body = await health(app)
+        return web.json_response(body, status=status)
+
+    return healthz
