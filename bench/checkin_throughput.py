@@ -1,14 +1,16 @@
-"""Check-ins per second through the real bot, beside a bare echo bot on the same fake Bot API.
+"""Check-ins per second through the real bot, beside bare echo bots on the same fake Bot API.
 
 Simulated workers each go from the invite link to a confirmed check-in (11 updates: /start,
 consent, name, phone, province, city, plan, a need, done, skip, confirm), all at once, each
-waiting for the bot's answer before the next tap, as a person does. The echo bot gets the
-same number of updates from the same number of simulated people. Prints updates/s for both
-and their ratio (target: at least 0.5). The echo bot gets the same updates in kind: it echoes
-each message with a button under it, and answers each press of that button with an edit,
-the least any bot does for them; a second echo run, all messages, is printed beside it.
+waiting for the bot's answer before the next tap, as a person does. The echo bots (a bare
+aiogram one and a bare python-telegram-bot one) get the same number of updates from the
+same number of simulated people. Prints updates/s for each, and each runtime's ratio to the
+echo bot of its own framework (target: at least 0.5). The echo bots get the same updates in
+kind: they echo each message with a button under it, and answer each press of that button
+with an edit, the least any bot does for them; a second echo run, all messages, is printed
+beside it.
 
-    python -m bench.checkin_throughput [--workers 60] [--runtime aiogram]
+    python -m bench.checkin_throughput [--workers 60] [--runtime aiogram] [--runtime ptb]
 """
 
 from __future__ import annotations
@@ -33,30 +35,31 @@ STEPS_PER_WORKER = 11
 
 
 def checkin_walk(user: FakeUser, code: str) -> None:
-    """One worker from the invite to a confirmed check-in."""
+    """One worker from the invite to a confirmed check-in.
+
+    Each step waits for its own prompt, not for a count of replies: the open letter, sent
+    to each new worker as they enrol, arrives in between at its own pace.
+    """
     user.command("start", code)
-    user.wait_reply()
-    user.wait_reply()
+    user.wait_text("个人信息告知")
     user.press(label("enrol.agree"))
-    user.wait_reply()
+    user.wait_text("真实姓名")
     user.send("张三")
-    user.wait_reply()
+    user.wait_text("手机号")
     user.send("13812345678")
-    user.wait_reply()
-    user.wait_reply()
+    user.wait_text("户籍")
     user.press("河南")
-    user.wait_reply()
+    user.wait_text("的哪个市或县")
     user.send("信阳市")
-    user.wait_reply()
-    user.wait_reply()
+    user.wait_text("今年春节您打算")
     user.press(label("plan.stay"))
-    user.wait_reply()
+    user.wait_text("缺少")
     user.press(label("ui.unchecked").format(label=label("need.heating")))
-    user.wait_reply()
+    user.wait_text("缺少")  # the same question, edited to show the need ticked
     user.press(label("ui.done"))
-    user.wait_reply()
+    user.wait_text("还有什么")
     user.press(label("ui.skip"))
-    user.wait_reply()
+    user.wait_text("请核对")
     user.press(label("ui.confirm"))
     user.wait_text("已保存")
 
@@ -128,13 +131,18 @@ def measure_bot(workers: int, runtime: str, home: Path) -> Rate:
     return Rate(updates / seconds, calls / updates)
 
 
-def measure_echo(workers: int, kinds: str) -> Rate:
-    """The bare aiogram echo bot, sent `kinds` by every simulated person."""
+#: The bare echo bot of each runtime's framework.
+ECHO_BOTS = {"aiogram": "bench.echo_bot", "ptb": "bench.echo_bot_ptb"}
+NAMES = {"aiogram": "aiogram", "ptb": "PTB"}
+
+
+def measure_echo(workers: int, kinds: str, framework: str = "aiogram") -> Rate:
+    """A bare echo bot (aiogram or ptb), sent `kinds` by every simulated person."""
     with FakeBotAPI(token=TOKEN) as api:
         env = {**os.environ, "BOT_TOKEN": TOKEN}
         mark = api.mark()
         process = subprocess.Popen(
-            [sys.executable, "-m", "bench.echo_bot", api.base_url],
+            [sys.executable, "-m", ECHO_BOTS[framework], api.base_url],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -156,12 +164,12 @@ def main() -> None:
     """Measure the baselines and the bot, one after another in one run, and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=60)
-    parser.add_argument("--runtime", action="append", choices=["aiogram"], default=None)
+    parser.add_argument("--runtime", action="append", choices=list(ECHO_BOTS), default=None)
     args = parser.parse_args()
-    runtimes = args.runtime or ["aiogram"]
+    runtimes: list[str] = args.runtime or list(ECHO_BOTS)
     with tempfile.TemporaryDirectory() as home:
-        same = measure_echo(args.workers, WALK_KINDS)
-        texts = measure_echo(args.workers, "t" * len(WALK_KINDS))
+        same = {f: measure_echo(args.workers, WALK_KINDS, f) for f in ECHO_BOTS}
+        texts = {f: measure_echo(args.workers, "t" * len(WALK_KINDS), f) for f in ECHO_BOTS}
         results = {runtime: measure_bot(args.workers, runtime, Path(home)) for runtime in runtimes}
     presses = WALK_KINDS.count("p")
     print(
@@ -169,19 +177,26 @@ def main() -> None:
         f" ({STEPS_PER_WORKER - presses} messages, {presses} button presses)"
     )
     print(f"{'':40} {'updates/s':>10} {'calls/update':>13} {'ratio':>6}")
-    rows = [
-        ("bare aiogram echo, the same updates", same, same),
-        ("bare aiogram echo, messages only", texts, texts),
+    rows: list[tuple[str, Rate, Rate]] = []
+    for framework, name in NAMES.items():
+        rows.append((f"bare {name} echo, the same updates", same[framework], same[framework]))
+        rows.append((f"bare {name} echo, messages only", texts[framework], texts[framework]))
+    # Each runtime against the echo bot of its own framework.
+    rows += [
+        (f"check-in bot ({runtime})", rate, same[runtime]) for runtime, rate in results.items()
     ]
-    rows += [(f"check-in bot ({runtime})", rate, same) for runtime, rate in results.items()]
     for name, rate, base in rows:
         ratio = rate.updates_per_second / base.updates_per_second
         print(
             f"{name:40} {rate.updates_per_second:10.1f} {rate.calls_per_update:13.2f} {ratio:6.2f}"
         )
     for runtime, rate in results.items():
-        ratio = rate.updates_per_second / texts.updates_per_second
-        print(f"check-in bot ({runtime}) against the messages-only echo: ratio {ratio:.2f}")
+        own = rate.updates_per_second / texts[runtime].updates_per_second
+        aiogram = rate.updates_per_second / same["aiogram"].updates_per_second
+        print(
+            f"check-in bot ({runtime}) against the {NAMES[runtime]} messages-only echo: "
+            f"ratio {own:.2f}; against the aiogram echo, the same updates: {aiogram:.2f}"
+        )
 
 
 if __name__ == "__main__":

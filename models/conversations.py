@@ -52,8 +52,31 @@ _LOAD = select(_TABLE.c.language, _TABLE.c.state, _TABLE.c.updated_at).where(_KE
 _LOAD_FOR_UPDATE = _LOAD.with_for_update()
 
 
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+def _upsert(insert: Any) -> Any:
+    statement = insert(_TABLE)
+    return statement.on_conflict_do_update(
+        index_elements=[_TABLE.c.chat_id, _TABLE.c.user_id],
+        set_={
+            "language": statement.excluded.language,
+            "state": statement.excluded.state,
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
+
+
+def _mark(insert: Any) -> Any:
+    table = ProcessedUpdate.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=[table.c.update_id])
+
+
+# Built once per dialect, like _LOAD: building an upsert (its `excluded` columns above all)
+# cost more than running it, on every update (bench/checkin_throughput.py).
+_SAVE = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
+_MARK = {"postgresql": _mark(pg_insert), "sqlite": _mark(sqlite_insert)}
+
+
+def _dialect(session: AsyncSession) -> str:
+    return "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
 
 
 async def load(
@@ -75,17 +98,8 @@ async def save(
     now: datetime,
 ) -> None:
     """Store the conversation row, new or changed, in one statement."""
-    insert = _insert(session)(_TABLE)
-    statement = insert.on_conflict_do_update(
-        index_elements=[_TABLE.c.chat_id, _TABLE.c.user_id],
-        set_={
-            "language": insert.excluded.language,
-            "state": insert.excluded.state,
-            "updated_at": insert.excluded.updated_at,
-        },
-    )
     values = {"chat_id": chat_id, "user_id": user_id, "language": language, "state": state}
-    await session.execute(statement, {**values, "updated_at": now})
+    await session.execute(_SAVE[_dialect(session)], {**values, "updated_at": now})
 
 
 async def remove(session: AsyncSession, chat_id: int, user_id: int) -> None:
@@ -97,8 +111,7 @@ async def remove(session: AsyncSession, chat_id: int, user_id: int) -> None:
 
 async def mark_processed(session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Record the update id; false if it was already processed (by this or another instance)."""
-    table = ProcessedUpdate.__table__
-    statement = _insert(session)(table).on_conflict_do_nothing(index_elements=[table.c.update_id])
+    statement = _MARK[_dialect(session)]
     result = await session.execute(statement, {"update_id": update_id, "processed_at": now})
     return getattr(result, "rowcount", 0) == 1
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from contextlib import suppress
-from typing import Any, ClassVar, TypeVar
+from hmac import compare_digest
+from typing import Any, ClassVar, TypeVar, cast
 
-from aiogram import Bot, Dispatcher, Router
+from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.dispatcher.dispatcher import DEFAULT_BACKOFF_CONFIG
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
     TelegramBadRequest,
@@ -21,23 +24,21 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.methods import EditMessageReplyMarkup, EditMessageText, GetUpdates, SendMessage
 from aiogram.methods.base import Response, TelegramMethod, TelegramType
 from aiogram.types import (
     BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
     BufferedInputFile,
-    CallbackQuery,
-    ChatMemberUpdated,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
-    Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
-    Update,
 )
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiogram.utils.backoff import Backoff
 from aiohttp import web
+from pydantic import BaseModel
 
 from bot.app import App
 from bot.messenger import (
@@ -49,7 +50,7 @@ from bot.messenger import (
     RetryAfter,
     Transient,
 )
-from bot.runtimes.common import health, menus
+from bot.runtimes.common import SECRET_HEADER, health, menus
 from bot.scheduler import background
 from bot.updates import ALLOWED_UPDATES, event_from_update
 
@@ -67,11 +68,6 @@ def to_markup(markup: Markup | None) -> AiogramMarkup | None:
     if "keyboard" in markup:
         return ReplyKeyboardMarkup.model_validate(markup)
     return ReplyKeyboardRemove.model_validate(markup)
-
-
-def to_inline(markup: Markup | None) -> InlineKeyboardMarkup | None:
-    """Only inline keyboards can sit under an edited message."""
-    return InlineKeyboardMarkup.model_validate(markup) if markup else None
 
 
 async def _call(request: Awaitable[T]) -> T:
@@ -94,6 +90,39 @@ async def _call(request: Awaitable[T]) -> T:
         raise Transient(type(error).__name__) from error
 
 
+class Sent(BaseModel):
+    """What the messenger reads of a message it sent or edited: the message id."""
+
+    message_id: int
+
+
+# The calls of every update, as aiogram's own methods with two differences. The keyboard goes
+# as the Bot API JSON the renderer built, not through aiogram's models and back (the request
+# is the same). And Telegram's answer, the whole message with every button of that keyboard,
+# is read as `Sent` rather than as aiogram's Message: for the id alone, that cost more than
+# the rest of the call (bench/checkin_throughput.py). Errors are checked as before.
+class _SendMessage(SendMessage):
+    __returning__ = Sent  # type: ignore[assignment]
+    reply_markup: Markup | None = None  # type: ignore[assignment]
+
+
+class _EditMessageText(EditMessageText):
+    __returning__ = Sent | bool
+    reply_markup: Markup | None = None  # type: ignore[assignment]
+
+
+class _EditMessageReplyMarkup(EditMessageReplyMarkup):
+    __returning__ = Sent | bool
+    reply_markup: Markup | None = None  # type: ignore[assignment]
+
+
+def inline_only(markup: Markup | None) -> Markup | None:
+    """Only inline keyboards can sit under an edited message."""
+    if markup and "inline_keyboard" not in markup:
+        raise ValueError(f"not an inline keyboard: {sorted(markup)}")
+    return markup or None
+
+
 class AiogramMessenger:
     """The messenger port over an aiogram Bot."""
 
@@ -101,24 +130,23 @@ class AiogramMessenger:
         self.bot = bot
 
     async def send_text(self, chat_id: int, text: str, markup: Markup | None = None) -> int:
-        message = await _call(self.bot.send_message(chat_id, text, reply_markup=to_markup(markup)))
-        return message.message_id
+        method = _SendMessage(chat_id=chat_id, text=text, reply_markup=markup)
+        sent = await _call(self.bot(method))
+        return cast(Sent, sent).message_id
 
     async def edit_text(
         self, chat_id: int, message_id: int, text: str, markup: Markup | None = None
     ) -> None:
-        await _call(
-            self.bot.edit_message_text(
-                text=text, chat_id=chat_id, message_id=message_id, reply_markup=to_inline(markup)
-            )
+        method = _EditMessageText(
+            text=text, chat_id=chat_id, message_id=message_id, reply_markup=inline_only(markup)
         )
+        await _call(self.bot(method))
 
     async def edit_markup(self, chat_id: int, message_id: int, markup: Markup | None) -> None:
-        await _call(
-            self.bot.edit_message_reply_markup(
-                chat_id=chat_id, message_id=message_id, reply_markup=to_inline(markup)
-            )
+        method = _EditMessageReplyMarkup(
+            chat_id=chat_id, message_id=message_id, reply_markup=inline_only(markup)
         )
+        await _call(self.bot(method))
 
     async def answer_button(self, callback_id: str, text: str | None, alert: bool) -> None:
         await _call(self.bot.answer_callback_query(callback_id, text=text, show_alert=alert))
@@ -198,31 +226,20 @@ def make_bot(app: App) -> Bot:
     )
 
 
-def make_dispatcher(app: App, messenger: AiogramMessenger) -> Dispatcher:
-    """A dispatcher whose only handlers hand every update to the app."""
-    router = Router(name="outreach")
+# Updates are read as the Bot API JSON that bot/updates.py maps to inbound events. Parsed
+# into aiogram's Update objects, sent through its dispatcher and dumped back to JSON for
+# bot/updates.py, each update cost a quarter of the bot's CPU (bench/checkin_throughput.py):
+# the pressed message came back with every button of its keyboard as objects. The bot uses
+# none of the dispatcher's routing, filters or FSM; it hands every update to the app.
+class _GetUpdates(GetUpdates):
+    __returning__ = list[dict[str, Any]]
 
-    async def forward(event_update: Update, **_: Any) -> None:
-        raw = event_update.model_dump(mode="json", by_alias=True, exclude_none=True)
-        event = event_from_update(raw)
-        if event is not None:
-            await app.on_event(event, messenger)
 
-    async def on_message(message: Message, event_update: Update) -> None:
-        await forward(event_update)
-
-    async def on_callback(query: CallbackQuery, event_update: Update) -> None:
-        await forward(event_update)
-
-    async def on_member(member: ChatMemberUpdated, event_update: Update) -> None:
-        await forward(event_update)
-
-    router.message.register(on_message)
-    router.callback_query.register(on_callback)
-    router.my_chat_member.register(on_member)
-    dispatcher = Dispatcher()
-    dispatcher.include_router(router)
-    return dispatcher
+async def forward(app: App, messenger: AiogramMessenger, update: Mapping[str, Any]) -> None:
+    """Hand one update, as Bot API JSON, to the app."""
+    event = event_from_update(update)
+    if event is not None:
+        await app.on_event(event, messenger)
 
 
 async def set_menus(app: App, messenger: AiogramMessenger) -> None:
@@ -247,47 +264,98 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     _stop_on_signals(stop)
     bot = make_bot(app)
     messenger = AiogramMessenger(bot)
-    dispatcher = make_dispatcher(app, messenger)
     try:
         await set_menus(app, messenger)
+        # What is built by now lives as long as the process: frozen out of the collector's
+        # way, it is no longer walked by every full collection, each a pause of a few
+        # hundred ms every few seconds under load (bench/checkin_throughput.py).
+        gc.collect()
+        gc.freeze()
         async with background(app):
             if app.settings.telegram.mode == "webhook":
-                await _serve_webhook(app, bot, dispatcher, stop)
+                await _serve_webhook(app, bot, messenger, stop)
             else:
-                await _poll(app, bot, dispatcher, stop)
+                await _poll(app, bot, messenger, stop)
             await app.drain()
     finally:
         await bot.session.close()
 
 
-async def _poll(app: App, bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+async def _poll(app: App, bot: Bot, messenger: AiogramMessenger, stop: asyncio.Event) -> None:
+    """Long-poll for updates until `stop`, at most 64 in hand at once, as aiogram's polling."""
     await bot.delete_webhook(drop_pending_updates=False)
-    polling = asyncio.create_task(
-        dispatcher.start_polling(
-            bot,
-            polling_timeout=app.settings.telegram.polling_timeout,
-            handle_signals=False,
-            close_bot_session=False,
-            allowed_updates=ALLOWED_UPDATES,
-            tasks_concurrency_limit=64,
-        )
-    )
-    stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    if not polling.done():
-        await dispatcher.stop_polling()
-    stopping.cancel()
-    await polling
+    me = await bot.me()
+    log.info("Run polling for bot @%s", me.username)
+    timeout = app.settings.telegram.polling_timeout
+    method = _GetUpdates(timeout=timeout, allowed_updates=ALLOWED_UPDATES)
+    # The request outlasts the long poll it asks Telegram for.
+    request_timeout = int(bot.session.timeout + timeout)
+    backoff = Backoff(DEFAULT_BACKOFF_CONFIG)
+    in_hand = asyncio.Semaphore(64)
+    tasks: set[asyncio.Task[None]] = set()
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            fetch = asyncio.ensure_future(bot(method, request_timeout=request_timeout))
+            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not fetch.done():
+                # Stopping: updates not fetched yet are fetched again by the next start.
+                fetch.cancel()
+                with suppress(asyncio.CancelledError):
+                    await fetch
+                break
+            try:
+                updates = cast(list[dict[str, Any]], fetch.result())
+            except Exception as error:
+                log.error("could not fetch updates (%s); trying again", type(error).__name__)
+                await asyncio.wait({stopping}, timeout=next(backoff))
+                continue
+            backoff.reset()
+            for update in updates:
+                await in_hand.acquire()
+                task = asyncio.create_task(_handle_polled(app, messenger, update))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                task.add_done_callback(lambda _: in_hand.release())
+                # Telegram forgets the updates before this offset when it is next asked.
+                method.offset = int(update["update_id"]) + 1
+    finally:
+        stopping.cancel()
 
 
-async def _serve_webhook(app: App, bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+async def _handle_polled(app: App, messenger: AiogramMessenger, update: dict[str, Any]) -> None:
+    try:
+        await forward(app, messenger, update)
+    except Exception:
+        log.exception("update %s failed", update.get("update_id"))
+
+
+async def _serve_webhook(
+    app: App, bot: Bot, messenger: AiogramMessenger, stop: asyncio.Event
+) -> None:
     hook = app.settings.telegram.webhook
     secret = hook.secret.get_secret_value()
+
+    async def receive(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not compare_digest(given, secret.encode()):
+            return web.Response(status=401, text="Unauthorized")
+        try:
+            update = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="not an update")
+        if not isinstance(update, dict):
+            return web.Response(status=400, text="not an update")
+        # Processed before the reply, so a crash means Telegram delivers the update again.
+        try:
+            await forward(app, messenger, update)
+        except Exception:
+            log.exception("update %s failed", update.get("update_id"))
+            raise
+        return web.json_response({})
+
     web_app = web.Application()
-    # Processed before the reply, so a crash means Telegram delivers the update again.
-    SimpleRequestHandler(
-        dispatcher=dispatcher, bot=bot, secret_token=secret, handle_in_background=False
-    ).register(web_app, path=hook.path)
+    web_app.router.add_post(hook.path, receive)
 
     async def healthz(_: web.Request) -> web.Response:
         status, body = await health(app)
