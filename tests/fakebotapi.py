@@ -574,7 +574,11 @@ class FakeBotAPI:
         #: HTTP statuses of webhook deliveries made by push_update (0: connection failed).
         self.webhook_statuses: list[int] = []
 
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        # Simulated people wait on their own chat's condition (sharing the one lock), so a
+        # call wakes the person it was for rather than every waiting thread.
+        self._chat_conds: dict[int, threading.Condition] = {}
         self._calls: list[Call] = []
         self._counts: dict[tuple[str, int], int] = {}
         self._send_times: list[tuple[float, int, str]] = []
@@ -849,6 +853,11 @@ class FakeBotAPI:
         if self.record_messages or status != 200 or not (name in SENDS or name in EDITS):
             self._calls.append(Call(name, params, files, now, status, result, error))
         self._cond.notify_all()
+        chat_cond = (
+            self._chat_conds.get(chat) if isinstance(chat := params.get("chat_id"), int) else None
+        )
+        if chat_cond is not None:
+            chat_cond.notify_all()
 
     def _inject_failures(self, name: str, params: JSON) -> None:
         """Raise the injected error this call should get, if any (caller holds the lock)."""
@@ -1727,11 +1736,25 @@ class FakeBotAPI:
                 self._cond.wait(remaining)
 
     def wait_for(
-        self, predicate: Callable[[Call], bool], timeout: float = 10.0, after: int = 0
+        self,
+        predicate: Callable[[Call], bool],
+        timeout: float = 10.0,
+        after: int = 0,
+        chat: int | None = None,
     ) -> Call:
-        """Block until a call with index >= `after` satisfies `predicate`; return it."""
+        """Block until a call with index >= `after` satisfies `predicate`; return it.
+
+        With `chat`, the predicate only matches calls whose chat_id is that chat, and only
+        those calls wake the waiting thread.
+        """
         deadline = time.monotonic() + timeout
         index = after
+        with self._cond:
+            cond = (
+                self._cond
+                if chat is None
+                else self._chat_conds.setdefault(chat, threading.Condition(self._lock))
+            )
         while True:
             with self._cond:
                 batch = self._calls[index:]
@@ -1739,7 +1762,7 @@ class FakeBotAPI:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
-                    self._cond.wait(remaining)
+                    cond.wait(remaining)
                     continue
             for call in batch:
                 if predicate(call):
@@ -2177,7 +2200,7 @@ class FakeUser:
     def wait_reply(self, after: int | None = None, timeout: float = 10.0) -> JSON:
         """Wait for the next message sent/edited to this chat after the mark; returns it."""
         start = self._mark if after is None else after
-        call = self.api.wait_for(self._is_reply, timeout=timeout, after=start)
+        call = self.api.wait_for(self._is_reply, timeout=timeout, after=start, chat=self.user_id)
         self._mark = self._index_after(call, start)
         return call.result if isinstance(call.result, dict) else {}
 
@@ -2191,7 +2214,7 @@ class FakeUser:
             return substring in str(call.result.get("text", call.result.get("caption", "")))
 
         try:
-            call = self.api.wait_for(matches, timeout=timeout, after=start)
+            call = self.api.wait_for(matches, timeout=timeout, after=start, chat=self.user_id)
         except AssertionError:
             replies = [
                 c.result.get("text", c.result.get("caption"))
