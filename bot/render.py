@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,8 +115,23 @@ class Made:
 Maker = Callable[[Mapping[str, str | int | bool | None], str], Awaitable[Made]]
 
 
+@dataclass(frozen=True)
+class _Joined:
+    """Rendered text of several actions, sent (or, with `message_id`, edited in) as one."""
+
+    chat_id: int
+    text: str
+    markup: Markup | None
+    message_id: int | None = None
+
+
 class Renderer:
-    """Delivers one answer to the chat the event came from."""
+    """Delivers one answer to the chat the event came from.
+
+    A plain message (no keyboard) is joined to the next message or edit of the same chat,
+    so a notice and the question after it arrive as one: fewer messages buzz the phone,
+    and fewer calls go out over a patchy line.
+    """
 
     def __init__(
         self,
@@ -130,7 +145,7 @@ class Renderer:
 
     async def deliver(self, event: Inbound, answer: Answer) -> None:
         """Perform every action in order; a failed call is logged and the rest go on."""
-        for action in answer.actions:
+        for action in self._join(event, answer.language, answer.actions):
             try:
                 await self._with_retry(event, answer.language, action)
             except MessengerError as error:
@@ -141,7 +156,52 @@ class Renderer:
                     type(error).__name__,
                 )
 
-    async def _with_retry(self, event: Inbound, language: str, action: Action) -> None:
+    def _join(
+        self, event: Inbound, language: str, actions: Sequence[Action]
+    ) -> list[Action | _Joined]:
+        joined: list[Action | _Joined] = []
+        for action in actions:
+            previous = joined[-1] if joined else None
+            merged = self._joined(event, language, previous, action) if previous else None
+            if merged is None:
+                joined.append(action)
+            else:
+                joined[-1] = merged
+        return joined
+
+    def _joined(
+        self, event: Inbound, language: str, first: Action | _Joined, then: Action
+    ) -> _Joined | None:
+        """`first` and `then` as one message, where they can be; else None."""
+        if not isinstance(then, SendText) or (then.language or language) != language:
+            return None
+        target = then.chat_id if then.chat_id is not None else event.chat_id
+        render = self.catalogs.render
+        lead: _Joined | None = None
+        if isinstance(first, SendText) and first.markup is None:
+            if (first.language or language) != language:
+                return None
+            chat = first.chat_id if first.chat_id is not None else event.chat_id
+            lead = _Joined(chat, render(language, first.text), None)
+        elif isinstance(first, EditText) and then.markup is None:
+            # A plain note after an edit is added to the edited message, which keeps its keys.
+            markup = markup_json(self.catalogs, language, first.markup)
+            lead = _Joined(event.chat_id, render(language, first.text), markup, first.message_id)
+        elif isinstance(first, _Joined):
+            # A keyboard stays on the message it belongs to: an edit takes plain notes only,
+            # and a message already carrying keys takes nothing more.
+            editing = first.message_id is not None
+            lead = first if (then.markup is None if editing else first.markup is None) else None
+        if lead is None or lead.chat_id != target:
+            return None
+        text = f"{lead.text}\n\n{render(language, then.text)}"
+        if len(text) > TEXT_LIMIT:
+            return None
+        if lead.message_id is not None:
+            return _Joined(target, text, lead.markup, lead.message_id)
+        return _Joined(target, text, markup_json(self.catalogs, language, then.markup))
+
+    async def _with_retry(self, event: Inbound, language: str, action: Action | _Joined) -> None:
         try:
             await self._perform(event, language, action)
         except RetryAfter as wait:
@@ -150,10 +210,15 @@ class Renderer:
             await asyncio.sleep(wait.seconds)
             await self._perform(event, language, action)
 
-    async def _perform(self, event: Inbound, language: str, action: Action) -> None:
+    async def _perform(self, event: Inbound, language: str, action: Action | _Joined) -> None:
         render = self.catalogs.render
         chat_id = event.chat_id
-        if isinstance(action, SendText):
+        if isinstance(action, _Joined):
+            if action.message_id is not None:
+                await self._edit(action.chat_id, action.message_id, action.text, action.markup)
+            else:
+                await self.messenger.send_text(action.chat_id, action.text, action.markup)
+        elif isinstance(action, SendText):
             target = action.chat_id if action.chat_id is not None else chat_id
             lang = action.language or language
             markup = markup_json(self.catalogs, lang, action.markup)
@@ -164,16 +229,7 @@ class Renderer:
         elif isinstance(action, EditText):
             text = render(language, action.text)
             markup = markup_json(self.catalogs, language, action.markup)
-            if len(text) > TEXT_LIMIT:
-                await self._send_instead(chat_id, text, markup)
-                return
-            try:
-                await self.messenger.edit_text(chat_id, action.message_id, text, markup)
-            except Rejected as error:
-                if "not modified" in str(error):
-                    return
-                # Too old or gone: the person still gets the message, as a new one.
-                await self._send_instead(chat_id, text, markup)
+            await self._edit(chat_id, action.message_id, text, markup)
         elif isinstance(action, EditMarkup):
             markup = markup_json(self.catalogs, language, action.markup)
             try:
@@ -202,6 +258,18 @@ class Renderer:
             caption = render(language, action.caption) if action.caption else None
             markup = markup_json(self.catalogs, language, action.markup)
             await self.messenger.send_photo(chat_id, action.photo, caption, markup)
+
+    async def _edit(self, chat_id: int, message_id: int, text: str, markup: Markup | None) -> None:
+        if len(text) > TEXT_LIMIT:
+            await self._send_instead(chat_id, text, markup)
+            return
+        try:
+            await self.messenger.edit_text(chat_id, message_id, text, markup)
+        except Rejected as error:
+            if "not modified" in str(error):
+                return
+            # Too old or gone: the person still gets the message, as a new one.
+            await self._send_instead(chat_id, text, markup)
 
     async def _send_instead(self, chat_id: int, text: str, markup: Markup | None) -> None:
         parts = split_text(text)
