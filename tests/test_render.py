@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from typing import cast
 
-from bot.render import markup_json, split_text
-from handlers.actions import Button, Inline, Lines, Msg, Raw, RemoveReply, Reply, ReplyButton
+from bot.messenger import Markup, Messenger
+from bot.render import Renderer, markup_json, split_text
+from handlers.actions import (
+    Action,
+    AnswerButton,
+    Button,
+    EditText,
+    Inline,
+    Lines,
+    Msg,
+    Raw,
+    RemoveReply,
+    Reply,
+    ReplyButton,
+    SendText,
+    say,
+)
+from handlers.engine import Answer
+from handlers.events import ButtonPress
 from tests.harness import catalogs
 
 
@@ -73,3 +91,62 @@ def test_a_single_huge_line_is_cut_outside_entities() -> None:
     parts = split_text(text)
     assert "".join(parts) == text
     assert all(p.startswith("&") and p.endswith(";") for p in parts)
+
+
+class Recorder:
+    """Records each call the renderer makes: (method, chat, message id, text, markup)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int | None, str, Markup | None]] = []
+
+    async def send_text(self, chat_id: int, text: str, markup: Markup | None = None) -> int:
+        self.calls.append(("send", chat_id, None, text, markup))
+        return len(self.calls)
+
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, markup: Markup | None = None
+    ) -> None:
+        self.calls.append(("edit", chat_id, message_id, text, markup))
+
+    async def answer_button(self, callback_id: str, text: str | None, alert: bool) -> None:
+        self.calls.append(("answer", 0, None, text or "", None))
+
+
+async def rendered(*actions: Action) -> list[tuple[str, int, int | None, str, Markup | None]]:
+    messenger = Recorder()
+    renderer = Renderer(cast(Messenger, messenger), catalogs())
+    event = ButtonPress(update_id=1, user_id=7, chat_id=7, data="x", callback_id="c")
+    await renderer.deliver(event, Answer("en", actions))
+    return messenger.calls
+
+
+KEYS = Inline.of([[Button(Msg("ui.confirm"), "ok")]])
+KEYS_JSON = {"inline_keyboard": [[{"text": "✅ Confirm", "callback_data": "ok"}]]}
+
+
+async def test_a_plain_notice_is_joined_to_the_question_after_it() -> None:
+    calls = await rendered(AnswerButton(), say("error.internal"), SendText(Msg("ui.confirm"), KEYS))
+    assert calls == [
+        ("answer", 0, None, "", None),
+        ("send", 7, None, f"{text('error.internal')}\n\n{text('ui.confirm')}", KEYS_JSON),
+    ]
+
+
+async def test_a_plain_note_after_an_edit_joins_the_edit_which_keeps_its_keys() -> None:
+    calls = await rendered(EditText(5, Msg("ui.confirm"), KEYS), say("error.internal"))
+    assert calls == [("edit", 7, 5, f"{text('ui.confirm')}\n\n{text('error.internal')}", KEYS_JSON)]
+
+
+async def test_keys_other_chats_other_languages_and_the_limit_keep_messages_apart() -> None:
+    keys_first = await rendered(SendText(Msg("ui.confirm"), KEYS), say("error.internal"))
+    assert [c[0] for c in keys_first] == ["send", "send"]
+    elsewhere = await rendered(say("error.internal"), SendText(Msg("ui.confirm"), chat_id=8))
+    assert [(c[0], c[1]) for c in elsewhere] == [("send", 7), ("send", 8)]
+    chinese = await rendered(say("error.internal"), SendText(Msg("ui.confirm"), language="zh_Hans"))
+    assert len(chinese) == 2
+    huge = await rendered(SendText(Raw("字" * 4000)), SendText(Raw("字" * 100)))
+    assert [len(c[3]) for c in huge] == [4000, 100]
+
+
+def text(key: str) -> str:
+    return catalogs().render("en", Msg(key))
