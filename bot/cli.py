@@ -94,7 +94,13 @@ def parser() -> argparse.ArgumentParser:
     days = argparse.ArgumentParser(add_help=False)
     days.add_argument("--days", type=int, help="days the link stays valid (invites.expire_days)")
     invite.add_parser(
-        "contact", parents=[days], help="a single-use link for an enterprise's contact person"
+        "contact",
+        parents=[days],
+        help="a single-use link for an enterprise's contact person (whoever opens it replaces "
+        "the present contact)",
+    ).add_argument("enterprise")
+    invite.add_parser(
+        "deputy", parents=[days], help="a single-use link for an enterprise's deputy contact"
     ).add_argument("enterprise")
     invite.add_parser("staff", parents=[days], help="a single-use link for a district staff member")
     officer = invite.add_parser(
@@ -523,16 +529,21 @@ def _print_invite(settings: Settings, what: str, code: str, expires: datetime) -
     print(invite_link(bot_username(settings), code))
 
 
-async def _invite_contact(settings: Settings, args: argparse.Namespace) -> int:
+async def _invite_contact(
+    settings: Settings, args: argparse.Namespace, kind: InviteKind = InviteKind.CONTACT
+) -> int:
     async with transaction(settings) as session:
         enterprise = await enterprise_named(session, args.enterprise)
         if not enterprise.active:
             raise Refused(f"enterprise {enterprise.name!r} is inactive")
-    code, expires = await _role_invite(
-        settings, args, InviteKind.CONTACT, enterprise_id=enterprise.id
-    )
-    _print_invite(settings, f"the contact of {enterprise.name}", code, expires)
+    code, expires = await _role_invite(settings, args, kind, enterprise_id=enterprise.id)
+    who = "the deputy contact" if kind is InviteKind.DEPUTY else "the contact"
+    _print_invite(settings, f"{who} of {enterprise.name}", code, expires)
     return 0
+
+
+async def _invite_deputy(settings: Settings, args: argparse.Namespace) -> int:
+    return await _invite_contact(settings, args, InviteKind.DEPUTY)
 
 
 async def _invite_staff(settings: Settings, args: argparse.Namespace) -> int:
@@ -704,6 +715,7 @@ COMMANDS: dict[tuple[str, str], Command] = {
     ("enterprise", "activate"): _enterprise_activate,
     ("enterprise", "import"): _enterprise_import,
     ("invite", "contact"): _invite_contact,
+    ("invite", "deputy"): _invite_deputy,
     ("invite", "staff"): _invite_staff,
     ("invite", "town-officer"): _invite_town_officer,
     ("invite", "poster"): _invite_poster,

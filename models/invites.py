@@ -19,6 +19,7 @@ class InviteKind(StrEnum):
 
     WORKER = "worker"
     CONTACT = "contact"
+    DEPUTY = "deputy"
     STAFF = "staff"
     TOWN_OFFICER = "town_officer"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, func, select, update
+from sqlalchemy import Boolean, ForeignKey, Integer, String, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -192,6 +192,33 @@ async def add_enterprise_with_invite(
     )
     invite = await invites.add(session, InviteKind.WORKER, now, enterprise_id=enterprise.id)
     return enterprise, invite
+
+
+async def set_contact_details(
+    session: AsyncSession, enterprise_id: int, name: str | None, phone: str | None
+) -> None:
+    """The enterprise's contact is now this person (shown in /missing and the export)."""
+    await session.execute(
+        update(Enterprise)
+        .where(Enterprise.id == enterprise_id)
+        .values(contact_name=name, contact_phone=phone)
+    )
+
+
+async def forget_contact_details(session: AsyncSession, enterprise_id: int, person: Person) -> None:
+    """Take a former contact's name and phone off the enterprise, where they stand there."""
+    matches = []
+    if person.phone is not None:
+        matches.append(Enterprise.contact_phone == person.phone)
+    if person.full_name is not None:
+        matches.append(Enterprise.contact_name == person.full_name)
+    if not matches:
+        return
+    await session.execute(
+        update(Enterprise)
+        .where(Enterprise.id == enterprise_id, or_(*matches))
+        .values(contact_name=None, contact_phone=None)
+    )
 
 
 async def get_enterprise(session: AsyncSession, enterprise_id: int) -> Enterprise | None:

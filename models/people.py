@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     bindparam,
+    false,
     select,
     update,
 )
@@ -30,6 +31,9 @@ class Role(StrEnum):
     TOWN_OFFICER = "town_officer"
     STAFF = "staff"
     ADMIN = "admin"
+    # A contact replaced by staff or by a newer contact: no longer acts for the enterprise,
+    # may still read and erase what is stored about them.
+    FORMER = "former"
 
 
 def enum_column(enum: type[StrEnum], length: int = 16) -> Enum:
@@ -68,6 +72,8 @@ class Person(Base):
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A contact who stands in for the enterprise's one primary contact.
+    deputy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # Built once: asked on every update, and a statement object memoizes its cache key.
@@ -118,6 +124,33 @@ async def make_admin(
     person.enterprise_id = None
     await session.flush()
     return person, previous
+
+
+async def contacts(session: AsyncSession, enterprise_id: int) -> list[Person]:
+    """The enterprise's contacts, the primary one first, reachable or not."""
+    query = (
+        select(Person)
+        .where(Person.role == Role.CONTACT, Person.enterprise_id == enterprise_id)
+        .order_by(Person.deputy, Person.id)
+    )
+    return list(await session.scalars(query))
+
+
+async def relieve_contacts(
+    session: AsyncSession, enterprise_id: int, *, deputy: bool, keep: int | None = None
+) -> list[Person]:
+    """Take the enterprise's primary (or deputy) contact role away at once, from everyone
+    but `keep`; returns those relieved."""
+    relieved = [
+        person
+        for person in await contacts(session, enterprise_id)
+        if person.deputy == deputy and person.id != keep
+    ]
+    for person in relieved:
+        person.role = Role.FORMER
+        person.deputy = False
+    await session.flush()
+    return relieved
 
 
 async def staff_chats(session: AsyncSession, town_id: int | None = None) -> list[tuple[int, str]]:

@@ -15,11 +15,10 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from models import audit, requests
+from models import audit, organisation, requests
 from models.broadcasts import Delivery, LetterText
 from models.checkins import CheckIn
 from models.conversations import Conversation
-from models.organisation import Enterprise
 from models.people import Person, Role
 
 
@@ -34,18 +33,8 @@ class Erased:
 async def erase_person(session: AsyncSession, person: Person, now: datetime) -> Erased:
     """Blank one person's personal data; their contributions to the figures stay."""
     if person.role is Role.CONTACT and person.enterprise_id is not None:
-        # The contact's name and phone may also sit on the enterprise (from an import).
-        await session.execute(
-            update(Enterprise)
-            .where(
-                Enterprise.id == person.enterprise_id,
-                or_(
-                    Enterprise.contact_phone == person.phone,
-                    Enterprise.contact_name == person.full_name,
-                ),
-            )
-            .values(contact_name=None, contact_phone=None)
-        )
+        # The contact's name and phone may also sit on the enterprise.
+        await organisation.forget_contact_details(session, person.enterprise_id, person)
     if person.telegram_user_id is not None:
         await session.execute(
             delete(Conversation).where(Conversation.user_id == person.telegram_user_id)

@@ -124,6 +124,13 @@ class BotProcess:
         assert found, out
         return found.group(1)
 
+    def contact_invite(self, enterprise: str, kind: str = "contact") -> str:
+        """The code of a new single-use contact (or deputy) invite, made on the command line."""
+        out = self.cli("invite", kind, enterprise)
+        found = re.search(r"\?start=([A-Za-z0-9_-]+)", out)
+        assert found, out
+        return found.group(1)
+
     def start(self) -> None:
         """Start the bot and wait until it serves."""
         mark = self.api.mark()

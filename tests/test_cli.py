@@ -209,6 +209,8 @@ def test_invite_links_for_roles(config: Path, capsys: pytest.CaptureFixture[str]
     assert "invite for a town officer of 开发区 (works once" in capsys.readouterr().out
     assert run(config, "invite", "contact", "城建一公司") == 0
     assert "invite for the contact of 城建一公司 (works once" in capsys.readouterr().out
+    assert run(config, "invite", "deputy", "城建一公司") == 0
+    assert "invite for the deputy contact of 城建一公司 (works once" in capsys.readouterr().out
     assert run(config, "invite", "contact", "无名公司") == 1
     assert run(config, "invite", "town-officer", "--town", "西湖") == 1
     assert run(config, "invite", "staff", "--days", "0") == 2

@@ -12,12 +12,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers import registry
-from handlers.actions import Msg, Raw
+from handlers.actions import Msg, Raw, SendText
+from handlers.engine import Answer
 from handlers.events import ButtonPress
 from handlers.flow import Context, Reject, State
 from handlers.flows import organisation as organisation_flow
 from handlers.flows import roles
-from models import invites, organisation
+from models import audit, invites, organisation
+from models.audit import AuditEntry
+from models.conversations import Conversation
 from models.invites import Invite, InviteKind
 from models.organisation import Enterprise, Town
 from models.people import Person, Role
@@ -102,7 +105,8 @@ async def enrol(kit: Kit, user_id: int, code: str, name: str = "李四") -> SimU
     user = kit.user(user_id)
     await user.command("start", code)
     await user.press("enrol.agree")
-    await user.send(name)
+    if "enrol.ask_phone" in keys(await user.send(name)):
+        await user.send(f"139{user_id:08d}")  # a contact also gives a phone
     return user
 
 
@@ -512,3 +516,153 @@ async def test_staff_may_not_make_staff_or_officer_invites(db: AsyncEngine) -> N
             outcome = await organisation_flow.on_invite_kind(fake, kind, ctx)
             assert outcome == Reject(Msg("error.not_allowed"))
     assert await kit.count(Invite) == 0
+
+
+# One primary contact per enterprise, and a deputy ----------------------------------------------
+
+
+def told(answer: Answer, chat_id: int) -> list[str]:
+    """Keys of the messages an answer sends to another person's chat."""
+    return [
+        a.text.key
+        for a in answer.actions
+        if isinstance(a, SendText) and a.chat_id == chat_id and isinstance(a.text, Msg)
+    ]
+
+
+async def card(staff: SimUser) -> None:
+    """Open the first enterprise's card."""
+    await staff.command("enterprises")
+    await staff.press("城建一公司")
+
+
+async def contact_link(staff: SimUser, key: str = "org.contact_invite") -> str:
+    await card(staff)
+    assert keys(await staff.press(key)) == ["invite.created"]
+    return invite_code(staff)
+
+
+async def test_a_contact_gives_a_phone_and_a_newer_contact_replaces_them(db: AsyncEngine) -> None:
+    kit = new_kit(db)
+    enterprise_id, _ = await kit.add_enterprise()
+    staff = await member(kit, 2, Role.STAFF)
+    first = kit.user(400)
+    await first.command("start", await contact_link(staff))
+    await first.press("enrol.agree")
+    assert keys(await first.send("陈经理")) == ["enrol.ask_phone"]
+    assert keys(await first.send("12345"))[0] == "error.phone.invalid"
+    assert await kit.count(Person) == 1, "nothing stored before the phone"
+    refused = await first.share_contact("+86 139 0000 0001", own=False)
+    assert keys(refused)[0] == "enrol.not_own_contact"
+    assert keys(await first.send("13900000001")) == ["role.done"]
+    person = await person_of(kit, 400)
+    assert (person.role, person.phone, person.deputy) == (Role.CONTACT, "13900000001", False)
+    [enterprise] = await kit.rows(Enterprise)
+    assert (enterprise.contact_name, enterprise.contact_phone) == ("陈经理", "13900000001")
+    await first.command("report")
+    reporting = await first.state()
+    assert reporting is not None and reporting.flow == "report"
+
+    # A second contact link (from the command line), opened by someone else: they take the
+    # place, and the first contact, in the middle of a report, loses it at once.
+    code = await role_invite(kit, InviteKind.CONTACT, enterprise_id=enterprise_id)
+    second = await enrol(kit, 401, code, "林主管")
+    assert told(second.answers[-1], 400) == ["role.relieved"]
+    old, new = await person_of(kit, 400), await person_of(kit, 401)
+    assert (old.role, old.enterprise_id, new.role) == (Role.FORMER, enterprise_id, Role.CONTACT)
+    [enterprise] = await kit.rows(Enterprise)
+    assert (enterprise.contact_name, enterprise.contact_phone) == ("林主管", "13900000401")
+    assert "conversation.no_longer_allowed" in keys(await first.send("120"))
+    assert keys(await first.command("report")) == ["error.not_allowed"]
+    assert keys(await first.command("mydata"))[0] == "mydata.text"
+    entries = [e for e in await kit.rows(AuditEntry) if e.action is audit.Action.ROLE_CHANGE]
+    assert [e.scope["to"] for e in entries] == ["contact", "contact", "former"]
+
+
+async def test_staff_replace_the_contact_who_loses_access_before_anyone_new_enrols(
+    db: AsyncEngine,
+) -> None:
+    kit = new_kit(db)
+    enterprise_id, _ = await kit.add_enterprise()
+    staff = await member(kit, 2, Role.STAFF)
+    await member(kit, 400, Role.CONTACT, enterprise=enterprise_id)
+    await card(staff)
+    assert staff.button_keys()[2:4] == ["org.replace_contact", "org.deputy_invite"]
+    assert keys(await staff.press("org.replace_contact")) == ["org.confirm_replace_contact"]
+    assert keys(await staff.press("ui.no")) == ["org.enterprise_card"]
+    assert (await person_of(kit, 400)).role is Role.CONTACT
+    await staff.press("org.replace_contact")
+    answer = await staff.press("ui.yes")
+    assert keys(answer)[:2] == ["org.contact_replaced", "invite.created"]
+    assert told(answer, 400) == ["role.relieved"]
+    assert (await person_of(kit, 400)).role is Role.FORMER
+    assert await staff.state() is None
+
+    # The link shown is the new contact's; the card offers a contact invite again meanwhile.
+    await enrol(kit, 401, invite_code(staff), "林主管")
+    assert (await person_of(kit, 401)).role is Role.CONTACT
+    await card(staff)
+    assert "org.replace_contact" in staff.button_keys()
+
+
+async def test_a_deputy_reports_too_stays_when_the_contact_changes_and_can_be_removed(
+    db: AsyncEngine,
+) -> None:
+    kit = new_kit(db)
+    enterprise_id, _ = await kit.add_enterprise()
+    staff = await member(kit, 2, Role.STAFF)
+    await member(kit, 400, Role.CONTACT, enterprise=enterprise_id)
+    deputy = kit.user(402)
+    assert keys(await deputy.command("start", await contact_link(staff, "org.deputy_invite"))) == [
+        "role.invited",
+        "role.consent",
+    ]
+    await deputy.press("enrol.agree")
+    await deputy.send("吴副经理")
+    assert keys(await deputy.send("13900000402")) == ["role.done"]
+    person = await person_of(kit, 402)
+    assert (person.role, person.deputy, person.enterprise_id) == (Role.CONTACT, True, enterprise_id)
+    assert (await person_of(kit, 400)).role is Role.CONTACT, "the primary contact stays"
+    [enterprise] = await kit.rows(Enterprise)
+    assert enterprise.contact_phone != "13900000402", "the enterprise's contact is the primary"
+    await deputy.command("report")
+    assert (await deputy.state()) is not None
+
+    # Replacing the primary contact leaves the deputy be.
+    await card(staff)
+    assert staff.button_keys()[2:4] == ["org.replace_contact", "org.remove_deputy"]
+    await staff.press("org.replace_contact")
+    await staff.press("ui.yes")
+    assert (await person_of(kit, 402)).role is Role.CONTACT
+
+    await card(staff)
+    assert keys(await staff.press("org.remove_deputy")) == ["org.confirm_remove_deputy"]
+    answer = await staff.press("ui.yes")
+    assert keys(answer)[0] == "org.deputy_removed" and "org.enterprise_card" in keys(answer)
+    assert told(answer, 402) == ["role.relieved"]
+    assert (await person_of(kit, 402)).role is Role.FORMER
+    assert "org.deputy_invite" in staff.button_keys()
+
+
+async def test_a_town_officer_cannot_relieve_another_towns_contact(db: AsyncEngine) -> None:
+    kit = new_kit(db)
+    theirs, _ = await kit.add_enterprise("城建一公司", "开发区")
+    await kit.add_enterprise("钢铁二厂", "南堡镇")
+    await member(kit, 400, Role.CONTACT, enterprise=theirs)
+    officer = await member(kit, 300, Role.TOWN_OFFICER, town="南堡镇")
+    await officer.command("enterprises")
+    await officer.press("钢铁二厂")
+    state = await officer.state()
+    assert state is not None
+    # Their own card, with another town's enterprise forged into the conversation.
+    async with kit.sessions() as session, session.begin():
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.user_id == 300)
+            .values(state={**state.to_json(), "data": {**state.data, "enterprise_id": theirs}})
+        )
+    for forged in ("rep", "undep", "dep", "inv"):
+        answer = await officer.press_data(f"{state.token}|{state.step}|{forged}")
+        assert keys(answer) == ["error.not_allowed"], forged
+    assert (await person_of(kit, 400)).role is Role.CONTACT
+    assert await kit.count(Invite) == 2, "only the two workers' invites"

@@ -198,21 +198,12 @@ async def mydata(ctx: Context, arg: str) -> CommandResult:
             province=province_name(person.hukou_province),
             city=person.hukou_city or not_given,
             enterprise=Raw(enterprise.name) if enterprise else not_given,
-            role=Msg(ROLE_LABELS[person.role]),
+            role=Msg(roles.ROLE_NAMES[person.role]),
             language=Msg(LANGUAGE_NAMES.get(person.language, "language.zh_Hans")),
             consent=person.consent_at or not_given,
             checkins=Lines(tuple(lines)) if lines else Msg("mydata.no_checkins"),
         )
     ]
-
-
-ROLE_LABELS: dict[Role, str] = {
-    Role.WORKER: N_("role.worker"),
-    Role.CONTACT: N_("role.contact"),
-    Role.TOWN_OFFICER: N_("role.town_officer"),
-    Role.STAFF: N_("role.staff"),
-    Role.ADMIN: N_("role.admin"),
-}
 
 
 async def language(ctx: Context, arg: str) -> CommandResult:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from handlers import validation
+from handlers import phone, validation
 from handlers.actions import (
     N_,
     Action,
@@ -27,8 +27,6 @@ from handlers.actions import (
     Inline,
     Msg,
     Raw,
-    Reply,
-    ReplyButton,
     SendText,
     say,
 )
@@ -89,33 +87,20 @@ async def on_name(state: State, text: str, ctx: Context) -> Outcome:
     return Goto("phone")
 
 
-async def ask_phone(state: State, ctx: Context) -> list[Action]:
-    """Share the Telegram number with one tap, or type a mainland mobile number."""
-    return [
-        SendText(
-            Msg("enrol.ask_phone"),
-            Reply(((ReplyButton(Msg("enrol.share_phone"), request_contact=True),),)),
-        )
-    ]
-
-
 async def on_phone_typed(state: State, text: str, ctx: Context) -> Outcome:
     """Keep a valid typed mobile number."""
-    phone = validation.parse_mobile(text)
-    if isinstance(phone, validation.Invalid):
-        return refuse(phone)
-    state.data["phone"] = phone
-    return Goto("province", say=(say("enrol.phone_saved"),))
+    return _keep_phone(state, phone.typed_phone(text))
 
 
 async def on_phone_shared(state: State, event: ContactShared, ctx: Context) -> Outcome:
     """Keep the shared number, but only the person's own."""
-    if event.contact_user_id != event.user_id:
-        return Reject(Msg("enrol.not_own_contact"))
-    phone = validation.normalize_shared_phone(event.phone)
-    if not phone:
-        return Reject(Msg("error.phone.invalid"))
-    state.data["phone"] = phone
+    return _keep_phone(state, phone.shared_phone(event))
+
+
+def _keep_phone(state: State, number: str | Reject) -> Outcome:
+    if isinstance(number, Reject):
+        return number
+    state.data["phone"] = number
     return Goto("province", say=(say("enrol.phone_saved"),))
 
 
@@ -182,7 +167,7 @@ ENROLMENT = Flow(
         Step("consent", ask_consent, N_("hint.press_button"), on_button=on_consent,
              goes_to=("name",), ends=True),
         Step("name", ask_name, N_("enrol.hint_name"), on_text=on_name, goes_to=("phone",)),
-        Step("phone", ask_phone, N_("enrol.hint_phone"), on_text=on_phone_typed,
+        Step("phone", phone.ask_phone, N_("enrol.hint_phone"), on_text=on_phone_typed,
              on_contact=on_phone_shared, goes_to=("province",)),
         Step("province", ask_province, N_("hint.press_button"), on_button=on_province,
              goes_to=("city",)),

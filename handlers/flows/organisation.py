@@ -39,9 +39,11 @@ stateDiagram-v2
     [*] --> enterprise
     enterprise --> enterprise_rename
     enterprise --> enterprise_deactivate
+    enterprise --> enterprise_relieve
     enterprise --> [*]
     enterprise_rename --> [*]
     enterprise_deactivate --> [*]
+    enterprise_relieve --> [*]
 ```
 
 ```mermaid
@@ -58,7 +60,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import validation
-from handlers.actions import N_, Action, Button, Inline, Label, Msg, Raw, SendText, say
+from handlers.actions import N_, Action, Button, Inline, Label, Lines, Msg, Raw, SendText, say
 from handlers.flow import (
     CommandResult,
     CommandSpec,
@@ -74,11 +76,11 @@ from handlers.flow import (
     Switch,
     refuse,
 )
-from handlers.flows.roles import issue_invite
-from models import invites, organisation
+from handlers.flows.roles import issue_invite, relieve
+from models import invites, organisation, people
 from models.invites import InviteKind
 from models.organisation import ENTERPRISE_NAME_LENGTH, TOWN_NAME_LENGTH, Enterprise, Town
-from models.people import Role
+from models.people import Person, Role
 
 MANAGERS: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN, Role.TOWN_OFFICER})
 TOWN_MANAGERS = frozenset({Role.STAFF, Role.ADMIN})
@@ -597,7 +599,7 @@ ENTERPRISES = Flow(
 )  # fmt: skip
 
 
-# One enterprise: rename, deactivate, reactivate, contact invite ---------------------------
+# One enterprise: rename, deactivate, reactivate; its contact and deputy ---------------------
 
 
 async def ask_enterprise(state: State, ctx: Context) -> list[Action]:
@@ -612,8 +614,11 @@ async def ask_enterprise(state: State, ctx: Context) -> list[Action]:
         if invite is not None
         else Msg("common.not_given")
     )
-    contact: Msg = (
-        Msg(
+    primary, deputy = await contacts_of(ctx, enterprise.id)
+    contact: Msg | Lines = (
+        Msg("org.contact", name=Raw(primary.full_name or "-"), phone=Raw(primary.phone or "-"))
+        if primary is not None
+        else Msg(
             "org.contact",
             name=Raw(enterprise.contact_name or "-"),
             phone=Raw(enterprise.contact_phone or "-"),
@@ -621,6 +626,11 @@ async def ask_enterprise(state: State, ctx: Context) -> list[Action]:
         if enterprise.contact_name or enterprise.contact_phone
         else Msg("common.not_given")
     )
+    if deputy is not None:
+        with_deputy = Msg(
+            "org.with_deputy", name=Raw(deputy.full_name or "-"), phone=Raw(deputy.phone or "-")
+        )
+        contact = Lines((contact, with_deputy), sep="")
     card = Msg(
         "org.enterprise_card",
         name=Raw(enterprise.name),
@@ -637,9 +647,26 @@ async def ask_enterprise(state: State, ctx: Context) -> list[Action]:
     )
     rows = [[Button(Msg("org.rename"), "ren"), toggle]]
     if enterprise.active:
-        rows.append([Button(Msg("org.contact_invite"), "inv")])
+        rows.append(
+            [
+                Button(Msg("org.replace_contact"), "rep")
+                if primary is not None
+                else Button(Msg("org.contact_invite"), "inv"),
+                Button(Msg("org.remove_deputy"), "undep")
+                if deputy is not None
+                else Button(Msg("org.deputy_invite"), "dep"),
+            ]
+        )
     rows.append([Button(Msg("org.all_enterprises"), "list")])
     return [SendText(card, Inline.of(rows))]
+
+
+async def contacts_of(ctx: Context, enterprise_id: int) -> tuple[Person | None, Person | None]:
+    """The enterprise's primary contact and its deputy, where it has them."""
+    found = await people.contacts(ctx.session, enterprise_id)
+    primary = next((p for p in found if not p.deputy), None)
+    deputy = next((p for p in found if p.deputy), None)
+    return primary, deputy
 
 
 async def on_enterprise(state: State, value: str, ctx: Context) -> Outcome:
@@ -660,14 +687,59 @@ async def on_enterprise(state: State, value: str, ctx: Context) -> Outcome:
             return Reject(Msg("org.town_inactive", town=Raw(town.name)))
         await organisation.set_enterprise_active(ctx.session, enterprise, True)
         return Stay()
-    if value == "inv":
-        if not enterprise.active:
-            return Reject(Msg("org.enterprise_inactive"))
-        invite = await issue_invite(
-            ctx, InviteKind.CONTACT, enterprise_id=enterprise.id, place=enterprise.name
-        )
+    if value in ("inv", "dep", "rep", "undep") and not enterprise.active:
+        return Reject(Msg("org.enterprise_inactive"))
+    if value in ("inv", "dep"):
+        kind = InviteKind.CONTACT if value == "inv" else InviteKind.DEPUTY
+        invite = await issue_invite(ctx, kind, enterprise_id=enterprise.id, place=enterprise.name)
         return Finish((invite,))
+    if value in ("rep", "undep"):
+        state.data["relieve"] = "deputy" if value == "undep" else "contact"
+        return Goto("enterprise_relieve")
     return Reject(STALE)
+
+
+async def ask_relieve(state: State, ctx: Context) -> list[Action]:
+    """Replacing the contact, or removing the deputy, takes their access at once: confirm."""
+    found = await load_enterprise(ctx, state.data.get("enterprise_id"))
+    if isinstance(found, Msg):
+        return [SendText(Msg("org.gone"))]
+    enterprise = found[0]
+    primary, deputy = await contacts_of(ctx, enterprise.id)
+    removing_deputy = state.data.get("relieve") == "deputy"
+    holder = deputy if removing_deputy else primary
+    name = Raw(holder.full_name or "-") if holder is not None else Msg("common.not_given")
+    place = Raw(enterprise.name)
+    question = (
+        Msg("org.confirm_remove_deputy", name=name, enterprise=place)
+        if removing_deputy
+        else Msg("org.confirm_replace_contact", name=name, enterprise=place)
+    )
+    return [SendText(question, yes_no())]
+
+
+async def on_relieve(state: State, value: str, ctx: Context) -> Outcome:
+    """Relieve the contact (and give a link for the next one), or the deputy; or not."""
+    found = await load_enterprise(ctx, state.data.get("enterprise_id"))
+    if isinstance(found, Msg):
+        return Reject(found)
+    enterprise = found[0]
+    if value == "no":
+        return Switch("enterprise", _card_data(state, enterprise.id))
+    if value != "yes":
+        return Reject(STALE)
+    if not enterprise.active:
+        return Reject(Msg("org.enterprise_inactive"))
+    deputy = state.data.get("relieve") == "deputy"
+    told = await relieve(ctx, enterprise.id, enterprise.name, deputy=deputy)
+    if deputy:
+        done = say("org.deputy_removed", enterprise=Raw(enterprise.name))
+        return Switch("enterprise", _card_data(state, enterprise.id), say=(done, *told))
+    invite = await issue_invite(
+        ctx, InviteKind.CONTACT, enterprise_id=enterprise.id, place=enterprise.name
+    )
+    done = say("org.contact_replaced", enterprise=Raw(enterprise.name))
+    return Finish((done, invite, *told))
 
 
 async def ask_enterprise_rename(state: State, ctx: Context) -> list[Action]:
@@ -722,11 +794,14 @@ ENTERPRISE = Flow(
     switches_to=("enterprise", "enterprises"),
     steps=(
         Step("enterprise", ask_enterprise, N_("hint.press_button"), on_button=on_enterprise,
-             goes_to=("enterprise_rename", "enterprise_deactivate"), ends=True),
+             goes_to=("enterprise_rename", "enterprise_deactivate", "enterprise_relieve"),
+             ends=True),
         Step("enterprise_rename", ask_enterprise_rename, N_("org.hint_name"),
              on_text=on_enterprise_rename, ends=True),
         Step("enterprise_deactivate", ask_enterprise_deactivate, N_("hint.press_button"),
              on_button=on_enterprise_deactivate, ends=True),
+        Step("enterprise_relieve", ask_relieve, N_("hint.press_button"), on_button=on_relieve,
+             ends=True),
     ),
 )  # fmt: skip
 

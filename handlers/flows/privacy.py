@@ -67,7 +67,10 @@ async def on_forget(state: State, value: str, ctx: Context) -> Outcome:
     person = ctx.person
     if person is None:
         return Finish((say("mydata.nothing"),), forget=True)
-    was_contact = person.role is Role.CONTACT and person.enterprise_id is not None
+    # Only the primary contact's leaving leaves the enterprise without one.
+    was_contact = (
+        person.role is Role.CONTACT and not person.deputy and person.enterprise_id is not None
+    )
     enterprise = (
         await organisation.get_enterprise(ctx.session, person.enterprise_id)
         if was_contact and person.enterprise_id is not None

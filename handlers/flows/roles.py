@@ -1,15 +1,20 @@
 """Staff, town officers and enterprise contacts enrol through their single-use invite links.
 
-Someone new agrees to what is kept and gives their name; someone the bot already knows
+Someone new agrees to what is kept and gives their name (a contact also their phone, for
+district staff to call); someone the bot already knows
 confirms the change of role. The invite is claimed only at the end, atomically, so a
 single-use link enrols exactly one person; an administrator is never demoted by a link.
+An enterprise has one primary contact and may have one deputy: whoever takes either place
+relieves its holder at once, who is told.
 
 ```mermaid
 stateDiagram-v2
     [*] --> role_consent
     role_consent --> role_name
     role_consent --> [*]
+    role_name --> role_phone
     role_name --> [*]
+    role_phone --> [*]
 ```
 
 ```mermaid
@@ -28,8 +33,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import validation
+from handlers import phone, validation
 from handlers.actions import N_, Action, Button, Inline, Msg, Raw, SendText, say
+from handlers.events import ContactShared
 from handlers.flow import (
     CommandResult,
     Context,
@@ -51,6 +57,7 @@ log = logging.getLogger(__name__)
 
 ROLE_OF_KIND: dict[InviteKind, Role] = {
     InviteKind.CONTACT: Role.CONTACT,
+    InviteKind.DEPUTY: Role.CONTACT,
     InviteKind.STAFF: Role.STAFF,
     InviteKind.TOWN_OFFICER: Role.TOWN_OFFICER,
 }
@@ -60,6 +67,7 @@ ROLE_NAMES: dict[Role, str] = {
     Role.TOWN_OFFICER: N_("role.town_officer"),
     Role.STAFF: N_("role.staff"),
     Role.ADMIN: N_("role.admin"),
+    Role.FORMER: N_("role.former"),
 }
 
 
@@ -71,6 +79,7 @@ class Target:
     town_id: int | None = None
     enterprise_id: int | None = None
     place: str = ""
+    deputy: bool = False
 
     def to_data(self) -> dict[str, Any]:
         """The JSON form kept in the conversation."""
@@ -79,28 +88,45 @@ class Target:
             "town_id": self.town_id,
             "enterprise_id": self.enterprise_id,
             "place": self.place,
+            "deputy": self.deputy,
         }
 
     @staticmethod
     def from_data(data: dict[str, Any]) -> Target:
         """Read back what `to_data` wrote."""
-        return Target(Role(data["role"]), data["town_id"], data["enterprise_id"], data["place"])
+        return Target(
+            Role(data["role"]),
+            data["town_id"],
+            data["enterprise_id"],
+            data["place"],
+            bool(data.get("deputy", False)),
+        )
 
     def matches(self, person: Person) -> bool:
         """Whether the person already holds exactly this role."""
-        return (person.role, person.town_id, person.enterprise_id) == (
+        return (person.role, person.town_id, person.enterprise_id, person.deputy) == (
             self.role,
             self.town_id,
             self.enterprise_id,
+            self.deputy,
         )
 
+    @property
+    def title(self) -> Msg:
+        """The role as the person reads it."""
+        return role_title(self.role, self.place, deputy=self.deputy)
 
-def role_title(role: Role, place: str = "") -> Msg:
+
+def role_title(role: Role, place: str = "", *, deputy: bool = False) -> Msg:
     """A role as a person reads it, with its town or enterprise."""
     if role is Role.TOWN_OFFICER and place:
         return Msg("role.as_town_officer", town=Raw(place))
+    if role is Role.CONTACT and place and deputy:
+        return Msg("role.as_deputy", enterprise=Raw(place))
     if role is Role.CONTACT and place:
         return Msg("role.as_contact", enterprise=Raw(place))
+    if role is Role.FORMER and place:
+        return Msg("role.as_former", enterprise=Raw(place))
     return Msg(ROLE_NAMES[role])
 
 
@@ -110,12 +136,12 @@ async def person_title(session: AsyncSession, person: Person) -> Msg:
     if person.role is Role.TOWN_OFFICER and person.town_id is not None:
         town = await organisation.get_town(session, person.town_id)
         place = town.name if town else ""
-    elif person.role in (Role.CONTACT, Role.WORKER) and person.enterprise_id is not None:
+    elif person.enterprise_id is not None:
         enterprise = await organisation.get_enterprise(session, person.enterprise_id)
         place = enterprise.name if enterprise else ""
     if person.role is Role.WORKER:
         return Msg("role.as_worker", enterprise=Raw(place)) if place else Msg("role.worker")
-    return role_title(person.role, place)
+    return role_title(person.role, place, deputy=person.deputy)
 
 
 async def invite_target(session: AsyncSession, invite: Invite) -> Target | None:
@@ -130,8 +156,59 @@ async def invite_target(session: AsyncSession, invite: Invite) -> Target | None:
     if role is Role.CONTACT and invite.enterprise_id is not None:
         enterprise = await organisation.get_enterprise(session, invite.enterprise_id)
         if enterprise is not None and enterprise.active:
-            return Target(role, enterprise_id=enterprise.id, place=enterprise.name)
+            deputy = invite.kind is InviteKind.DEPUTY
+            return Target(role, enterprise_id=enterprise.id, place=enterprise.name, deputy=deputy)
     return None
+
+
+async def relieve(
+    ctx: Context, enterprise_id: int, place: str, *, deputy: bool, keep: int | None = None
+) -> list[Action]:
+    """Take the enterprise's primary (or deputy) contact role away at once, audited; tell
+    the people relieved and return those messages."""
+    told: list[Action] = []
+    actor = ctx.person.id if ctx.person else None
+    for person in await people.relieve_contacts(
+        ctx.session, enterprise_id, deputy=deputy, keep=keep
+    ):
+        if not deputy:
+            await organisation.forget_contact_details(ctx.session, enterprise_id, person)
+        log.info("contact %s of enterprise %s relieved by %s", person.id, enterprise_id, actor)
+        scope = {
+            "person_id": person.id,
+            "from": Role.CONTACT.value,
+            "to": Role.FORMER.value,
+            "enterprise_id": enterprise_id,
+            "deputy": deputy,
+        }
+        await audit.record(
+            ctx.session, audit.Action.ROLE_CHANGE, ctx.now, actor_id=actor, scope=scope
+        )
+        if person.chat_id is not None and person.active:
+            title = role_title(Role.CONTACT, place, deputy=deputy)
+            told.append(
+                SendText(
+                    Msg("role.relieved", role=title),
+                    chat_id=person.chat_id,
+                    language=person.language,
+                )
+            )
+    return told
+
+
+async def _take_up(ctx: Context, person: Person, claimed: Target) -> list[Action]:
+    """An enterprise has one primary contact and at most one deputy: whoever held the place
+    the person now takes loses it at once."""
+    if claimed.role is not Role.CONTACT or claimed.enterprise_id is None:
+        return []
+    told = await relieve(
+        ctx, claimed.enterprise_id, claimed.place, deputy=claimed.deputy, keep=person.id
+    )
+    if not claimed.deputy:
+        await organisation.set_contact_details(
+            ctx.session, claimed.enterprise_id, person.full_name, person.phone
+        )
+    return told
 
 
 # Making invites (used by /invite and the enterprise card) --------------------------------
@@ -162,7 +239,7 @@ async def issue_invite(
     await audit.record(ctx.session, audit.Action.INVITE, ctx.now, actor_id=creator, scope=scope)
     return say(
         "invite.created",
-        role=role_title(ROLE_OF_KIND[kind], place),
+        role=role_title(ROLE_OF_KIND[kind], place, deputy=kind is InviteKind.DEPUTY),
         link=Raw(invites.deep_link(ctx.settings.bot_username, invite.code)),
         expires=expires,
     )
@@ -176,7 +253,7 @@ async def start_with_invite(ctx: Context, invite: Invite) -> CommandResult:
     target = await invite_target(ctx.session, invite)
     person = ctx.person
     if person is not None and target is not None and target.matches(person):
-        return [say("role.already_has", role=role_title(target.role, target.place))]
+        return [say("role.already_has", role=target.title)]
     if invite.used_up():
         return [say("role.invite_used")]
     if not invite.usable(ctx.now):
@@ -185,7 +262,7 @@ async def start_with_invite(ctx: Context, invite: Invite) -> CommandResult:
         return [say("role.invite_unusable")]
     data = {"invite": invite.code, **target.to_data()}
     if person is None:
-        welcome = say("role.invited", role=role_title(target.role, target.place))
+        welcome = say("role.invited", role=target.title)
         return Switch("role_enrolment", data, say=(welcome,))
     if person.role is Role.ADMIN:
         return [say("role.already_admin")]
@@ -215,7 +292,7 @@ async def ask_consent(state: State, ctx: Context) -> list[Action]:
     target = Target.from_data(state.data)
     return [
         SendText(
-            Msg("role.consent", role=role_title(target.role, target.place)),
+            Msg("role.consent", role=target.title),
             Inline.of([[Button(Msg("enrol.agree"), "yes"), Button(Msg("enrol.decline"), "no")]]),
         )
     ]
@@ -237,10 +314,31 @@ async def ask_name(state: State, ctx: Context) -> list[Action]:
 
 
 async def on_name(state: State, text: str, ctx: Context) -> Outcome:
-    """Claim the invite and store the person with their role."""
+    """Keep the name; a contact goes on to their phone, anyone else is enrolled now."""
     name = validation.parse_name(text)
     if isinstance(name, validation.Invalid):
         return refuse(name)
+    state.data["name"] = name
+    if Target.from_data(state.data).role is Role.CONTACT:
+        return Goto("role_phone")
+    return await _enrol(state, ctx, number=None)
+
+
+async def on_phone_typed(state: State, text: str, ctx: Context) -> Outcome:
+    """A contact's typed mobile number: enrol them."""
+    number = phone.typed_phone(text)
+    return number if isinstance(number, Reject) else await _enrol(state, ctx, number=number)
+
+
+async def on_phone_shared(state: State, event: ContactShared, ctx: Context) -> Outcome:
+    """A contact's own number shared with one tap: enrol them."""
+    number = phone.shared_phone(event)
+    return number if isinstance(number, Reject) else await _enrol(state, ctx, number=number)
+
+
+async def _enrol(state: State, ctx: Context, *, number: str | None) -> Outcome:
+    """Claim the invite and store the person with their role."""
+    name: str = state.data["name"]
     claimed = await _claim(ctx, state)
     if isinstance(claimed, Msg):
         return Finish((SendText(claimed),))
@@ -254,6 +352,8 @@ async def on_name(state: State, text: str, ctx: Context) -> Outcome:
             enterprise_id=claimed.enterprise_id,
             town_id=claimed.town_id,
             full_name=name,
+            phone=number,
+            deputy=claimed.deputy,
             consent_version=ctx.settings.consent_version,
             consent_at=datetime.fromisoformat(state.data["consent_at"]),
             enrolled_at=ctx.now,
@@ -263,8 +363,8 @@ async def on_name(state: State, text: str, ctx: Context) -> Outcome:
     ctx.person = person
     log.info("role %s given to new person %s by invite", claimed.role.value, person.id)
     await _audit_role(ctx, person, None, claimed)
-    title = role_title(claimed.role, claimed.place)
-    return Finish((say("role.done", name=name, role=title),))
+    relieved = await _take_up(ctx, person, claimed)
+    return Finish((say("role.done", name=name, role=claimed.title), *relieved))
 
 
 async def _audit_role(ctx: Context, person: Person, previous: Role | None, claimed: Target) -> None:
@@ -274,6 +374,7 @@ async def _audit_role(ctx: Context, person: Person, previous: Role | None, claim
         "to": claimed.role.value,
         "town_id": claimed.town_id,
         "enterprise_id": claimed.enterprise_id,
+        "deputy": claimed.deputy,
         "invite": "by invite",
     }
     await audit.record(
@@ -287,7 +388,10 @@ ROLE_ENROLMENT = Flow(
     steps=(
         Step("role_consent", ask_consent, N_("hint.press_button"), on_button=on_consent,
              goes_to=("role_name",), ends=True),
-        Step("role_name", ask_name, N_("enrol.hint_name"), on_text=on_name, ends=True),
+        Step("role_name", ask_name, N_("enrol.hint_name"), on_text=on_name,
+             goes_to=("role_phone",), ends=True),
+        Step("role_phone", phone.ask_phone, N_("enrol.hint_phone"), on_text=on_phone_typed,
+             on_contact=on_phone_shared, ends=True),
     ),
 )  # fmt: skip
 
@@ -301,7 +405,7 @@ async def ask_change(state: State, ctx: Context) -> list[Action]:
     current = await person_title(ctx.session, ctx.person) if ctx.person else Msg("role.worker")
     return [
         SendText(
-            Msg("role.confirm_change", current=current, role=role_title(target.role, target.place)),
+            Msg("role.confirm_change", current=current, role=target.title),
             Inline.of([[Button(Msg("ui.yes"), "yes"), Button(Msg("ui.no"), "no")]]),
         )
     ]
@@ -323,9 +427,11 @@ async def on_change(state: State, value: str, ctx: Context) -> Outcome:
     person.role = claimed.role
     person.town_id = claimed.town_id
     person.enterprise_id = claimed.enterprise_id
+    person.deputy = claimed.deputy
     log.info("role of person %s changed %s -> %s by invite", person.id, previous, claimed.role)
     await _audit_role(ctx, person, previous, claimed)
-    return Finish((say("role.changed", role=role_title(claimed.role, claimed.place)),))
+    relieved = await _take_up(ctx, person, claimed)
+    return Finish((say("role.changed", role=claimed.title), *relieved))
 
 
 ROLE_CHANGE = Flow(

@@ -3,7 +3,6 @@ buttons and typed numbers, and a second report the same day kept as a revision."
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -16,22 +15,16 @@ pytestmark = pytest.mark.e2e
 NAME = "华北重工"
 
 
-def contact_invite(bot: BotProcess, enterprise: str) -> str:
-    """The code of a new single-use contact invite, made on the command line."""
-    out = bot.cli("invite", "contact", enterprise)
-    found = re.search(r"\?start=([A-Za-z0-9_-]+)", out)
-    assert found, out
-    return found.group(1)
-
-
 def test_a_contact_enrols_and_reports_twice_in_a_day(shared_bot: BotProcess, new_user: Any) -> None:
     shared_bot.add_enterprise(NAME)
     contact: FakeUser = new_user()
-    contact.command("start", contact_invite(shared_bot, NAME))
+    contact.command("start", shared_bot.contact_invite(NAME))
     contact.wait_text("关于您的个人信息")
     contact.press(label("enrol.agree"))
     contact.wait_text("真实姓名")
     contact.send("陈经理")
+    contact.wait_text("11 位手机号码")
+    contact.send("13900001002")
     contact.wait_text("陈经理，您已登记为")
 
     contact.command("report")
@@ -82,3 +75,44 @@ def test_a_contact_enrols_and_reports_twice_in_a_day(shared_bot: BotProcess, new
     contact.command("myreports")
     history = contact.wait_text("近 7 天的日报")
     assert "第 2 版" in history["text"] and "121" in history["text"]
+
+
+def enrol_contact(user: FakeUser, code: str, name: str, phone: str) -> None:
+    """From the invite link to an enrolled contact (or deputy)."""
+    user.command("start", code)
+    user.wait_text("关于您的个人信息")
+    user.press(label("enrol.agree"))
+    user.wait_text("真实姓名")
+    user.send(name)
+    user.wait_text("11 位手机号码")
+    user.send(phone)
+    user.wait_text(f"{name}，您已登记为")
+
+
+def test_a_deputy_reports_and_a_new_contact_takes_the_place_at_once(
+    shared_bot: BotProcess, new_user: Any
+) -> None:
+    name = "东方钢构"
+    shared_bot.add_enterprise(name)
+    contact: FakeUser = new_user()
+    enrol_contact(contact, shared_bot.contact_invite(name), "郑经理", "13900002001")
+    deputy: FakeUser = new_user()
+    enrol_contact(deputy, shared_bot.contact_invite(name, "deputy"), "钱副经理", "13900002002")
+    deputy.command("report")
+    deputy.wait_text("人数日报")
+    deputy.command("cancel")
+
+    contact.command("report")
+    contact.wait_text("人数日报")
+    newcomer: FakeUser = new_user()
+    enrol_contact(newcomer, shared_bot.contact_invite(name), "孙经理", "13900002003")
+    contact.wait_text("您已不再担任")
+    contact.press(label("report.enter"))
+    contact.wait_text("身份已变更")  # the report begun before is closed, not continued
+    contact.command("report")
+    contact.wait_text("您没有权限")
+    where = f"enterprise_id = (SELECT id FROM enterprises WHERE name = '{name}')"
+    assert count_rows(shared_bot, "people", f"{where} AND role = 'contact'") == 2
+    assert count_rows(shared_bot, "people", f"{where} AND role = 'former'") == 1
+    deputy.command("report")
+    deputy.wait_text("人数日报")

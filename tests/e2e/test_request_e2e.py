@@ -4,7 +4,6 @@ marks the request solved."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -18,22 +17,16 @@ pytestmark = pytest.mark.e2e
 NAME = "暖通安装公司"
 
 
-def contact_invite(bot: BotProcess, enterprise: str) -> str:
-    """The code of a new single-use contact invite, made on the command line."""
-    out = bot.cli("invite", "contact", enterprise)
-    found = re.search(r"\?start=([A-Za-z0-9_-]+)", out)
-    assert found, out
-    return found.group(1)
-
-
 def test_a_request_is_answered_and_solved(shared_bot: BotProcess, new_user: Any) -> None:
     code = shared_bot.add_enterprise(NAME)
     contact: FakeUser = new_user()
-    contact.command("start", contact_invite(shared_bot, NAME))
+    contact.command("start", shared_bot.contact_invite(NAME))
     contact.wait_text("关于您的个人信息")
     contact.press(label("enrol.agree"))
     contact.wait_text("真实姓名")
     contact.send("赵经理")
+    contact.wait_text("11 位手机号码")
+    contact.send("13900001001")
     contact.wait_text("赵经理，您已登记为")
 
     worker: FakeUser = new_user()
