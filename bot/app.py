@@ -125,6 +125,7 @@ async def build_app(
         commands=registry.COMMANDS,
         buttons=registry.BUTTONS,
         idle=registry.idle,
+        gate=registry.GATE,
         settings=flow_settings(settings),
         texts=catalogs,
         clock=clock,

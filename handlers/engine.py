@@ -1,8 +1,9 @@
 """The small engine that runs flows: one inbound event in, one transaction, actions out.
 
 For each event it records the update id (a redelivered update is ignored), loads the person
-and their conversation row, closes a stale conversation, routes the event (/cancel and other
-commands, Back and Cancel, the current step's handler, global buttons), keeps or rolls back
+and their conversation row, closes a stale conversation, stops at the gate (a flow such as
+consent to a changed text, which comes before anything else), routes the event (/cancel and
+other commands, Back and Cancel, the current step's handler, global buttons), keeps or rolls back
 what the step did, stores the new state, and decorates the answer: button data tied to the
 conversation and step, Back/Cancel on every question, a reply keyboard taken away when it is
 no longer needed, and a pressed button answered in place.
@@ -49,6 +50,7 @@ from handlers.flow import (
     Finish,
     Flow,
     FlowSettings,
+    Gate,
     GlobalButton,
     Goto,
     Outcome,
@@ -125,6 +127,10 @@ class KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+def _is_global(event: Inbound) -> bool:
+    return isinstance(event, ButtonPress) and event.data.startswith("!")
+
+
 def pick_language(code: str | None, languages: Sequence[str], default: str) -> str:
     """Map Telegram's language code (zh-hans, zh-TW, en-GB...) to one of our catalogs."""
     if not code:
@@ -156,6 +162,7 @@ class Engine:
         texts: Texts,
         clock: Clock,
         new_token: Callable[[], str] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.sessions = sessions
         self.flows = check_switches(flows)
@@ -167,6 +174,9 @@ class Engine:
         self.clock = clock
         self.new_token = new_token or (lambda: secrets.token_urlsafe(4))
         self._locks = KeyedLocks()
+        self.gate = gate
+        if gate is not None and gate.flow not in self.flows:
+            raise ValueError(f"the gate's flow {gate.flow!r} is not declared")
 
     # The transaction around one event ------------------------------------------------
 
@@ -213,7 +223,8 @@ class Engine:
             turn = _Turn(state=self._live_state(conversation))
             self._close_if_stale(turn, conversation, ctx)
             self._close_if_forbidden(turn, ctx)
-            await self._route(turn, ctx)
+            if not await self._stopped_at_gate(turn, ctx):
+                await self._route(turn, ctx)
             actions = self._decorate(turn, ctx)
             if turn.rejected:
                 # Leaving the block by an exception rolls the whole transaction back, so a
@@ -279,6 +290,21 @@ class Engine:
         if role not in self.flows[turn.state.flow].roles:
             self._end(turn, Msg("conversation.no_longer_allowed"))
 
+    async def _stopped_at_gate(self, turn: _Turn, ctx: Context) -> bool:
+        """Start the gate's flow instead of handling the event, when the person must pass it."""
+        gate, event = self.gate, ctx.event
+        if gate is None or isinstance(event, Trigger) or not gate.needed(ctx):
+            return False
+        if isinstance(event, Command):
+            if event.name in gate.exempt | {"cancel"}:
+                return False
+        elif turn.state is not None and turn.state.flow == gate.flow and not _is_global(event):
+            return False  # an answer to the gate's own question
+        if isinstance(event, ButtonPress):
+            turn.actions.append(AnswerButton())
+        await self._switch(turn, ctx, Switch(gate.flow))
+        return True
+
     def _end(self, turn: _Turn, message: Msg | None) -> None:
         turn.state = None
         turn.changed = True
@@ -326,7 +352,7 @@ class Engine:
         turn.actions.extend(result)
 
     async def _on_button(self, turn: _Turn, ctx: Context, event: ButtonPress) -> None:
-        if event.data.startswith("!"):
+        if _is_global(event):
             kind, _, args = event.data[1:].partition("|")
             button = self.buttons.get(kind)
             role = ctx.person.role if ctx.person else None

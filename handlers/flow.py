@@ -281,6 +281,17 @@ class GlobalButton:
     roles: frozenset[Role | None]
 
 
+@dataclass(frozen=True)
+class Gate:
+    """A flow a person must go through before the bot does anything else for them (consent
+    to a changed text, say). `exempt` commands pass, so that nobody is kept from seeing or
+    erasing what is stored about them; events the bot makes itself (triggers) pass too."""
+
+    flow: str
+    needed: Callable[[Context], bool]
+    exempt: frozenset[str] = frozenset()
+
+
 def global_data(kind: str, *args: object) -> str:
     """The callback data of a global button."""
     data = "!" + "|".join([kind, *(str(a) for a in args)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.flow import CommandSpec, Flow, GlobalButton
+from handlers.flow import CommandSpec, Flow, Gate, GlobalButton
 from handlers.flows import (
     broadcast,
     checkin,
@@ -27,6 +27,7 @@ FLOWS: tuple[Flow, ...] = (
     events.EVENT,
     letter.LETTER,
     privacy.FORGET,
+    privacy.CONSENT_AGAIN,
     roles.ROLE_ENROLMENT,
     roles.ROLE_CHANGE,
     *organisation.FLOWS,
@@ -56,3 +57,5 @@ BUTTONS: tuple[GlobalButton, ...] = (
     *stats.BUTTONS,
 )
 idle = common.idle
+# Before anything else: consent to the current text, from those who agreed to an older one.
+GATE: Gate = privacy.CONSENT_GATE

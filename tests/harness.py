@@ -270,6 +270,7 @@ class Kit:
             commands=registry.COMMANDS,
             buttons=registry.BUTTONS,
             idle=registry.idle,
+            gate=registry.GATE,
             settings=self.settings,
             texts=catalogs(),
             clock=self.clock,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from contextlib import redirect_stdout
 from datetime import date
 from io import StringIO
@@ -169,3 +170,49 @@ def test_purge_and_audit_from_the_command_line(tmp_path: Path) -> None:
     assert "would anonymise 0 worker(s)" in printed
     assert "the audit log is empty" in printed
     assert outreach(["--config", str(config), "purge"]) == 1, "not before the retention date"
+
+
+# Consent to a changed text ---------------------------------------------------------------------
+
+
+async def test_a_changed_consent_text_is_asked_before_anything_else(db: AsyncEngine) -> None:
+    await enrolled(Kit(db), 100)
+    kit = Kit(db, consent_version=2)  # the same database, the text changed since
+    kit.update_ids = itertools.count(10_000)  # Telegram's ids go on rising
+    user = kit.user(100)
+    assert keys(await user.command("status")) == ["consent.changed", "enrol.consent"]
+    state = await user.state()
+    assert state is not None and state.flow == "consent_again"
+    # Seeing, erasing and help never wait for consent; anything else does.
+    assert keys(await user.command("mydata")) == ["mydata.text"]
+    assert "consent.changed" in keys(await user.command("checkin"))
+    assert "consent.changed" in keys(await user.press_data("!letter|read"))
+
+    assert keys(await user.press("enrol.decline")) == ["consent.declined_again"]
+    [person] = await kit.rows(Person)
+    assert (person.consent_version, person.full_name) == (1, NAME), "kept as agreed before"
+    assert keys(await user.send("你好")) == ["consent.changed", "enrol.consent"]
+
+    kit.clock.advance(hours=1)
+    assert keys(await user.press("enrol.agree")) == ["consent.agreed_again"]
+    [person] = await kit.rows(Person)
+    assert (person.consent_version, person.consent_at) == (2, kit.clock())
+    assert keys(await user.command("status"))[0] != "consent.changed"
+    assert await user.state() is None
+
+
+async def test_staff_are_asked_again_in_their_role_and_the_never_asked_are_not(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db, consent_version=3)
+    staff = await member(kit, 7)
+    async with kit.sessions() as session, session.begin():
+        person = await session.scalar(select(Person).where(Person.telegram_user_id == 7))
+        assert person is not None
+        person.consent_version = 2
+    assert keys(await staff.command("stats")) == ["consent.changed", "role.consent"]
+    await staff.press("enrol.agree")
+    assert keys(await staff.command("help"))[0] != "consent.changed"
+    # An administrator added on the command line agreed to nothing in the bot: not gated.
+    admin = await member(kit, 8, Role.ADMIN)
+    assert "consent.changed" not in keys(await admin.command("stats"))

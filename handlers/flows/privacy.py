@@ -1,4 +1,4 @@
-"""A person's /forget, and the administrators' /audit.
+"""A person's /forget, consent asked again when its text changes, and /audit for admins.
 
 /forget asks once more, then blanks the person's name, phone, home town, travel plans,
 notes and conversation; their check-ins and deliveries still count in the figures. Their
@@ -9,6 +9,17 @@ a contact, and staff are told.
 stateDiagram-v2
     [*] --> confirm_forget
     confirm_forget --> [*]
+```
+
+When `privacy.consent_version` is raised, everyone who agreed to an older text is shown the
+new one at their next message, before anything else (the engine's gate); /mydata, /forget,
+/help and /language still work meanwhile. Agreeing records the version and the time;
+declining keeps what was stored under the old text and asks again next time.
+
+```mermaid
+stateDiagram-v2
+    [*] --> consent_again
+    consent_again --> [*]
 ```
 """
 
@@ -21,12 +32,14 @@ from handlers.flow import (
     Context,
     Finish,
     Flow,
+    Gate,
     Outcome,
     Reject,
     State,
     Step,
     Switch,
 )
+from handlers.flows.roles import person_title
 from models import audit, organisation, people, privacy
 from models.people import Role
 
@@ -107,6 +120,74 @@ FORGET = Flow(
              ends=True),
     ),
 )  # fmt: skip
+
+
+# Consent to a changed text ------------------------------------------------------------------
+
+
+def needs_consent_again(ctx: Context) -> bool:
+    """Whether the person agreed to an older consent text than the current one."""
+    person = ctx.person
+    return (
+        person is not None
+        and person.erased_at is None
+        and person.consent_version is not None
+        and person.consent_version < ctx.settings.consent_version
+    )
+
+
+async def ask_consent_again(state: State, ctx: Context) -> list[Action]:
+    """The current consent text for the person's role, with Agree and Decline."""
+    person = ctx.person
+    text: Msg
+    if person is not None and person.role is Role.WORKER:
+        enterprise = (
+            await organisation.get_enterprise(ctx.session, person.enterprise_id)
+            if person.enterprise_id is not None
+            else None
+        )
+        text = Msg(
+            "enrol.consent",
+            enterprise=Raw(enterprise.name) if enterprise else Msg("common.not_given"),
+            retention=ctx.settings.retention_until,
+        )
+    else:
+        title = await person_title(ctx.session, person) if person else Msg("role.worker")
+        text = Msg("role.consent", role=title)
+    return [
+        say("consent.changed"),
+        SendText(
+            text,
+            Inline.of([[Button(Msg("enrol.agree"), "yes"), Button(Msg("enrol.decline"), "no")]]),
+        ),
+    ]
+
+
+async def on_consent_again(state: State, value: str, ctx: Context) -> Outcome:
+    """Record agreement to the current text, or leave things as they were."""
+    person = ctx.person
+    if value not in ("yes", "no"):
+        return Reject(Msg("error.stale_button"))
+    if person is None or value == "no":
+        return Finish((say("consent.declined_again"),))
+    person.consent_version = ctx.settings.consent_version
+    person.consent_at = ctx.now
+    return Finish((say("consent.agreed_again"),))
+
+
+CONSENT_AGAIN = Flow(
+    name="consent_again",
+    roles=ENROLLED,
+    steps=(
+        Step("consent_again", ask_consent_again, N_("hint.press_button"),
+             on_button=on_consent_again, ends=True),
+    ),
+)  # fmt: skip
+CONSENT_GATE = Gate(
+    flow=CONSENT_AGAIN.name,
+    needed=needs_consent_again,
+    exempt=frozenset({"mydata", "forget", "help", "language"}),
+)
 
 
 async def audit_command(ctx: Context, arg: str) -> CommandResult:

@@ -161,7 +161,9 @@ def test_no_token_phone_or_name_reaches_the_log(shared_bot: BotProcess) -> None:
         assert secret not in log, secret
 
 
-def test_a_crash_mid_checkin_loses_nothing(own_bot: Any) -> None:
+def test_a_crash_mid_checkin_loses_nothing_then_a_new_consent_text_is_asked(
+    own_bot: Any,
+) -> None:
     bot: BotProcess = own_bot()
     code = bot.add_enterprise("城建四公司")
     bot.start()
@@ -187,6 +189,22 @@ def test_a_crash_mid_checkin_loses_nothing(own_bot: Any) -> None:
     user.wait_text("已保存")
     assert count_rows(bot, "checkins", "destination_city = '长沙市'") == 1
     assert bot.stop(signal.SIGTERM) == 0, "a clean shutdown on SIGTERM"
+
+    # Restarted with a changed consent text: the worker's next message is answered with it.
+    with bot.config.open("a", encoding="utf-8") as config:
+        config.write("[privacy]\nconsent_version = 2\n")
+    bot.start()
+    user.command("status")
+    user.wait_text("个人信息告知已更新")
+    user.command("mydata")
+    user.wait_text("张三")  # seeing what is stored never waits for consent
+    user.send("你好")
+    user.wait_text("请点击上面消息中的按钮")  # the new text waits for an answer
+    user.press(label("enrol.agree"))
+    user.wait_text("已记录您对新告知内容的同意")
+    assert count_rows(bot, "people", "consent_version = 2") == 1
+    user.command("status")
+    user.wait_text("湖南 长沙市")
 
 
 def test_the_webhook_rejects_a_wrong_or_missing_secret(own_bot: Any) -> None:
