@@ -12,8 +12,6 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from bot.sender import FLUSH_SECONDS, MAX_IN_FLIGHT
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
 from models.db import create_engine, create_sessionmaker
@@ -139,12 +137,6 @@ def test_a_broadcast_composed_by_buttons_reaches_everyone_once(
     assert bot.stop() == 0, bot.log()
 
 
-# The sender and the scheduler are the same code under either runtime (they talk to the Bot
-# API through bot/telegram_http.py): once is enough for these slow ones.
-SENDER_ONLY = pytest.mark.parametrize("runtime", ["aiogram"], indirect=True)
-
-
-@SENDER_ONLY
 def test_a_crash_mid_broadcast_misses_nobody(own_bot: Callable[..., BotProcess]) -> None:
     rate = 300
     workers = 3000
@@ -167,7 +159,6 @@ def test_a_crash_mid_broadcast_misses_nobody(own_bot: Callable[..., BotProcess])
     assert bot.stop() == 0, bot.log()
 
 
-@SENDER_ONLY
 def test_a_broadcast_due_while_stopped_goes_once_after_restart(
     own_bot: Callable[..., BotProcess],
 ) -> None:
@@ -228,7 +219,6 @@ def has_job(bot: BotProcess, job_id: str) -> bool:
             return False
 
 
-@SENDER_ONLY
 def test_a_second_scheduler_refuses_to_start(own_bot: Callable[..., BotProcess]) -> None:
     first = own_bot()
     first.start()
