@@ -6,10 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The advisory lock migrating instances share on PostgreSQL (any fixed number will do).
+LOCK = 0x6F757472  # "outr"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -27,6 +30,10 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(alembic_config(connection), revision)
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Instances started together take turns: the second waits here until the first
+            # has committed, then finds nothing left to do. (SQLite's write lock does this.)
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK})
         await connection.run_sync(run)
 
 
