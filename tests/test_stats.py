@@ -144,6 +144,8 @@ async def test_a_town_officer_sees_only_their_town(db: AsyncEngine) -> None:
     [said] = [a for a in answer.actions if isinstance(a, SendText)]
     text = kit.render("zh_Hans", said.text)
     assert "西山镇" in text and "东湖镇" not in text
+    read = picture.letter_read
+    assert f"已阅读公开信：{read} 人（{round(100 * read / 36)}%）" in text, "a count and a share"
 
 
 async def test_gaps_list_the_widest_first(db: AsyncEngine) -> None:

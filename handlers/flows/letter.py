@@ -99,6 +99,11 @@ async def on_read(ctx: Context, args: str) -> list[Action]:
 # /letter for staff --------------------------------------------------------------------------
 
 
+def percent(part: int, whole: int) -> int:
+    """`part` as a whole-number percentage of `whole` (0 of nobody)."""
+    return round(100 * part / whole) if whole else 0
+
+
 def _share_lines(shares: Sequence[broadcasts.ReadShare]) -> Lines:
     return Lines(
         tuple(
@@ -107,7 +112,7 @@ def _share_lines(shares: Sequence[broadcasts.ReadShare]) -> Lines:
                 name=share.name,
                 read=share.read,
                 workers=share.workers,
-                percent=round(100 * share.read / share.workers) if share.workers else 0,
+                percent=percent(share.read, share.workers),
             )
             for share in shares[:SHARES_SHOWN]
         )
@@ -126,7 +131,7 @@ async def letter_command(ctx: Context, arg: str) -> CommandResult:
         "letter.status",
         read=read,
         workers=workers,
-        percent=round(100 * read / workers) if workers else 0,
+        percent=percent(read, workers),
         towns=_share_lines(towns),
         enterprises=_share_lines(enterprises),
     )

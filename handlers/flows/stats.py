@@ -26,6 +26,7 @@ from handlers.actions import (
 from handlers.flow import CommandResult, CommandSpec, Context, GlobalButton, global_data, refuse
 from handlers.flows.broadcast import STAFF_ROLES, audit_broadcast, own_town
 from handlers.flows.checkin import PLAN_LABELS
+from handlers.flows.letter import percent
 from models import broadcasts, stats
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind, message_text
 from models.checkins import Plan
@@ -94,7 +95,11 @@ def picture_message(picture: stats.Picture, gaps: list[stats.Gap], threshold: in
         towns=Lines(tuple(_line(line) for line in picture.towns)) if picture.towns else "—",
         workers=picture.workers,
         plans=Lines(tuple(plans)),
-        read=picture.letter_read,
+        read=Msg(
+            "stats.read_share",
+            read=picture.letter_read,
+            percent=percent(picture.letter_read, picture.workers),
+        ),
         gaps=Lines(tuple(_gap(g) for g in wide)) if wide else Msg("stats.no_gaps"),
         threshold=threshold,
         models=Lines(tuple(picture.models), sep=Msg("ui.list_separator"))
