@@ -361,7 +361,12 @@ class Engine:
             elif role not in button.roles:
                 turn.actions.append(AnswerButton(Msg("error.not_allowed"), alert=True))
             else:
-                turn.actions.extend(await button.run(ctx, args))
+                result = await button.run(ctx, args)
+                if isinstance(result, Switch):
+                    turn.actions.append(AnswerButton())
+                    await self._switch(turn, ctx, result)
+                else:
+                    turn.actions.extend(result)
             return
         token, step_name, value = _split_data(event.data)
         state = turn.state

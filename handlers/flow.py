@@ -274,10 +274,13 @@ class CommandSpec:
 
 @dataclass(frozen=True)
 class GlobalButton:
-    """A button that works outside any conversation; its data is "!<kind>|<args>"."""
+    """A button that works outside any conversation; its data is "!<kind>|<args>".
+
+    It answers with actions, or starts a flow (a Switch) the way a command does.
+    """
 
     kind: str
-    run: Callable[[Context, str], Awaitable[Sequence[Action]]]
+    run: Callable[[Context, str], Awaitable[Sequence[Action] | Switch]]
     roles: frozenset[Role | None]
 
 

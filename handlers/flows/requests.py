@@ -72,7 +72,6 @@ from handlers.actions import (
     SendText,
     say,
 )
-from handlers.engine import CANCEL
 from handlers.events import ButtonPress, Media
 from handlers.flow import (
     CommandResult,
@@ -93,7 +92,7 @@ from handlers.flow import (
     refuse,
 )
 from handlers.flows.roles import ROLE_NAMES
-from models import conversations, organisation, people, requests
+from models import organisation, people, requests
 from models.checkins import CheckIn
 from models.people import Person, Role
 from models.requests import (
@@ -775,65 +774,6 @@ ANSWER = Flow(
 )  # fmt: skip
 
 
-async def begin_from_button(
-    ctx: Context, flow: Flow, data: dict[str, Any], before: Sequence[Action] = ()
-) -> list[Action]:
-    """Start `flow` from a global button under a notification.
-
-    The engine starts flows from commands and steps only (a global button answers with
-    actions), so this stores the conversation the way the engine does after a Switch and
-    binds the first question's buttons, Cancel included, to it. The engine closes a stale
-    conversation after this button and would drop what is stored here: the person is then
-    asked to press once more (the stale conversation is gone by then).
-    """
-    event = ctx.event
-    stored = await conversations.load(ctx.session, event.chat_id, event.user_id, for_update=False)
-    if (
-        stored is not None
-        and stored.state
-        and ctx.now - stored.updated_at > ctx.settings.conversation_timeout
-    ):
-        return [AnswerButton(Msg("request.press_again"), alert=True)]
-    state = State(flow=flow.name, step=flow.first, token=ctx.new_token(), data=dict(data))
-    await conversations.save(
-        ctx.session,
-        event.chat_id,
-        event.user_id,
-        language=stored.language if stored is not None else None,
-        state=state.to_json(),
-        now=ctx.now,
-    )
-    step = flow.step(flow.first)
-    assert step is not None
-    prompt = list(await step.prompt(state, ctx))
-    return [AnswerButton(), *before, *_bound(prompt, state)]
-
-
-def _bound(actions: list[Action], state: State) -> list[Action]:
-    """Flow buttons tied to the state's token and step, and Cancel on the last question."""
-
-    def data(value: str) -> str:
-        return f"{state.token}|{state.step}|{value}"
-
-    questions = [i for i, a in enumerate(actions) if isinstance(a, SendText)]
-    result: list[Action] = []
-    for index, action in enumerate(actions):
-        if not isinstance(action, SendText) or not isinstance(action.markup, Inline | None):
-            result.append(action)
-            continue
-        rows = action.markup.rows if action.markup is not None else ()
-        bound = [
-            tuple(
-                b if b.url or b.data.startswith("!") else replace(b, data=data(b.data)) for b in row
-            )
-            for row in rows
-        ]
-        if index == questions[-1]:
-            bound.append((Button(Msg("nav.cancel"), data(CANCEL)),))
-        result.append(replace(action, markup=Inline(tuple(bound)) if bound else None))
-    return result
-
-
 async def _card_actions(ctx: Context, request: HelpRequest) -> list[Action]:
     """The request's photo (if this reader may see it) and card, to the current chat."""
     role = ctx.person.role if ctx.person else None
@@ -845,7 +785,7 @@ async def _card_actions(ctx: Context, request: HelpRequest) -> list[Action]:
     return actions
 
 
-async def on_answer_button(ctx: Context, args: str) -> list[Action]:
+async def on_answer_button(ctx: Context, args: str) -> list[Action] | Switch:
     """Answer: the request, then the answer flow (staff and the employer's contact)."""
     number = _number(args)
     request = await handled_by(ctx, number) if number is not None else None
@@ -854,10 +794,10 @@ async def on_answer_button(ctx: Context, args: str) -> list[Action]:
     if not request.is_open:
         return [AnswerButton(Msg("request.already_finished", number=request.id), alert=True)]
     data = {"request_id": request.id, "side": Side.HANDLER.value}
-    return await begin_from_button(ctx, ANSWER, data, await _card_actions(ctx, request))
+    return Switch(ANSWER.name, data, say=tuple(await _card_actions(ctx, request)))
 
 
-async def on_reply_button(ctx: Context, args: str) -> list[Action]:
+async def on_reply_button(ctx: Context, args: str) -> list[Action] | Switch:
     """Reply: the worker answers back."""
     number = _number(args)
     request = await requests.get(ctx.session, number) if number is not None else None
@@ -865,9 +805,7 @@ async def on_reply_button(ctx: Context, args: str) -> list[Action]:
         return [AnswerButton(Msg("error.not_allowed"), alert=True)]
     if not request.is_open:
         return [AnswerButton(Msg("request.already_finished", number=request.id), alert=True)]
-    return await begin_from_button(
-        ctx, ANSWER, {"request_id": request.id, "side": Side.WORKER.value}
-    )
+    return Switch(ANSWER.name, {"request_id": request.id, "side": Side.WORKER.value})
 
 
 async def on_solved_button(ctx: Context, args: str) -> list[Action]:
