@@ -598,7 +598,7 @@ async def test_staff_replace_the_contact_who_loses_access_before_anyone_new_enro
     assert (await person_of(kit, 400)).role is Role.FORMER
     assert await staff.state() is None
 
-    # The link shown is the new contact's; the card offers a contact invite again meanwhile.
+    # The link shown enrols the new contact, whom the card then offers to replace in turn.
     await enrol(kit, 401, invite_code(staff), "林主管")
     assert (await person_of(kit, 401)).role is Role.CONTACT
     await card(staff)

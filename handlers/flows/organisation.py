@@ -718,8 +718,8 @@ async def ask_relieve(state: State, ctx: Context) -> list[Action]:
     return [SendText(question, yes_no())]
 
 
-async def on_relieve(state: State, value: str, ctx: Context) -> Outcome:
-    """Relieve the contact (and give a link for the next one), or the deputy; or not."""
+async def confirmed(state: State, value: str, ctx: Context) -> Enterprise | Outcome:
+    """The enterprise a Yes was pressed for; for No, back to its card; else a refusal."""
     found = await load_enterprise(ctx, state.data.get("enterprise_id"))
     if isinstance(found, Msg):
         return Reject(found)
@@ -728,6 +728,14 @@ async def on_relieve(state: State, value: str, ctx: Context) -> Outcome:
         return Switch("enterprise", _card_data(state, enterprise.id))
     if value != "yes":
         return Reject(STALE)
+    return enterprise
+
+
+async def on_relieve(state: State, value: str, ctx: Context) -> Outcome:
+    """Relieve the contact (and give a link for the next one), or the deputy; or not."""
+    enterprise = await confirmed(state, value, ctx)
+    if not isinstance(enterprise, Enterprise):
+        return enterprise
     if not enterprise.active:
         return Reject(Msg("org.enterprise_inactive"))
     deputy = state.data.get("relieve") == "deputy"
@@ -775,14 +783,9 @@ async def ask_enterprise_deactivate(state: State, ctx: Context) -> list[Action]:
 
 async def on_enterprise_deactivate(state: State, value: str, ctx: Context) -> Outcome:
     """Deactivate the enterprise, or leave it be."""
-    found = await load_enterprise(ctx, state.data.get("enterprise_id"))
-    if isinstance(found, Msg):
-        return Reject(found)
-    enterprise = found[0]
-    if value == "no":
-        return Switch("enterprise", _card_data(state, enterprise.id))
-    if value != "yes":
-        return Reject(STALE)
+    enterprise = await confirmed(state, value, ctx)
+    if not isinstance(enterprise, Enterprise):
+        return enterprise
     await organisation.set_enterprise_active(ctx.session, enterprise, False)
     done = say("org.enterprise_off", name=Raw(enterprise.name))
     return Switch("enterprise", _card_data(state, enterprise.id), say=(done,))
