@@ -847,15 +847,14 @@ class FakeBotAPI:
         now = time.monotonic()
         key = (name, status)
         self._counts[key] = self._counts.get(key, 0) + 1
+        raw_chat = params.get("chat_id")
+        chat = raw_chat if isinstance(raw_chat, int) else 0
         if status == 200 and name in SENDS:
-            chat = params.get("chat_id")
-            self._send_times.append((now, chat if isinstance(chat, int) else 0, name))
+            self._send_times.append((now, chat, name))
         if self.record_messages or status != 200 or not (name in SENDS or name in EDITS):
             self._calls.append(Call(name, params, files, now, status, result, error))
         self._cond.notify_all()
-        chat_cond = (
-            self._chat_conds.get(chat) if isinstance(chat := params.get("chat_id"), int) else None
-        )
+        chat_cond = self._chat_conds.get(chat)
         if chat_cond is not None:
             chat_cond.notify_all()
 
