@@ -23,13 +23,12 @@ from handlers import phone, validation
 from handlers.actions import (
     N_,
     Action,
-    Button,
-    Inline,
     Msg,
     Raw,
     SendText,
     say,
 )
+from handlers.consent import AGREE_OR_DECLINE, worker_notice
 from handlers.events import ContactShared
 from handlers.flow import (
     Context,
@@ -51,16 +50,8 @@ from models.people import Person, Role
 
 async def ask_consent(state: State, ctx: Context) -> list[Action]:
     """What is kept, why, for how long and who sees it; Agree or Decline."""
-    return [
-        SendText(
-            Msg(
-                "enrol.consent",
-                enterprise=Raw(state.data["enterprise_name"]),
-                retention=ctx.settings.retention_until,
-            ),
-            Inline.of([[Button(Msg("enrol.agree"), "yes"), Button(Msg("enrol.decline"), "no")]]),
-        )
-    ]
+    notice = worker_notice(Raw(state.data["enterprise_name"]), ctx.settings)
+    return [SendText(notice, AGREE_OR_DECLINE)]
 
 
 async def on_consent(state: State, value: str, ctx: Context) -> Outcome:

@@ -26,6 +26,7 @@ stateDiagram-v2
 from __future__ import annotations
 
 from handlers.actions import N_, Action, Button, Inline, Lines, Msg, Raw, SendText, say
+from handlers.consent import AGREE_OR_DECLINE, worker_notice
 from handlers.flow import (
     CommandResult,
     CommandSpec,
@@ -146,21 +147,12 @@ async def ask_consent_again(state: State, ctx: Context) -> list[Action]:
             if person.enterprise_id is not None
             else None
         )
-        text = Msg(
-            "enrol.consent",
-            enterprise=Raw(enterprise.name) if enterprise else Msg("common.not_given"),
-            retention=ctx.settings.retention_until,
-        )
+        name = Raw(enterprise.name) if enterprise else Msg("common.not_given")
+        text = worker_notice(name, ctx.settings)
     else:
         title = await person_title(ctx.session, person) if person else Msg("role.worker")
         text = Msg("role.consent", role=title)
-    return [
-        say("consent.changed"),
-        SendText(
-            text,
-            Inline.of([[Button(Msg("enrol.agree"), "yes"), Button(Msg("enrol.decline"), "no")]]),
-        ),
-    ]
+    return [say("consent.changed"), SendText(text, AGREE_OR_DECLINE)]
 
 
 async def on_consent_again(state: State, value: str, ctx: Context) -> Outcome:

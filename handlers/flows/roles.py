@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import phone, validation
 from handlers.actions import N_, Action, Button, Inline, Msg, Raw, SendText, say
+from handlers.consent import AGREE_OR_DECLINE
 from handlers.events import ContactShared
 from handlers.flow import (
     CommandResult,
@@ -290,12 +291,7 @@ async def _claim(ctx: Context, state: State) -> Target | Msg:
 async def ask_consent(state: State, ctx: Context) -> list[Action]:
     """What is kept about a staff member or contact, and why; Agree or Decline."""
     target = Target.from_data(state.data)
-    return [
-        SendText(
-            Msg("role.consent", role=target.title),
-            Inline.of([[Button(Msg("enrol.agree"), "yes"), Button(Msg("enrol.decline"), "no")]]),
-        )
-    ]
+    return [SendText(Msg("role.consent", role=target.title), AGREE_OR_DECLINE)]
 
 
 async def on_consent(state: State, value: str, ctx: Context) -> Outcome:
