@@ -31,9 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import ColumnElement, Select
 
+from models import people
 from models.base import Base, UTCDateTime
 from models.organisation import Enterprise, Town
-from models.people import Person, Role, enum_column
+from models.people import Person, enum_column
 
 
 class Category(StrEnum):
@@ -221,18 +222,9 @@ async def count_open(session: AsyncSession, person_id: int) -> int:
 
 
 async def contacts_of(session: AsyncSession, enterprise_id: int) -> list[Person]:
-    """The enterprise's contacts the bot can reach."""
-    rows = await session.scalars(
-        select(Person)
-        .where(
-            Person.role == Role.CONTACT,
-            Person.enterprise_id == enterprise_id,
-            Person.active.is_(True),
-            Person.chat_id.is_not(None),
-        )
-        .order_by(Person.id)
-    )
-    return list(rows)
+    """The enterprise's contacts the bot can reach, the primary one first."""
+    found = await people.contacts(session, enterprise_id)
+    return [person for person in found if person.active and person.chat_id is not None]
 
 
 async def due_for_escalation(session: AsyncSession, cutoff: datetime) -> list[HelpRequest]:

@@ -614,7 +614,7 @@ async def ask_enterprise(state: State, ctx: Context) -> list[Action]:
         if invite is not None
         else Msg("common.not_given")
     )
-    primary, deputy = await contacts_of(ctx, enterprise.id)
+    primary, deputy = await primary_and_deputy(ctx, enterprise.id)
     contact: Msg | Lines = (
         Msg("org.contact", name=Raw(primary.full_name or "-"), phone=Raw(primary.phone or "-"))
         if primary is not None
@@ -661,7 +661,9 @@ async def ask_enterprise(state: State, ctx: Context) -> list[Action]:
     return [SendText(card, Inline.of(rows))]
 
 
-async def contacts_of(ctx: Context, enterprise_id: int) -> tuple[Person | None, Person | None]:
+async def primary_and_deputy(
+    ctx: Context, enterprise_id: int
+) -> tuple[Person | None, Person | None]:
     """The enterprise's primary contact and its deputy, where it has them."""
     found = await people.contacts(ctx.session, enterprise_id)
     primary = next((p for p in found if not p.deputy), None)
@@ -705,7 +707,7 @@ async def ask_relieve(state: State, ctx: Context) -> list[Action]:
     if isinstance(found, Msg):
         return [SendText(Msg("org.gone"))]
     enterprise = found[0]
-    primary, deputy = await contacts_of(ctx, enterprise.id)
+    primary, deputy = await primary_and_deputy(ctx, enterprise.id)
     removing_deputy = state.data.get("relieve") == "deputy"
     holder = deputy if removing_deputy else primary
     name = Raw(holder.full_name or "-") if holder is not None else Msg("common.not_given")
