@@ -25,14 +25,14 @@ from models.checkins import CheckIn, Plan, Transport
 from models.db import SQLITE_READ_ONLY
 from models.organisation import Enterprise, Town
 from models.people import Person, Role
-from models.reports import Report
+from models.reports import Headcount, Report
 
 # Rows fetched per round trip: enough to amortise it, few enough to keep memory small.
 CHUNK = 1000
 
 
 @dataclass(frozen=True)
-class DayRow:
+class DayRow(Headcount):
     """One day of the summary: the newest revision of each enterprise's report, summed."""
 
     day: date
@@ -43,14 +43,9 @@ class DayRow:
     on_duty: int
     new_arrivals: int
 
-    @property
-    def undecided(self) -> int:
-        """Neither staying nor gone home."""
-        return self.total - self.staying - self.gone_home
-
 
 @dataclass(frozen=True)
-class ReportRow:
+class ReportRow(Headcount):
     """One revision of an enterprise's daily report."""
 
     day: date
@@ -68,11 +63,6 @@ class ReportRow:
     late: bool
     # The day's newest revision: the one the summary counts.
     counted: bool
-
-    @property
-    def undecided(self) -> int:
-        """Neither staying nor gone home."""
-        return self.total - self.staying - self.gone_home
 
 
 @dataclass(frozen=True)

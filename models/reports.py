@@ -84,8 +84,21 @@ class Report(Base):
         )
 
 
+class Headcount:
+    """What every set of report figures shares: the undecided are the rest of the total."""
+
+    total: int
+    staying: int
+    gone_home: int
+
+    @property
+    def undecided(self) -> int:
+        """Neither staying nor gone home (never negative when the figures are valid)."""
+        return self.total - self.staying - self.gone_home
+
+
 @dataclass(frozen=True)
-class Figures:
+class Figures(Headcount):
     """What a contact reports for a day."""
 
     total: int
@@ -94,11 +107,6 @@ class Figures:
     on_duty: int
     new_arrivals: int
     needs: str | None = None
-
-    @property
-    def undecided(self) -> int:
-        """Neither staying nor gone home: the rest of the total (never negative when valid)."""
-        return self.total - self.staying - self.gone_home
 
 
 async def submit(

@@ -20,11 +20,11 @@ from models.checkins import CheckIn, Plan
 from models.nominations import model_enterprise_ids
 from models.organisation import Enterprise, Town
 from models.people import Person, Role
-from models.reports import Report
+from models.reports import Headcount, Report
 
 
 @dataclass(frozen=True)
-class Totals:
+class Totals(Headcount):
     """Summed figures of the reports."""
 
     total: int = 0
@@ -32,11 +32,6 @@ class Totals:
     gone_home: int = 0
     on_duty: int = 0
     new_arrivals: int = 0
-
-    @property
-    def undecided(self) -> int:
-        """Neither staying nor gone home."""
-        return self.total - self.staying - self.gone_home
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(
