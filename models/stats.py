@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from models.broadcasts import LetterRead
-from models.checkins import CheckIn, Plan
+from models.checkins import CheckIn, Plan, newest_ids
 from models.nominations import model_enterprise_ids
 from models.organisation import Enterprise, Town
 from models.people import Person, Role
@@ -59,37 +59,12 @@ class Line:
     on_time: int
     late: int
     totals: Totals
+    before: Totals  # the same enterprises' totals the day before
 
     @property
     def missing(self) -> int:
         """Active enterprises without a report for the day."""
         return self.enterprises - self.on_time - self.late
-
-
-@dataclass(frozen=True)
-class Picture:
-    """What staff see with /stats for one day."""
-
-    day: date
-    district: Line
-    previous: Totals
-    towns: list[Line]
-    workers: int
-    plans: dict[Plan | None, int]  # None: no check-in yet
-    letter_read: int
-    models: list[str] = field(default_factory=list)  # enterprises selected as models
-
-
-@dataclass(frozen=True)
-class Active:
-    """An active enterprise with its town."""
-
-    id: int
-    name: str
-    town_id: int
-    town: str
-    contact_name: str | None = None
-    contact_phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +83,38 @@ class Gap:
         return abs(self.reported.staying - self.said.get(Plan.STAY, 0)) + abs(
             self.reported.gone_home - self.said.get(Plan.RETURN, 0)
         )
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What staff see with /stats for one day."""
+
+    day: date
+    district: Line
+    towns: list[Line]
+    workers: int
+    plans: dict[Plan | None, int]  # None: no check-in yet
+    letter_read: int
+    models: list[str] = field(default_factory=list)  # enterprises selected as models
+    # Each enterprise's report beside its workers' check-ins, the widest gaps first.
+    gaps: list[Gap] = field(default_factory=list)
+
+    @property
+    def previous(self) -> Totals:
+        """The district's totals the day before."""
+        return self.district.before
+
+
+@dataclass(frozen=True)
+class Active:
+    """An active enterprise with its town."""
+
+    id: int
+    name: str
+    town_id: int
+    town: str
+    contact_name: str | None = None
+    contact_phone: str | None = None
 
 
 # Queries -----------------------------------------------------------------------------------
@@ -153,7 +160,12 @@ async def newest_reports(
     return list(await session.scalars(query))
 
 
-def _line(name: str, enterprises: Sequence[Active], reports: dict[int, Report]) -> Line:
+def _line(
+    name: str,
+    enterprises: Sequence[Active],
+    reports: dict[int, Report],
+    before: dict[int, Report],
+) -> Line:
     on_time = late = 0
     totals = Totals()
     for enterprise in enterprises:
@@ -165,7 +177,8 @@ def _line(name: str, enterprises: Sequence[Active], reports: dict[int, Report]) 
         else:
             on_time += 1
         totals += Totals.of(report)
-    return Line(name, len(enterprises), on_time, late, totals)
+    previous = _sum(before[e.id] for e in enterprises if e.id in before)
+    return Line(name, len(enterprises), on_time, late, totals, previous)
 
 
 def _workers(town_id: int | None) -> list[ColumnElement[bool]]:
@@ -177,34 +190,27 @@ def _workers(town_id: int | None) -> list[ColumnElement[bool]]:
 
 
 async def current_plans(
-    session: AsyncSession, day: date, town_id: int | None = None, *, by_enterprise: bool = False
-) -> dict[tuple[int | None, Plan | None], int]:
-    """Workers by (enterprise, plan of their newest check-in up to the day); None: no check-in."""
-    newest = (
-        select(func.max(CheckIn.id).label("id"))
-        .where(CheckIn.local_date <= day)
-        .group_by(CheckIn.person_id)
-        .subquery()
-    )
-    plans = (
-        select(CheckIn.person_id, CheckIn.plan).join(newest, newest.c.id == CheckIn.id).subquery()
-    )
+    session: AsyncSession, day: date, town_id: int | None = None
+) -> dict[int | None, dict[Plan | None, int]]:
+    """Workers by enterprise and the plan of their newest check-in up to the day (None: no
+    check-in yet; workers of no enterprise under None)."""
+    newest = newest_ids(day)
     query = (
-        select(Person.enterprise_id, plans.c.plan, func.count(Person.id))
+        select(Person.enterprise_id, CheckIn.plan, func.count(Person.id))
         .select_from(Person)
-        .outerjoin(plans, plans.c.person_id == Person.id)
+        .outerjoin(newest, newest.c.person_id == Person.id)
+        .outerjoin(CheckIn, CheckIn.id == newest.c.id)
         .where(*_workers(town_id))
-        .group_by(Person.enterprise_id, plans.c.plan)
+        .group_by(Person.enterprise_id, CheckIn.plan)
     )
-    found: dict[tuple[int | None, Plan | None], int] = {}
+    found: dict[int | None, dict[Plan | None, int]] = {}
     for enterprise_id, plan, count in await session.execute(query):
-        key = (enterprise_id if by_enterprise else None, Plan(plan) if plan else None)
-        found[key] = found.get(key, 0) + int(count)
+        found.setdefault(enterprise_id, {})[Plan(plan) if plan else None] = int(count)
     return found
 
 
 async def picture(session: AsyncSession, day: date, town_id: int | None = None) -> Picture:
-    """The day's picture (of one town, for a town officer)."""
+    """The day's picture (of one town, for a town officer), each query run once."""
     enterprises = await active_enterprises(session, town_id)
     reports = await newest_reports(session, day - timedelta(days=1), day, town_id)
     today = {r.enterprise_id: r for r in reports if r.local_date == day}
@@ -212,9 +218,14 @@ async def picture(session: AsyncSession, day: date, town_id: int | None = None) 
     by_town: dict[tuple[str, int], list[Active]] = {}
     for enterprise in enterprises:
         by_town.setdefault((enterprise.town, enterprise.town_id), []).append(enterprise)
-    towns = [_line(name, members, today) for (name, _), members in sorted(by_town.items())]
-    plans = await current_plans(session, day, town_id)
-    workers = sum(plans.values())
+    towns = [
+        _line(name, members, today, yesterday) for (name, _), members in sorted(by_town.items())
+    ]
+    said = await current_plans(session, day, town_id)
+    plans: dict[Plan | None, int] = {}
+    for counts in said.values():
+        for plan, count in counts.items():
+            plans[plan] = plans.get(plan, 0) + count
     read = await session.scalar(
         select(func.count(LetterRead.person_id))
         .join(Person, Person.id == LetterRead.person_id)
@@ -224,40 +235,31 @@ async def picture(session: AsyncSession, day: date, town_id: int | None = None) 
     return Picture(
         models=[e.name for e in enterprises if e.id in selected],
         day=day,
-        district=_line("", enterprises, today),
-        previous=_line("", enterprises, yesterday).totals,
+        district=_line("", enterprises, today, yesterday),
         towns=towns,
-        workers=workers,
-        plans={plan: count for (_, plan), count in plans.items()},
+        workers=sum(plans.values()),
+        plans=plans,
         letter_read=int(read or 0),
+        gaps=_gaps(enterprises, today, said),
     )
+
+
+def _gaps(
+    enterprises: Sequence[Active],
+    reports: dict[int, Report],
+    said: dict[int | None, dict[Plan | None, int]],
+) -> list[Gap]:
+    found = [
+        Gap(e, Totals.of(reports[e.id]) if e.id in reports else None, said.get(e.id, {}))
+        for e in enterprises
+    ]
+    return sorted(found, key=lambda gap: (-gap.size, gap.enterprise.town, gap.enterprise.name))
 
 
 async def missing(session: AsyncSession, day: date, town_id: int | None = None) -> list[Active]:
     """Active enterprises without a report for the day."""
     reported = {r.enterprise_id for r in await newest_reports(session, day, day, town_id)}
     return [e for e in await active_enterprises(session, town_id) if e.id not in reported]
-
-
-async def gaps(session: AsyncSession, day: date, town_id: int | None = None) -> list[Gap]:
-    """Each enterprise's report beside its workers' check-ins, the widest gaps first."""
-    enterprises = await active_enterprises(session, town_id)
-    reports = {r.enterprise_id: r for r in await newest_reports(session, day, day, town_id)}
-    said: dict[int, dict[Plan | None, int]] = {}
-    for (enterprise_id, plan), count in (
-        await current_plans(session, day, town_id, by_enterprise=True)
-    ).items():
-        if enterprise_id is not None:
-            said.setdefault(enterprise_id, {})[plan] = count
-    found = [
-        Gap(
-            e,
-            Totals.of(reports[e.id]) if e.id in reports else None,
-            said.get(e.id, {}),
-        )
-        for e in enterprises
-    ]
-    return sorted(found, key=lambda gap: (-gap.size, gap.enterprise.town, gap.enterprise.name))
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers.actions import SendMade, SendText
-from handlers.flows.stats import mask_phone
+from handlers.actions import AnswerButton, SendMade, SendText
 from models import broadcasts, organisation, reports, stats
-from models.broadcasts import Audience, Broadcast
+from models.broadcasts import Audience, Broadcast, LetterRead
 from models.checkins import CheckIn, Plan
 from models.people import Person, Role
 from models.reports import Figures
@@ -28,14 +27,19 @@ class Expected:
     """What the generator wrote, summed by plain Python."""
 
     enterprises: int = 0
-    on_time: int = 0
-    late: int = 0
-    staying: dict[str, int] = field(default_factory=dict)
-    gone: dict[str, int] = field(default_factory=dict)
-    total: int = 0
-    on_duty: int = 0
-    yesterday_staying: int = 0
+    on_time: dict[str, int] = field(default_factory=dict)
+    late: dict[str, int] = field(default_factory=dict)
+    # By town: [total, staying, gone home, on duty, newly arrived], today and the day before.
+    today: dict[str, list[int]] = field(default_factory=dict)
+    before: dict[str, list[int]] = field(default_factory=dict)
     plans: dict[Plan | None, int] = field(default_factory=dict)
+    read: int = 0
+    # By enterprise: today's reported (staying, gone home), and its workers' current plans.
+    reported: dict[str, tuple[int, int]] = field(default_factory=dict)
+    said: dict[str, dict[Plan | None, int]] = field(default_factory=dict)
+
+    def district(self, figures: dict[str, list[int]]) -> list[int]:
+        return [sum(column) for column in zip(*figures.values(), strict=True)]
 
 
 async def district(kit: Kit, seed: int = 7) -> Expected:
@@ -45,11 +49,12 @@ async def district(kit: Kit, seed: int = 7) -> Expected:
     async with kit.sessions() as session, session.begin():
         for town_name in ("东湖镇", "西山镇", "南岗街道"):
             town = await organisation.get_or_create_town(session, town_name)
-            expected.staying[town_name] = expected.gone[town_name] = 0
+            expected.today[town_name] = [0] * 5
+            expected.before[town_name] = [0] * 5
+            expected.on_time[town_name] = expected.late[town_name] = 0
             for number in range(12):
-                enterprise = await organisation.add_enterprise(
-                    session, f"{town_name}企业{number:02d}", town, NOON
-                )
+                name = f"{town_name}企业{number:02d}"
+                enterprise = await organisation.add_enterprise(session, name, town, NOON)
                 expected.enterprises += 1
                 for day, today in ((DAY - timedelta(days=1), False), (DAY, True)):
                     if rng.random() < 0.2:
@@ -61,7 +66,8 @@ async def district(kit: Kit, seed: int = 7) -> Expected:
                         total = rng.randint(10, 200)
                         staying = rng.randint(0, total)
                         gone = rng.randint(0, total - staying)
-                        figures = Figures(total, staying, gone, rng.randint(0, staying), 0)
+                        on_duty, new = rng.randint(0, staying), rng.randint(0, 5)
+                        figures = Figures(total, staying, gone, on_duty, new)
                         await reports.submit(
                             session,
                             figures,
@@ -71,15 +77,14 @@ async def district(kit: Kit, seed: int = 7) -> Expected:
                             now=NOON,
                             late=late,
                         )
+                    sums = expected.today if today else expected.before
+                    values = (total, staying, gone, on_duty, new)
+                    sums[town_name] = [a + b for a, b in zip(sums[town_name], values, strict=True)]
                     if today:
-                        expected.on_time += not late
-                        expected.late += late
-                        expected.staying[town_name] += figures.staying
-                        expected.gone[town_name] += figures.gone_home
-                        expected.total += figures.total
-                        expected.on_duty += figures.on_duty
-                    else:
-                        expected.yesterday_staying += figures.staying
+                        expected.on_time[town_name] += not late
+                        expected.late[town_name] += late
+                        expected.reported[name] = (staying, gone)
+                expected.said[name] = {}
                 for _ in range(3):
                     person = Person(
                         telegram_user_id=None,
@@ -105,7 +110,16 @@ async def district(kit: Kit, seed: int = 7) -> Expected:
                         )
                     current = plans[-1] if plans else None
                     expected.plans[current] = expected.plans.get(current, 0) + 1
+                    said = expected.said[name]
+                    said[current] = said.get(current, 0) + 1
+                    if rng.random() < 0.4:
+                        session.add(LetterRead(person_id=person.id, read_at=NOON))
+                        expected.read += 1
     return expected
+
+
+def figures_of(totals: stats.Totals) -> list[int]:
+    return [totals.total, totals.staying, totals.gone_home, totals.on_duty, totals.new_arrivals]
 
 
 async def test_the_day_adds_up(db: AsyncEngine) -> None:
@@ -115,16 +129,20 @@ async def test_the_day_adds_up(db: AsyncEngine) -> None:
         picture = await stats.picture(session, DAY)
     line = picture.district
     assert line.enterprises == expected.enterprises == 36
-    assert (line.on_time, line.late) == (expected.on_time, expected.late)
-    assert line.missing == 36 - expected.on_time - expected.late
-    assert line.totals.staying == sum(expected.staying.values())
-    assert line.totals.gone_home == sum(expected.gone.values())
-    assert line.totals.total == expected.total
-    assert line.totals.on_duty == expected.on_duty
-    assert picture.previous.staying == expected.yesterday_staying
-    assert {t.name: t.totals.staying for t in picture.towns} == expected.staying
+    on_time, late = sum(expected.on_time.values()), sum(expected.late.values())
+    assert (line.on_time, line.late, line.missing) == (on_time, late, 36 - on_time - late)
+    assert figures_of(line.totals) == expected.district(expected.today)
+    assert figures_of(picture.previous) == expected.district(expected.before)
+    total, staying, gone = expected.district(expected.today)[:3]
+    assert line.totals.undecided == total - staying - gone
+    for town in picture.towns:
+        assert (town.on_time, town.late) == (expected.on_time[town.name], expected.late[town.name])
+        assert figures_of(town.totals) == expected.today[town.name], town.name
+        assert figures_of(town.before) == expected.before[town.name], town.name
+    assert [t.name for t in picture.towns] == sorted(expected.today)
     assert picture.plans == {k: v for k, v in expected.plans.items() if v}
     assert picture.workers == 108
+    assert picture.letter_read == expected.read > 0
 
 
 async def test_a_town_officer_sees_only_their_town(db: AsyncEngine) -> None:
@@ -136,8 +154,9 @@ async def test_a_town_officer_sees_only_their_town(db: AsyncEngine) -> None:
         picture = await stats.picture(session, DAY, town.id)
         missing = await stats.missing(session, DAY, town.id)
     assert [t.name for t in picture.towns] == ["西山镇"]
-    assert picture.district.totals.staying == expected.staying["西山镇"]
+    assert figures_of(picture.district.totals) == expected.today["西山镇"]
     assert picture.workers == 36
+    assert {g.enterprise.town for g in picture.gaps} == {"西山镇"}
     assert all(m.town == "西山镇" for m in missing)
     officer = await member(kit, 901, Role.TOWN_OFFICER, town="西山镇")
     answer = await officer.command("stats")
@@ -148,14 +167,64 @@ async def test_a_town_officer_sees_only_their_town(db: AsyncEngine) -> None:
     assert f"已阅读公开信：{read} 人（{round(100 * read / 36)}%）" in text, "a count and a share"
 
 
-async def test_gaps_list_the_widest_first(db: AsyncEngine) -> None:
+async def test_each_town_shows_every_total_with_its_change(db: AsyncEngine) -> None:
     kit = Kit(db)
-    await district(kit)
+    expected = await district(kit)
+    staff = await member(kit, 900)
+    answer = await staff.command("stats")
+    [said] = [a for a in answer.actions if isinstance(a, SendText)]
+    text = kit.render("zh_Hans", said.text)
+    for town, now in expected.today.items():
+        before = expected.before[town]
+        change = [f"{n - b:+d}" if n != b else "±0" for n, b in zip(now, before, strict=True)]
+        assert f"外地 {now[0]}（{change[0]}），留守 {now[1]}（{change[1]}）" in text, town
+        assert f"在岗 {now[3]}（{change[3]}），新到 {now[4]}（{change[4]}）" in text, town
+    total, staying, gone, *_ = expected.district(expected.today)
+    total_before, staying_before, gone_before, *_ = expected.district(expected.before)
+    undecided_change = (total - staying - gone) - (total_before - staying_before - gone_before)
+    words = "多" if undecided_change > 0 else "少"
+    assert f"未定：{total - staying - gone}（比前一天{words} {abs(undecided_change)}）" in text
+
+
+async def test_gaps_are_each_enterprises_report_against_its_workers(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    expected = await district(kit)
     async with kit.sessions() as session:
-        found = await stats.gaps(session, DAY)
+        found = (await stats.picture(session, DAY)).gaps
     sizes = [gap.size for gap in found]
     assert sizes == sorted(sizes, reverse=True)
+    for gap in found:
+        name = gap.enterprise.name
+        said = expected.said[name]
+        assert gap.said == {plan: n for plan, n in said.items() if n}
+        if name not in expected.reported:
+            assert gap.reported is None and gap.size == 0
+            continue
+        staying, gone = expected.reported[name]
+        width = abs(staying - said.get(Plan.STAY, 0)) + abs(gone - said.get(Plan.RETURN, 0))
+        assert gap.size == width, name
     assert any(size > 0 for size in sizes)
+
+
+async def test_gaps_past_the_threshold_come_first_and_the_rest_are_counted(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db, gap_threshold=60)
+    expected = await district(kit)
+    staff = await member(kit, 900)
+    answer = await staff.command("stats")
+    [said] = [a for a in answer.actions if isinstance(a, SendText)]
+    text = kit.render("zh_Hans", said.text)
+    wide = within = 0
+    for name, (staying, gone) in expected.reported.items():
+        plans = expected.said[name]
+        width = abs(staying - plans.get(Plan.STAY, 0)) + abs(gone - plans.get(Plan.RETURN, 0))
+        wide += width >= 60
+        within += width < 60
+    assert within > 0 and wide > 10
+    assert text.count("：报留守") == 10, "the ten widest"
+    assert f"另有 {wide - 10} 家相差较大" in text
+    assert f"其余 {within} 家已报送企业相差不到 60 人" in text
 
 
 async def test_the_trend_has_every_day(db: AsyncEngine) -> None:
@@ -165,7 +234,8 @@ async def test_the_trend_has_every_day(db: AsyncEngine) -> None:
         days = await stats.trend(session, DAY - timedelta(days=3), DAY)
     assert [d.day for d in days] == [DAY - timedelta(days=n) for n in (3, 2, 1, 0)]
     assert days[0].reported == 0 and days[0].totals.staying == 0
-    assert days[-1].totals.staying == sum(expected.staying.values())
+    assert figures_of(days[-1].totals) == expected.district(expected.today)
+    assert figures_of(days[-2].totals) == expected.district(expected.before)
 
 
 async def test_staff_commands(db: AsyncEngine) -> None:
@@ -184,11 +254,6 @@ async def test_staff_commands(db: AsyncEngine) -> None:
     assert [a.what for a in answer.actions if isinstance(a, SendMade)] == ["trend"]
     stranger = kit.user(100)
     assert keys(await stranger.command("stats")) == ["error.not_allowed"]
-
-
-def test_phones_are_masked() -> None:
-    assert mask_phone("13812345678") == "138****5678"
-    assert mask_phone(None) == ""
 
 
 async def test_missing_and_remind_them_all(db: AsyncEngine) -> None:
@@ -211,5 +276,13 @@ async def test_missing_and_remind_them_all(db: AsyncEngine) -> None:
         audience = Audience.from_json(reminder.audience)
         assert audience.unreported_on == "2027-01-20" and audience.role is Role.CONTACT
         assert await broadcasts.count_audience(session, audience) == 1
+    async with kit.sessions() as session, session.begin():
+        assert await broadcasts.enqueue_run(session, reminder, kit.clock(), kit.clock())
+    again = await staff.press_data("!remindmissing|2027-01-20")
+    [alert] = again.actions
+    assert isinstance(alert, AnswerButton) and alert.text is not None
+    assert kit.render("zh_Hans", alert.text) == "这些联系人在 30 分钟内刚提醒过，请稍后再提醒。"
+    kit.clock.advance(minutes=31)
+    assert keys(await staff.press_data("!remindmissing|2027-01-20")) == ["missing.reminding"]
     assert keys(await contact.press_data("!remindmissing|2027-01-20")) == ["error.not_allowed"]
     assert keys(await staff.press_data("!remindmissing|2027-01-19")) == ["missing.day_passed"]
