@@ -8,13 +8,15 @@ date has passed (models/privacy.py), and is audited.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, time
 from typing import TYPE_CHECKING
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.messenger import MessengerError
+from bot.messenger import MessengerError, RetryAfter
+from bot.render import LONGEST_REPLY_WAIT, send_long_text
 from handlers.actions import Msg
 from handlers.flows.stats import missing_message, picture_message
 from models import people, privacy, stats
@@ -78,19 +80,32 @@ async def digest(background: Background, now: datetime) -> int:
             key = (town, reader.language)
             if key not in texts:
                 picture = await stats.picture(session, day, town)
-                gaps = await stats.gaps(session, day, town)
                 missing = await stats.missing(session, day, town)
-                body = picture_message(picture, gaps, settings.stats.gap_threshold)
+                body = picture_message(picture, settings.stats.gap_threshold)
                 listed = missing_message(missing, day, admin=False)
                 message = Msg("stats.digest", picture=body, missing=listed)
                 texts[key] = app.catalogs.render(reader.language, message)
-            try:
-                await background.messenger.send_text(reader.chat_id, texts[key])
+            if await _deliver(background, reader.chat_id, texts[key], reader.id):
                 sent += 1
-            except MessengerError as error:
-                log.info("digest not delivered to person %s: %s", reader.id, type(error).__name__)
     log.info("daily digest sent to %d staff member(s)", sent)
     return sent
+
+
+async def _deliver(background: Background, chat_id: int, text: str, person_id: int) -> bool:
+    """One staff member's digest, cut to Telegram's limit; waits once when told to."""
+    for attempt in range(2):
+        try:
+            await send_long_text(background.messenger, chat_id, text)
+            return True
+        except RetryAfter as wait:
+            if attempt or wait.seconds > LONGEST_REPLY_WAIT:
+                log.info("digest not delivered to person %s: told to wait", person_id)
+                return False
+            await asyncio.sleep(wait.seconds)
+        except MessengerError as error:
+            log.info("digest not delivered to person %s: %s", person_id, type(error).__name__)
+            return False
+    return False
 
 
 async def purge_if_due() -> None:

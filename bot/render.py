@@ -30,6 +30,8 @@ from handlers.events import ButtonPress, Inbound
 log = logging.getLogger(__name__)
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+# The largest file a bot may upload through the Bot API.
+UPLOAD_LIMIT = 50 * 1000 * 1000
 # A reply waits this long at most when Telegram says "retry after"; longer, and it is dropped.
 LONGEST_REPLY_WAIT = 30.0
 
@@ -93,6 +95,15 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return parts
 
 
+async def send_long_text(
+    messenger: Messenger, chat_id: int, text: str, markup: Markup | None = None
+) -> None:
+    """A text of any length, cut at line ends into messages; the keys go under the last."""
+    parts = split_text(text)
+    for index, part in enumerate(parts):
+        await messenger.send_text(chat_id, part, markup if index == len(parts) - 1 else None)
+
+
 def _safe_cut(line: str, limit: int) -> int:
     # Never cut inside an HTML entity such as &amp;.
     amp = line.rfind("&", max(0, limit - 8), limit)
@@ -113,6 +124,13 @@ class Made:
 
 # Makes a file from the database for SendMade: (parameters, reader's language) -> the file.
 Maker = Callable[[Mapping[str, str | int | bool | None], str], Awaitable[Made]]
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A made file, ready to send: made once, so a retried send does not make it again."""
+
+    made: Made
 
 
 @dataclass(frozen=True)
@@ -145,7 +163,12 @@ class Renderer:
 
     async def deliver(self, event: Inbound, answer: Answer) -> None:
         """Perform every action in order; a failed call is logged and the rest go on."""
-        for action in self._join(event, answer.language, answer.actions):
+        for joined in self._join(event, answer.language, answer.actions):
+            action = (
+                await self._make(joined, answer.language)
+                if isinstance(joined, SendMade)
+                else joined
+            )
             try:
                 await self._with_retry(event, answer.language, action)
             except MessengerError as error:
@@ -155,6 +178,19 @@ class Renderer:
                     event.update_id,
                     type(error).__name__,
                 )
+
+    async def _make(self, action: SendMade, language: str) -> _Ready | SendText:
+        """The file, or what to tell the person when it cannot be made or sent."""
+        try:
+            made = await self.makers[action.what](action.params, language)
+        except Exception:
+            # The person was told the file is coming: they must hear that it is not.
+            log.exception("could not make %s", action.what)
+            return SendText(Msg("made.failed"))
+        if len(made.data) > UPLOAD_LIMIT:
+            log.warning("%s of %d bytes is over the upload limit", action.what, len(made.data))
+            return SendText(Msg("made.too_big", megabytes=len(made.data) // 1_000_000))
+        return _Ready(made)
 
     def _join(
         self, event: Inbound, language: str, actions: Sequence[Action]
@@ -201,7 +237,9 @@ class Renderer:
             return _Joined(target, text, lead.markup, lead.message_id)
         return _Joined(target, text, markup_json(self.catalogs, language, then.markup))
 
-    async def _with_retry(self, event: Inbound, language: str, action: Action | _Joined) -> None:
+    async def _with_retry(
+        self, event: Inbound, language: str, action: Action | _Joined | _Ready
+    ) -> None:
         try:
             await self._perform(event, language, action)
         except RetryAfter as wait:
@@ -210,7 +248,9 @@ class Renderer:
             await asyncio.sleep(wait.seconds)
             await self._perform(event, language, action)
 
-    async def _perform(self, event: Inbound, language: str, action: Action | _Joined) -> None:
+    async def _perform(
+        self, event: Inbound, language: str, action: Action | _Joined | _Ready
+    ) -> None:
         render = self.catalogs.render
         chat_id = event.chat_id
         if isinstance(action, _Joined):
@@ -222,10 +262,7 @@ class Renderer:
             target = action.chat_id if action.chat_id is not None else chat_id
             lang = action.language or language
             markup = markup_json(self.catalogs, lang, action.markup)
-            parts = split_text(render(lang, action.text))
-            for index, part in enumerate(parts):
-                last = index == len(parts) - 1
-                await self.messenger.send_text(target, part, markup if last else None)
+            await send_long_text(self.messenger, target, render(lang, action.text), markup)
         elif isinstance(action, EditText):
             text = render(language, action.text)
             markup = markup_json(self.catalogs, language, action.markup)
@@ -247,8 +284,8 @@ class Renderer:
                 await self.messenger.send_stored_document(chat_id, action.data, caption)
             else:
                 await self.messenger.send_document(chat_id, action.filename, action.data, caption)
-        elif isinstance(action, SendMade):
-            made = await self.makers[action.what](action.params, language)
+        elif isinstance(action, _Ready):
+            made = action.made
             caption = render(language, made.caption) if made.caption else None
             if made.photo:
                 await self.messenger.send_photo(chat_id, made.data, caption)
@@ -261,7 +298,7 @@ class Renderer:
 
     async def _edit(self, chat_id: int, message_id: int, text: str, markup: Markup | None) -> None:
         if len(text) > TEXT_LIMIT:
-            await self._send_instead(chat_id, text, markup)
+            await send_long_text(self.messenger, chat_id, text, markup)
             return
         try:
             await self.messenger.edit_text(chat_id, message_id, text, markup)
@@ -269,11 +306,4 @@ class Renderer:
             if "not modified" in str(error):
                 return
             # Too old or gone: the person still gets the message, as a new one.
-            await self._send_instead(chat_id, text, markup)
-
-    async def _send_instead(self, chat_id: int, text: str, markup: Markup | None) -> None:
-        parts = split_text(text)
-        for index, part in enumerate(parts):
-            await self.messenger.send_text(
-                chat_id, part, markup if index == len(parts) - 1 else None
-            )
+            await send_long_text(self.messenger, chat_id, text, markup)

@@ -8,6 +8,19 @@ from handlers.events import ContactShared
 from handlers.flow import Context, Reject, State, refuse
 
 
+def mask_phone(phone: str | None) -> str | None:
+    """A number with all but the first three and the last four digits starred
+    (13812345678 -> 138****5678): enough to recognise it, not to call a stranger.
+    A short number keeps only its last two."""
+    if not phone:
+        return None
+    if len(phone) >= 8:
+        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    if len(phone) > 2:
+        return "*" * (len(phone) - 2) + phone[-2:]
+    return "*" * len(phone)
+
+
 async def ask_phone(state: State, ctx: Context) -> list[Action]:
     """Share the Telegram number with one tap, or type a mainland mobile number."""
     return [

@@ -20,6 +20,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from models import checkins
 from models.broadcasts import Broadcast, BroadcastRun, ContentKind, Delivery, DeliveryStatus
 from models.checkins import CheckIn, Plan, Transport
 from models.db import SQLITE_READ_ONLY
@@ -61,8 +62,6 @@ class ReportRow(Headcount):
     submitted_by: str | None
     submitted_at: datetime
     late: bool
-    # The day's newest revision: the one the summary counts.
-    counted: bool
 
 
 @dataclass(frozen=True)
@@ -235,7 +234,8 @@ async def day_rows(
 async def report_rows(
     session: AsyncSession, first: date | None, last: date | None, town_id: int | None = None
 ) -> AsyncIterator[ReportRow]:
-    """Every revision of every report in the dates (of the town), by day, town, enterprise."""
+    """Each enterprise's report of each day in the dates (of the town): its newest revision,
+    the one the day's figures count, so a column's sum is the district's figure."""
     conditions = []
     if first is not None:
         conditions.append(Report.local_date >= first)
@@ -263,7 +263,6 @@ async def report_rows(
             submitter.full_name,
             Report.submitted_at,
             Report.late,
-            newest.c.rev,
         )
         .join(Enterprise, Enterprise.id == Report.enterprise_id)
         .join(Town, Town.id == Enterprise.town_id)
@@ -273,16 +272,16 @@ async def report_rows(
             and_(
                 newest.c.enterprise_id == Report.enterprise_id,
                 newest.c.local_date == Report.local_date,
+                newest.c.rev == Report.revision,
             ),
         )
-        .where(*conditions)
-        .order_by(Report.local_date, Town.name, Enterprise.name, Report.revision)
+        .order_by(Report.local_date, Town.name, Enterprise.name)
     )
     if town_id is not None:
         query = query.where(Enterprise.town_id == town_id)
     async for row in _stream(session, query):
         (day, town, enterprise, revision, total, staying, gone_home, on_duty, new) = row[:9]
-        needs, by, at, late, newest_revision = row[9:]
+        needs, by, at, late = row[9:]
         yield ReportRow(
             day=_date(day),
             town=str(town),
@@ -297,7 +296,6 @@ async def report_rows(
             submitted_by=_text(by),
             submitted_at=_moment(at),
             late=bool(late),
-            counted=revision == newest_revision,
         )
 
 
@@ -309,10 +307,7 @@ async def ledger_rows(
 ) -> AsyncIterator[LedgerRow]:
     """Every worker (of the town) with their newest check-in up to `last`, by town,
     enterprise and enrolment; workers of no enterprise come last."""
-    newest = select(CheckIn.person_id, func.max(CheckIn.id).label("id"))
-    if last is not None:
-        newest = newest.where(CheckIn.local_date <= last)
-    current = newest.group_by(CheckIn.person_id).subquery()
+    current = checkins.newest_ids(last)
     query = (
         select(
             Person.id,

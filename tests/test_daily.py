@@ -17,15 +17,20 @@ from tests.test_sender import ScriptedMessenger
 
 
 class Recording(ScriptedMessenger):
-    """Keeps the texts too."""
+    """Keeps the texts too: each chat's messages, and all of them joined."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.texts: dict[int, str] = {}
+    def __init__(self, retry_after: dict[int, float] | None = None) -> None:
+        super().__init__(retry_after=retry_after)
+        self.parts: dict[int, list[str]] = {}
 
     async def send_text(self, chat_id: int, text: str, markup: Any = None) -> int:
-        self.texts[chat_id] = text
-        return await super().send_text(chat_id, text, markup)
+        sent = await super().send_text(chat_id, text, markup)
+        self.parts.setdefault(chat_id, []).append(text)
+        return sent
+
+    @property
+    def texts(self) -> dict[int, str]:
+        return {chat: "\n".join(parts) for chat, parts in self.parts.items()}
 
 
 def background(kit: Kit, messenger: ScriptedMessenger) -> Any:
@@ -49,3 +54,18 @@ async def test_the_digest_goes_to_staff_and_officers_see_their_town(db: AsyncEng
     assert "每日汇总" in messenger.texts[900]
     assert "企业100" in messenger.texts[900] and "东湖一厂" in messenger.texts[900]
     assert "东湖一厂" in messenger.texts[901] and "企业100" not in messenger.texts[901]
+
+
+async def test_a_long_digest_arrives_whole_in_parts_after_a_wait(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    for town in range(50):
+        for number in range(2):
+            await kit.add_enterprise(f"第{town:02d}镇第{number}机械制造有限公司", f"第{town:02d}镇")
+    await member(kit, 900)
+    messenger = Recording(retry_after={900: 0.01})
+    sent = await daily.digest(background(kit, messenger), kit.clock())
+    parts = messenger.parts[900]
+    assert sent == 1 and len(messenger.pauses) == 1, "told to wait, waited, sent"
+    assert len(parts) >= 2 and all(len(part) <= 4096 for part in parts)
+    whole = messenger.texts[900]
+    assert "每日汇总" in whole and "第00镇" in whole and "第49镇" in whole

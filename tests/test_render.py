@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html.parser import HTMLParser
 from typing import cast
 
-from bot.messenger import Markup, Messenger
-from bot.render import Renderer, markup_json, split_text
+from bot.messenger import Markup, Messenger, RetryAfter
+from bot.render import UPLOAD_LIMIT, Made, Maker, Renderer, markup_json, split_text
 from handlers.actions import (
     Action,
     AnswerButton,
@@ -19,11 +20,12 @@ from handlers.actions import (
     RemoveReply,
     Reply,
     ReplyButton,
+    SendMade,
     SendText,
     say,
 )
 from handlers.engine import Answer
-from handlers.events import ButtonPress
+from handlers.events import ButtonPress, Command
 from tests.harness import catalogs
 
 
@@ -150,3 +152,53 @@ async def test_keys_other_chats_other_languages_and_the_limit_keep_messages_apar
 
 def text(key: str) -> str:
     return catalogs().render("en", Msg(key))
+
+
+class Uploads(Recorder):
+    """Records uploads too; the first upload may be told to wait."""
+
+    def __init__(self, wait_first: bool = False) -> None:
+        super().__init__()
+        self.wait_first = wait_first
+
+    async def send_document(
+        self, chat_id: int, filename: str, data: bytes, caption: str | None = None
+    ) -> int:
+        if self.wait_first:
+            self.wait_first = False
+            raise RetryAfter(0.01)
+        self.calls.append(("document", chat_id, None, filename, None))
+        return len(self.calls)
+
+
+async def delivered(messenger: Uploads, maker: Maker) -> list[str]:
+    renderer = Renderer(cast(Messenger, messenger), catalogs(), {"export": maker})
+    event = Command(update_id=1, user_id=7, chat_id=7, name="export", arg="")
+    await renderer.deliver(event, Answer("en", (SendMade("export", {}),)))
+    return [call[3] for call in messenger.calls]
+
+
+async def test_a_made_file_is_made_once_even_when_its_send_is_retried() -> None:
+    made: list[int] = []
+
+    async def maker(params: Mapping[str, str | int | bool | None], language: str) -> Made:
+        made.append(1)
+        return Made("export.xlsx", b"PK...")
+
+    assert await delivered(Uploads(wait_first=True), maker) == ["export.xlsx"]
+    assert len(made) == 1, "one workbook, one audit entry"
+
+
+async def test_a_file_that_cannot_be_made_is_explained_in_the_persons_language() -> None:
+    async def broken(params: Mapping[str, str | int | bool | None], language: str) -> Made:
+        raise OSError("disk full")
+
+    assert await delivered(Uploads(), broken) == [text("made.failed")]
+
+
+async def test_a_file_over_the_upload_limit_is_not_sent_and_the_person_is_told_why() -> None:
+    async def huge(params: Mapping[str, str | int | bool | None], language: str) -> Made:
+        return Made("export.xlsx", bytes(UPLOAD_LIMIT + 1))
+
+    [said] = await delivered(Uploads(), huge)
+    assert "50 MB" in said and "/export" in said

@@ -7,6 +7,7 @@ by the bot layer (SendMade), which also writes the export to the audit log.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 from handlers import validation
@@ -27,23 +28,17 @@ from handlers.flow import CommandResult, CommandSpec, Context, GlobalButton, glo
 from handlers.flows.broadcast import STAFF_ROLES, audit_broadcast, own_town
 from handlers.flows.checkin import PLAN_LABELS
 from handlers.flows.letter import percent
+from handlers.flows.report import REMINDER_PREFIX, reminder_text
+from handlers.phone import mask_phone
 from models import broadcasts, stats
-from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind, message_text
+from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
 from models.checkins import Plan
 from models.people import Role
 
 GAPS_SHOWN = 10
+REMIND_AGAIN_AFTER = timedelta(minutes=30)
 MISSING_SHOWN = 30
 NO_CHECKIN = N_("stats.no_checkin")
-
-
-def mask_phone(phone: str | None) -> str:
-    """138****5678: enough to recognise a number, not to call a stranger."""
-    if not phone:
-        return ""
-    if len(phone) < 7:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
 def _change(now: int, before: int) -> Msg:
@@ -54,19 +49,35 @@ def _change(now: int, before: int) -> Msg:
     return Msg("stats.same")
 
 
+def _signed(now: int, before: int) -> str:
+    """The change since the day before as a signed number, for the compact town lines."""
+    return f"{now - before:+d}" if now != before else "±0"
+
+
 def _line(line: stats.Line) -> Msg:
+    now, before = line.totals, line.before
     return Msg(
         "stats.town_line",
         town=line.name,
         on_time=line.on_time,
         late=line.late,
         missing=line.missing,
-        staying=line.totals.staying,
-        gone_home=line.totals.gone_home,
+        total=now.total,
+        total_change=_signed(now.total, before.total),
+        staying=now.staying,
+        staying_change=_signed(now.staying, before.staying),
+        gone_home=now.gone_home,
+        gone_home_change=_signed(now.gone_home, before.gone_home),
+        undecided=now.undecided,
+        undecided_change=_signed(now.undecided, before.undecided),
+        on_duty=now.on_duty,
+        on_duty_change=_signed(now.on_duty, before.on_duty),
+        new_arrivals=now.new_arrivals,
+        new_arrivals_change=_signed(now.new_arrivals, before.new_arrivals),
     )
 
 
-def picture_message(picture: stats.Picture, gaps: list[stats.Gap], threshold: int) -> Msg:
+def picture_message(picture: stats.Picture, threshold: int) -> Msg:
     """The day's picture in words (also the digest's body)."""
     district, before = picture.district, picture.previous
     totals = district.totals
@@ -75,7 +86,8 @@ def picture_message(picture: stats.Picture, gaps: list[stats.Gap], threshold: in
         for plan in Plan
     ]
     plans.append(Msg("stats.plan_line", plan=Msg(NO_CHECKIN), count=picture.plans.get(None, 0)))
-    wide = [g for g in gaps if g.reported is not None and g.size >= threshold][:GAPS_SHOWN]
+    compared = [g for g in picture.gaps if g.reported is not None]
+    wide = [g for g in compared if g.size >= threshold]
     return Msg(
         "stats.picture",
         day=picture.day,
@@ -90,8 +102,11 @@ def picture_message(picture: stats.Picture, gaps: list[stats.Gap], threshold: in
         gone_home=totals.gone_home,
         gone_home_change=_change(totals.gone_home, before.gone_home),
         undecided=totals.undecided,
+        undecided_change=_change(totals.undecided, before.undecided),
         on_duty=totals.on_duty,
+        on_duty_change=_change(totals.on_duty, before.on_duty),
         new_arrivals=totals.new_arrivals,
+        new_arrivals_change=_change(totals.new_arrivals, before.new_arrivals),
         towns=Lines(tuple(_line(line) for line in picture.towns)) if picture.towns else "—",
         workers=picture.workers,
         plans=Lines(tuple(plans)),
@@ -100,12 +115,24 @@ def picture_message(picture: stats.Picture, gaps: list[stats.Gap], threshold: in
             read=picture.letter_read,
             percent=percent(picture.letter_read, picture.workers),
         ),
-        gaps=Lines(tuple(_gap(g) for g in wide)) if wide else Msg("stats.no_gaps"),
+        gaps=_gaps(wide, len(compared) - len(wide), threshold),
         threshold=threshold,
         models=Lines(tuple(picture.models), sep=Msg("ui.list_separator"))
         if picture.models
         else Msg("stats.no_models"),
     )
+
+
+def _gaps(wide: list[stats.Gap], within: int, threshold: int) -> Param:
+    """The widest gaps first; how many more are listed in the export, and how many agree."""
+    lines: list[Param] = [_gap(g) for g in wide[:GAPS_SHOWN]]
+    if not wide:
+        lines.append(Msg("stats.no_gaps"))
+    if len(wide) > GAPS_SHOWN:
+        lines.append(Msg("stats.gaps_more", count=len(wide) - GAPS_SHOWN))
+    if within:
+        lines.append(Msg("stats.gaps_within", count=within, threshold=threshold))
+    return Lines(tuple(lines))
 
 
 def _gap(gap: stats.Gap) -> Msg:
@@ -132,8 +159,7 @@ async def stats_command(ctx: Context, arg: str) -> CommandResult:
         return [SendText(refuse(day).problem)]
     town = own_town(ctx)
     picture = await stats.picture(ctx.session, day, town)
-    gaps = await stats.gaps(ctx.session, day, town)
-    return [say("stats.text", body=picture_message(picture, gaps, ctx.settings.gap_threshold))]
+    return [say("stats.text", body=picture_message(picture, ctx.settings.gap_threshold))]
 
 
 def missing_message(missing: list[stats.Active], day: date, admin: bool) -> Msg:
@@ -180,21 +206,25 @@ async def on_remind_missing(ctx: Context, args: str) -> list[Action]:
     if day != ctx.today:
         return [AnswerButton(Msg("missing.day_passed"), alert=True)]
     deadline = ctx.settings.report_deadline
-    key = (
-        N_("report.remind.overdue")
-        if ctx.now.astimezone(ctx.settings.timezone).time() >= deadline
-        else N_("report.remind.before")
+    unreported = Audience(role=Role.CONTACT, town_id=own_town(ctx), unreported_on=day.isoformat())
+    # A second press, or a colleague's, soon after does not remind the same contacts again.
+    audience = replace(
+        unreported,
+        not_sent=REMINDER_PREFIX,
+        not_sent_since=(ctx.now - REMIND_AGAIN_AFTER).isoformat(),
     )
-    audience = Audience(role=Role.CONTACT, town_id=own_town(ctx), unreported_on=day.isoformat())
     count = await broadcasts.count_audience(ctx.session, audience)
     if count == 0:
+        if await broadcasts.count_audience(ctx.session, unreported):
+            minutes = int(REMIND_AGAIN_AFTER.total_seconds() // 60)
+            return [AnswerButton(Msg("missing.reminded_recently", minutes=minutes), alert=True)]
         return [AnswerButton(Msg("missing.nobody_to_remind"), alert=True)]
     person = ctx.person
     reminder = await broadcasts.add(
         ctx.session,
         Broadcast(
             content_kind=ContentKind.MESSAGE,
-            text=message_text(key, deadline=f"{deadline:%H:%M}"),
+            text=reminder_text(ctx.now.astimezone(ctx.settings.timezone).time(), deadline),
             file_id=None,
             audience=audience.to_json(),
             send_at=ctx.now,

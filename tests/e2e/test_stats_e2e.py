@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from openpyxl import load_workbook
 
+from bot.exports import SHEETS
 from models.db import create_engine, create_sessionmaker
 from models.people import Person, Role
 from tests.botprocess import BotProcess
@@ -52,7 +53,7 @@ def test_export_and_trend(shared_bot: BotProcess) -> None:
     [(filename, data)] = sent.files.values()
     assert filename.endswith(".xlsx")
     workbook = load_workbook(io.BytesIO(data), read_only=True)
-    assert len(workbook.sheetnames) == 6
+    assert len(workbook.sheetnames) == len(SHEETS)
     mark = api.mark()
     staff.command("trend")
     photo = api.wait_for(
