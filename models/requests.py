@@ -4,16 +4,18 @@ A request is routed once, when it is made: wage matters go to the district's lab
 inspection (staff), everything else to the employer's contact, and to staff as well when
 the contact has not answered within the configured time (the request is then *escalated*).
 Every answer and reply is a message row; the request is open until the worker marks it
-solved or staff close it.
+solved or staff close it. Who sees which requests is one rule (`Scope`, `staff_scope`), the
+same for the open list and the export.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Boolean,
@@ -33,6 +35,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from models import people
 from models.base import Base, UTCDateTime
+from models.exports import CHUNK, local_bounds
 from models.organisation import Enterprise, Town
 from models.people import Person, enum_column
 
@@ -290,6 +293,12 @@ class Scope:
         return and_(*parts) if parts else true()
 
 
+def staff_scope(town_id: int | None) -> Scope:
+    """What staff see: the whole district, or (a town officer) one town's requests without
+    the wage matters, which stay with the district's labour inspection."""
+    return Scope() if town_id is None else Scope(town_id=town_id, wages="none")
+
+
 @dataclass(frozen=True)
 class Filter:
     """What staff narrowed the list of open requests to."""
@@ -400,24 +409,84 @@ async def people_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, P
 
 
 @dataclass(frozen=True)
-class Exported:
-    """A request as the export lists it: with who asked and where they work."""
+class RequestRow:
+    """A request as the export lists it: with who asked and where they work (an erased
+    worker keeps the row, without name or description)."""
 
-    request: HelpRequest
-    worker: Person
-    enterprise: str | None
+    number: int
+    created_at: datetime
+    category: Category
+    status: Status
+    source: Source
     town: str | None
+    enterprise: str | None
+    person_id: int
+    erased: bool
+    name: str | None
+    description: str | None
+    anonymous: bool
+    answered_at: datetime | None
+    # Solved by the worker or closed by staff.
+    finished_at: datetime | None
 
 
-async def for_export(session: AsyncSession, town_id: int | None = None) -> list[Exported]:
-    """Every request (of a town's enterprises), oldest first, for staff's export."""
+async def for_export(
+    session: AsyncSession,
+    first: date | None,
+    last: date | None,
+    town_id: int | None = None,
+    *,
+    zone: ZoneInfo,
+) -> AsyncIterator[RequestRow]:
+    """Every request made on the local dates that staff of the town (None: the district)
+    see, oldest first, streamed CHUNK rows at a time."""
     query = (
-        select(HelpRequest, Person, Enterprise.name, Town.name)
+        select(
+            HelpRequest.id,
+            HelpRequest.created_at,
+            HelpRequest.category,
+            HelpRequest.status,
+            HelpRequest.source,
+            Town.name,
+            Enterprise.name,
+            Person.id,
+            Person.erased_at,
+            Person.full_name,
+            HelpRequest.description,
+            HelpRequest.anonymous,
+            HelpRequest.answered_at,
+            HelpRequest.finished_at,
+        )
         .join(Person, Person.id == HelpRequest.person_id)
         .outerjoin(Enterprise, Enterprise.id == HelpRequest.enterprise_id)
         .outerjoin(Town, Town.id == Enterprise.town_id)
+        .where(staff_scope(town_id).condition())
         .order_by(HelpRequest.created_at, HelpRequest.id)
     )
-    if town_id is not None:
-        query = query.where(Enterprise.town_id == town_id)
-    return [Exported(r, p, e, t) for r, p, e, t in await session.execute(query)]
+    start, end = local_bounds(first, last, zone)
+    if start is not None:
+        query = query.where(HelpRequest.created_at >= start)
+    if end is not None:
+        query = query.where(HelpRequest.created_at < end)
+    result = await session.stream(query.execution_options(yield_per=CHUNK))
+    async for chunk in result.partitions():
+        for row in chunk:
+            (number, created, category, status, source, town, enterprise, person_id) = row[:8]
+            erased_at, name, description, anonymous, answered, finished = row[8:]
+            erased = erased_at is not None
+            yield RequestRow(
+                number=number,
+                created_at=created,
+                category=Category(category),
+                status=Status(status),
+                source=Source(source),
+                town=town,
+                enterprise=enterprise,
+                person_id=person_id,
+                erased=erased,
+                name=None if erased else name,
+                description=None if erased else description,
+                anonymous=bool(anonymous),
+                answered_at=answered,
+                finished_at=finished,
+            )

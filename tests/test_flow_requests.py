@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -15,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import escalation
 from bot.config import Settings
 from bot.escalation import escalate
+from bot.messenger import RetryAfter
 from handlers.actions import AnswerButton, EditMarkup, EditText, Inline, Msg, SendPhoto, SendText
 from handlers.engine import Answer
 from handlers.flows import requests as flow
-from models import organisation, requests
+from models import organisation, people, requests
 from models.people import Person, Role
 from models.requests import Category, HelpRequest, RequestMessage, Route, Source, Status
-from tests.harness import ChatMessage, Kit, SimUser, catalogs, keys
+from tests.harness import ZONE, ChatMessage, Kit, SimUser, catalogs, keys
 from tests.test_flow_broadcast import member
 from tests.test_flow_checkin import enrolled
 
@@ -324,7 +325,7 @@ async def test_a_withheld_wage_request_never_reaches_the_employer_with_a_name(
     # Staff pass it on to the employer's contact: still nameless for them.
     answer = await do(await staff.press_data(f"!rqf|{row.id}"))
     assert keys(answer)[:2] == ["request.forwarded", "request.notify_forwarded"]
-    [forwarded] = hand_over(kit, answer, boss)
+    forwarded, _told = hand_over(kit, answer, boss)
     assert forwarded.chat_id == boss.user_id
     answer = await do(await boss.press("request.answer_button"))
     assert not any(isinstance(a, SendPhoto) for a in answer.actions), "a photo can tell who"
@@ -386,8 +387,36 @@ async def test_a_wage_request_the_worker_lets_the_employer_know_shows_the_name(
     assert [s.chat_id for s in sent(kit, answer)] == [staff.user_id]
     row = await only_request(kit)
     assert not row.anonymous
-    [forwarded] = sent(kit, await staff.press_data(f"!rqf|{row.id}"))
+    forwarded, told = sent(kit, await staff.press_data(f"!rqf|{row.id}"))
     assert forwarded.chat_id == boss.user_id and NAME in forwarded.text
+    assert told.chat_id == user.user_id and told.key == "request.forwarded_to_worker_named"
+    assert "对方会看到您的姓名和电话" in told.text
+
+
+async def test_the_worker_is_told_in_their_language_when_staff_pass_it_on(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db)
+    await person(kit, 100, Role.WORKER, language="en")
+    user = kit.user(100, "en")
+    boss = await contact(kit)
+    staff = await member(kit, 900)
+    await ask(user, "request.category.wages", "No pay since November", withhold=True)
+    row = await only_request(kit)
+    answer = await staff.press_data(f"!rqf|{row.id}")
+    assert keys(answer) == [
+        "request.forwarded",
+        "request.notify_forwarded",
+        "request.forwarded_to_worker_anonymous",
+    ]
+    told = {s.chat_id: s for s in sent(kit, answer)}
+    assert set(told) == {boss.user_id, user.user_id}
+    to_worker = told[user.user_id]
+    assert to_worker.message.language == "en"
+    assert f"#{row.id}" in to_worker.text and "Wages unpaid or late" in to_worker.text
+    assert "without telling them it was you" in to_worker.text
+    # The worker is not told twice: it can be passed on only once.
+    assert keys(await staff.press_data(f"!rqf|{row.id}")) == ["error.stale_button"]
 
 
 async def test_passing_on_needs_a_contact_and_only_once(db: AsyncEngine) -> None:
@@ -496,6 +525,59 @@ async def test_the_scheduled_job_escalates_and_sends(db: AsyncEngine) -> None:
     assert (await only_request(kit)).escalated_at is not None
 
 
+class FloodedMessenger(FakeMessenger):
+    """Telegram asks to wait `seconds` instead of sending, the first `refusals` times."""
+
+    def __init__(self, refusals: int, seconds: float) -> None:
+        super().__init__()
+        self.refusals = refusals
+        self.seconds = seconds
+
+    async def send_text(self, chat_id: int, text: str, markup: Any = None) -> int:
+        if self.refusals > 0:
+            self.refusals -= 1
+            raise RetryAfter(self.seconds)
+        return await super().send_text(chat_id, text, markup)
+
+
+async def escalated_after_a_flood(
+    db: AsyncEngine, messenger: FloodedMessenger
+) -> tuple[int, list[float]]:
+    """A housing request left unanswered, escalated to two staff through `messenger`; how
+    many messages went, and the waits."""
+    kit = Kit(db)
+    user = await worker(kit)
+    await contact(kit)
+    await member(kit, 900)
+    await member(kit, 901)
+    await ask(user)
+    kit.clock.advance(hours=25)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    count = await escalate(kit.sessions, messenger, catalogs(), kit.settings, kit.clock, sleep)
+    assert (await only_request(kit)).escalated_at is not None
+    return count, waits
+
+
+async def test_the_job_waits_as_telegram_asks_and_loses_no_message(db: AsyncEngine) -> None:
+    messenger = FloodedMessenger(refusals=1, seconds=7)
+    count, waits = await escalated_after_a_flood(db, messenger)
+    assert waits == [7]
+    assert count == 3
+    assert sorted(chat for chat, _text, _markup in messenger.sent) == [100, 900, 901]
+
+
+async def test_the_job_waits_within_bounds_and_then_goes_on(db: AsyncEngine) -> None:
+    messenger = FloodedMessenger(refusals=escalation.TRIES, seconds=3600)
+    count, waits = await escalated_after_a_flood(db, messenger)
+    assert waits == [escalation.LONGEST_WAIT] * (escalation.TRIES - 1)
+    assert count == 2, "the message refused every time is left; the others still go"
+    assert len({chat for chat, _text, _markup in messenger.sent}) == 2
+
+
 async def test_the_job_is_scheduled_every_few_minutes() -> None:
     scheduler = AsyncIOScheduler(timezone="Asia/Shanghai")
     scheduler.start(paused=True)
@@ -529,13 +611,13 @@ async def test_without_a_contact_staff_and_the_towns_officers_get_it(db: AsyncEn
 # The check-in's needs ---------------------------------------------------------------------
 
 
-async def checkin_staying(user: SimUser, *needs: str) -> Answer:
+async def checkin_staying(user: SimUser, *needs: str, note: str = "宿舍没有暖气") -> Answer:
     await user.command("checkin")
     await user.press("plan.stay")
     for need in needs:
         await user.press(need)
     await user.press("ui.done")
-    await user.send("宿舍没有暖气")
+    await user.send(note)
     return await user.press("ui.confirm")
 
 
@@ -554,15 +636,17 @@ async def test_needs_ticked_in_a_checkin_open_requests_once(db: AsyncEngine) -> 
     assert "不会告诉单位" in said(kit, answer)[1]
     heating, wages = await stored(kit)
     assert heating.category is Category.HEATING and heating.route is Route.CONTACT
-    assert heating.source is Source.CHECKIN and heating.description == "宿舍没有暖气"
+    assert heating.source is Source.CHECKIN and heating.description is None
     assert wages.category is Category.WAGES and wages.route is Route.STAFF and wages.anonymous
-    notes = sent(kit, answer)
-    assert {(n.chat_id, n.key) for n in notes} == {
+    assert wages.description == "宿舍没有暖气", "the note goes with the request for staff alone"
+    notes = {n.chat_id: n for n in sent(kit, answer)}
+    assert {(chat, n.key) for chat, n in notes.items()} == {
         (boss.user_id, "request.notify_new"),
         (staff.user_id, "request.notify_new"),
     }
-    assert all("宿舍没有暖气" in n.text for n in notes)
-    assert "工人在春节去留登记" not in notes[0].text, "the note is the description"
+    assert "宿舍没有暖气" in notes[staff.user_id].text
+    assert "宿舍没有暖气" not in notes[boss.user_id].text
+    assert "工人在春节去留登记" in notes[boss.user_id].text, "the need's own line instead"
 
     answer = await checkin_staying(user, "need.heating", "need.food")
     assert keys(answer)[:2] == ["checkin.saved", "request.opened_from_checkin"]
@@ -580,6 +664,41 @@ async def test_needs_ticked_in_a_checkin_open_requests_once(db: AsyncEngine) -> 
         await requests.finish(session, row, Status.SOLVED, kit.clock(), None)
     await checkin_staying(user, "need.heating")
     assert await kit.count(HelpRequest) == 4, "solved, and lacking it again: a new request"
+
+
+async def test_a_checkin_note_never_reaches_the_employer(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    user = await enrolled(kit, 100)
+    await user.press("plan.stay")
+    await user.press("checkin.nothing_needed")
+    await user.press("ui.skip")
+    await user.press("ui.confirm")
+    staff = await member(kit, 900)
+    boss = await person(kit, 500, Role.CONTACT, company="企业100", name="王经理", phone=None)
+    note = "老板三个月没发工资，宿舍也没暖气"
+    everything = [await checkin_staying(user, "need.heating", "need.wages", note=note)]
+    assert "不会告诉单位" in said(kit, everything[0])[1]
+    heating, wages = await stored(kit)
+    hand_over(kit, everything[0], boss, staff)
+    # Staff pass the wage request on; the contact reads both requests in full.
+    everything.append(await staff.press_data(f"!rqf|{wages.id}"))
+    hand_over(kit, everything[-1], boss)
+    for request in (heating, wages):
+        everything.append(await boss.press_data(f"!rqa|{request.id}"))
+        assert keys(everything[-1])[-2:] == ["request.card", "request.ask_answer"]
+        await boss.press("nav.cancel")
+    await boss.command("requests")
+    everything.append(await open_listed(boss))
+    for_boss = [s.text for a in everything for s in sent(kit, a) if s.chat_id == boss.user_id]
+    for_boss += [t for a in everything[2:] for t in said(kit, a)]
+    assert len(for_boss) >= 5
+    for text in for_boss:
+        assert "三个月没发" not in text and "宿舍也没暖气" not in text, text
+    # Staff still read the note, with the wage request only.
+    assert wages.description is not None and "三个月没发" in wages.description
+    assert heating.description is None and wages.anonymous
+    [for_staff] = [s for s in sent(kit, everything[0]) if s.chat_id == staff.user_id]
+    assert wages.description in for_staff.text
 
 
 # Validation and navigation ------------------------------------------------------------------
@@ -613,6 +732,49 @@ async def test_bad_input_is_refused_with_the_reason(db: AsyncEngine) -> None:
     assert "&lt;b&gt;宿舍&lt;/b&gt; &amp; 厕所都坏了" in summary, "shown as typed, safely"
     assert "📷" not in summary
     assert await kit.count(HelpRequest) == 0
+
+
+async def test_four_chinese_characters_are_description_enough(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    user = await worker(kit)
+    await user.command("request")
+    answer = await user.press("request.category.wages")
+    assert "（2–1,000 个字）" in said(kit, answer)[-1]
+    for typed in ("a", "。"):
+        answer = await user.send(typed)
+        assert keys(answer) == ["request.description_too_short", "request.ask_description"]
+        assert "至少写 2 个字" in said(kit, answer)[0]
+    assert keys(await user.send("工资没发")) == ["request.ask_photo"]
+    await user.press("ui.skip")
+    await user.press("request.anonymity.withhold")
+    await user.press("ui.confirm")
+    assert (await only_request(kit)).description == "工资没发"
+
+
+def test_a_wait_is_said_in_minutes_under_an_hour_else_in_hours() -> None:
+    assert flow.wait_time(timedelta(hours=0.5)) == Msg("request.wait.minutes", minutes=30)
+    assert flow.wait_time(timedelta(seconds=20)) == Msg("request.wait.minutes", minutes=1)
+    assert flow.wait_time(timedelta(hours=1)) == Msg("request.wait.hours", hours="1")
+    assert flow.wait_time(timedelta(hours=1.5)) == Msg("request.wait.hours", hours="1.5")
+    assert flow.wait_time(timedelta(hours=24)) == Msg("request.wait.hours", hours="24")
+    assert flow.wait_time(timedelta(minutes=100)) == Msg("request.wait.hours", hours="1.7")
+
+
+async def test_half_an_hour_to_answer_is_said_as_30_minutes(db: AsyncEngine) -> None:
+    kit = Kit(db, request_escalate_after=timedelta(minutes=30))
+    user = await worker(kit)
+    await contact(kit)
+    staff = await member(kit, 900)
+    await user.command("request")
+    await user.press("request.category.housing")
+    await user.send("宿舍漏风晚上很冷")
+    summary = said(kit, await user.press("ui.skip"))[-1]
+    assert "30 分钟内没有答复" in summary and "0 小时" not in summary
+    await user.press("ui.confirm")
+    kit.clock.advance(minutes=31)
+    by_chat = {m.chat_id: m for m in await _escalate(kit)}
+    escalated = kit.render("zh_Hans", by_chat[staff.user_id].text)
+    assert "单位联系人 30 分钟内未答复" in escalated
 
 
 async def test_change_and_back_before_confirming(db: AsyncEngine) -> None:
@@ -862,18 +1024,153 @@ async def test_erasing_a_worker_blanks_what_they_wrote(db: AsyncEngine) -> None:
     assert NAME not in card and "个人信息已删除" in card
 
 
-async def test_requests_for_the_export(db: AsyncEngine) -> None:
+async def test_the_export_holds_what_requests_shows_on_its_dates(db: AsyncEngine) -> None:
     kit = Kit(db)
     await enterprise(kit, "钢铁二厂", "别的镇")
-    await ask(await worker(kit, 100), "request.category.food", "食堂春节关门了")
+    first = await worker(kit, 100)
+    await ask(first, "request.category.food", "食堂春节关门了")
+    await ask(first, "request.category.wages", "工资两个月没发了", withhold=True)
+    kit.clock.advance(days=1)
     await ask(await worker(kit, 101, "钢铁二厂"), "request.category.heating", "宿舍没有暖气")
-    async with kit.sessions() as session:
-        everything = await requests.for_export(session)
-        town = await organisation.find_town(session, "别的镇")
-        assert town is not None
-        in_town = await requests.for_export(session, town.id)
-    assert [(e.enterprise, e.town, e.worker.full_name) for e in everything] == [
-        ("城建一公司", "开发区", NAME),
-        ("钢铁二厂", "别的镇", NAME),
+    officer = await member(kit, 901, Role.TOWN_OFFICER, town="开发区")
+    food, wages, heating = await stored(kit)
+    day_one = food.created_at.astimezone(ZONE).date()
+
+    async def exported(
+        first: date | None = None, last: date | None = None, town_id: int | None = None
+    ) -> list[requests.RequestRow]:
+        async with kit.sessions() as session:
+            found = requests.for_export(session, first, last, town_id, zone=ZONE)
+            return [row async for row in found]
+
+    everything = await exported()
+    assert [(r.number, r.enterprise, r.town, r.name) for r in everything] == [
+        (food.id, "城建一公司", "开发区", NAME),
+        (wages.id, "城建一公司", "开发区", NAME),
+        (heating.id, "钢铁二厂", "别的镇", NAME),
     ]
-    assert [e.request.category for e in in_town] == [Category.HEATING]
+    assert everything[1].anonymous and everything[1].source is Source.REQUEST
+    async with kit.sessions() as session:
+        town = await organisation.find_town(session, "开发区")
+        scope = flow.scope_of(await people.by_telegram_id(session, officer.user_id))
+        assert town is not None and scope is not None
+        listed, _total = await requests.list_open(session, scope, requests.Filter(), 100)
+    in_town = await exported(town_id=town.id)
+    assert [r.number for r in in_town] == [food.id], "no wage request for a town, nor elsewhere"
+    assert [r.number for r in in_town] == [item.request.id for item in listed], "as /requests"
+    assert [r.number for r in await exported(day_one, day_one)] == [food.id, wages.id]
+    next_day = day_one + timedelta(days=1)
+    assert [r.number for r in await exported(first=next_day)] == [heating.id]
+    assert [r.number for r in await exported(last=next_day)] == [food.id, wages.id, heating.id]
+    assert await exported(first=next_day + timedelta(days=1)) == []
+
+
+# Labour inspection (劳动监察大队) ---------------------------------------------------------
+
+
+async def inspector(kit: Kit, user_id: int, *, active: bool = True) -> SimUser:
+    """A district staff member of labour inspection (`active` false: the bot was blocked)."""
+    user = await member(kit, user_id)
+    async with kit.sessions() as session, session.begin():
+        found = await people.by_telegram_id(session, user_id)
+        assert found is not None
+        found.labour_inspection = True
+        found.active = active
+    return user
+
+
+async def test_a_wage_request_goes_to_labour_inspection_and_not_other_staff(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db)
+    user = await worker(kit)
+    boss = await contact(kit)
+    staff = await member(kit, 900)
+    admin = await member(kit, 902, Role.ADMIN)
+    brigade = await inspector(kit, 903)
+    await inspector(kit, 904, active=False)
+    answer = await ask(user, "request.category.wages", "12月工资拖欠没发", withhold=True)
+    [note] = hand_over(kit, answer, brigade)
+    assert (note.chat_id, note.key) == (brigade.user_id, "request.notify_new")
+    assert NAME in note.text, "labour inspection see who asked"
+    assert staff.messages == admin.messages == boss.messages == []
+    row = await only_request(kit)
+    assert row.route is Route.STAFF and row.about_wages
+
+    # Any district staff member may still find and answer it.
+    answer = await staff.press_data(f"!rqa|{row.id}")
+    assert keys(answer)[-2:] == ["request.card", "request.ask_answer"]
+    await staff.send("已联系企业，本周补发")
+    [to_worker] = sent(kit, await staff.press("request.send_button"))
+    assert to_worker.chat_id == user.user_id
+
+
+async def test_a_wage_need_ticked_in_a_checkin_goes_to_labour_inspection(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db)
+    user = await enrolled(kit, 100)
+    await user.press("plan.stay")
+    await user.press("checkin.nothing_needed")
+    await user.press("ui.skip")
+    await user.press("ui.confirm")
+    staff = await member(kit, 900)
+    brigade = await inspector(kit, 903)
+    boss = await person(kit, 500, Role.CONTACT, company="企业100", name="王经理", phone=None)
+    answer = await checkin_staying(user, "need.heating", "need.wages")
+    heating, wages = await stored(kit)
+    assert wages.about_wages and not heating.about_wages
+    assert set(notified(kit, answer)) == {
+        (boss.user_id, f"!rqa|{heating.id}"),
+        (brigade.user_id, f"!rqa|{wages.id}"),
+    }
+    assert staff.messages == []
+
+
+def notified(kit: Kit, answer: Answer) -> list[tuple[int, str]]:
+    """(chat, the Answer button's data) of every new request's notification an answer sends."""
+    found: list[tuple[int, str]] = []
+    for note in sent(kit, answer):
+        markup = note.message.markup
+        if note.key == "request.notify_new" and isinstance(markup, Inline):
+            found.append((note.chat_id, markup.buttons()[0].data))
+    return found
+
+
+async def test_with_no_labour_inspection_to_reach_wages_go_to_all_district_staff(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db)
+    first = await worker(kit)
+    staff = await member(kit, 900)
+    officer = await member(kit, 901, Role.TOWN_OFFICER, town="开发区")
+    admin = await member(kit, 902, Role.ADMIN)
+    answer = await ask(first, "request.category.wages", "工资两个月没发了", withhold=False)
+    assert {s.chat_id for s in sent(kit, answer)} == {staff.user_id, admin.user_id}
+
+    # An inspector who blocked the bot is no one to tell: nothing is lost.
+    await inspector(kit, 903, active=False)
+    second = await worker(kit, 101)
+    answer = await ask(second, "request.category.overtime", "春节加班费没给", withhold=False)
+    assert {s.chat_id for s in sent(kit, answer)} == {staff.user_id, admin.user_id}
+    assert officer.messages == []
+
+
+async def test_labour_inspection_changes_nothing_for_a_housing_request(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    user = await worker(kit)
+    boss = await contact(kit)
+    staff = await member(kit, 900)
+    officer = await member(kit, 901, Role.TOWN_OFFICER, town="开发区")
+    brigade = await inspector(kit, 903)
+    [note] = sent(kit, await ask(user))
+    assert note.chat_id == boss.user_id, "the contact, and nobody else"
+    kit.clock.advance(hours=25)
+    escalated = {m.chat_id for m in await _escalate(kit) if m.chat_id != user.user_id}
+    assert escalated == {staff.user_id, officer.user_id, brigade.user_id}
+
+    # Without a contact, staff and the town's officers, labour inspection among them.
+    await enterprise(kit, "钢铁二厂", "别的镇")
+    other = await worker(kit, 101, "钢铁二厂")
+    answer = await ask(other, "request.category.housing", "宿舍没有了")
+    assert {s.chat_id for s in sent(kit, answer)} == {staff.user_id, brigade.user_id}

@@ -1,12 +1,14 @@
 """Workers' requests for help (/request), answering them, and the open requests (/requests).
 
 A worker picks a category, describes the problem and may add a photo. Wage matters (wages
-unpaid or late, the holiday overtime subsidy) go to the district's labour inspection staff,
-and the worker may ask that their employer not be told who asked: the employer's contact
-then never sees who it was, not even if staff pass the request on. Everything else goes to
-the employer's contact, and to staff as well when the contact has not answered within
+unpaid or late, the holiday overtime subsidy) go to the district's labour inspection staff
+(to all district staff while none can be reached), and the worker may ask that their
+employer not be told who asked: the employer's contact then never sees who it was, not even
+if staff pass the request on (the worker is told when they do). Everything else goes to the
+employer's contact, and to staff as well when the contact has not answered within
 `request_escalate_after` (`escalate_due`, run by the scheduler). A need ticked in a check-in
-opens a request on its own (`from_checkin`), never a second open one for the same need.
+opens a request on its own (`from_checkin`), never a second open one for the same need; the
+check-in's note goes only with a wage request, and the employer's contact never reads it.
 
 Whoever handles a request answers through the bot: the Answer button on the notification,
 or /requests, starts the answer flow; the worker gets the answer and may reply or mark the
@@ -51,7 +53,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,7 +117,8 @@ HANDLERS: frozenset[Role | None] = frozenset(
 STAFF: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN, Role.TOWN_OFFICER})
 DISTRICT_STAFF: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN})
 EVERYONE_ENROLLED: frozenset[Role | None] = frozenset(Role)
-DESCRIPTION_MIN = 5
+# Two characters: "工资没发" says it all in four; one is a slip of the thumb.
+DESCRIPTION_MIN = 2
 # More open requests than this from one worker is a mistake or abuse, not need.
 MAX_OPEN_PER_WORKER = 10
 SHOWN = 10
@@ -147,9 +150,9 @@ def scope_of(person: Person | None) -> Scope | None:
     if person is None:
         return None
     if person.role in (Role.STAFF, Role.ADMIN):
-        return Scope()
+        return requests.staff_scope(None)
     if person.role is Role.TOWN_OFFICER and person.town_id is not None:
-        return Scope(town_id=person.town_id, wages="none")
+        return requests.staff_scope(person.town_id)
     if person.role is Role.CONTACT and person.enterprise_id is not None:
         return Scope(enterprise_id=person.enterprise_id, wages="forwarded")
     return None
@@ -168,6 +171,12 @@ def shows_identity(viewer: Role | None, request: HelpRequest) -> bool:
     return not (viewer is Role.CONTACT and request.anonymous)
 
 
+def shows_description(viewer: Role | None, request: HelpRequest) -> bool:
+    """Whether this reader gets what the worker wrote: a check-in's note, written about every
+    need at once and without saying who may read it, is for staff only, never the employer."""
+    return not (viewer is Role.CONTACT and request.source is Source.CHECKIN)
+
+
 def _number(text: str) -> int | None:
     return int(text) if text.isdigit() and len(text) < 12 else None
 
@@ -181,6 +190,14 @@ def age(since: datetime, now: datetime) -> Msg:
     if hours < 24:
         return Msg("requests.age_hours", hours=hours)
     return Msg("requests.age_days", days=hours // 24)
+
+
+def wait_time(wait: timedelta) -> Msg:
+    """A configured wait as people say it: minutes under an hour, else hours to one decimal."""
+    minutes = max(1, round(wait.total_seconds() / 60))
+    if minutes < 60:
+        return Msg("request.wait.minutes", minutes=minutes)
+    return Msg("request.wait.hours", hours=f"{minutes / 60:.1f}".removesuffix(".0"))
 
 
 def who(worker: Person | None, request: HelpRequest, viewer: Role | None) -> Msg:
@@ -231,7 +248,7 @@ async def card(
     ]
     if request.anonymous:
         lines.append(Msg("request.card.anonymous"))
-    if request.description:
+    if request.description and shows_description(viewer, request):
         lines.append(Msg("request.card.description", text=request.description))
     elif request.source is Source.CHECKIN:
         lines.append(Msg("request.card.from_checkin"))
@@ -283,9 +300,10 @@ async def _town_of(session: AsyncSession, request: HelpRequest) -> int | None:
 async def _staff_targets(
     session: AsyncSession, request: HelpRequest
 ) -> list[tuple[int, str, Role]]:
-    """Labour inspection (district staff) for wages; staff and the town's officers else."""
+    """Labour inspection for wages (all district staff while none can be reached, so that
+    nothing is lost); staff and the town's officers else."""
     if request.about_wages:
-        chats = await people.staff_chats(session)
+        chats = await people.labour_inspection_chats(session) or await people.staff_chats(session)
         return [(chat, language, Role.STAFF) for chat, language in chats]
     town = await _town_of(session, request)
     found = await people.staff_chats(session, town)
@@ -299,6 +317,16 @@ async def _contact_targets(
         return []
     contacts = await requests.contacts_of(session, request.enterprise_id)
     return [(p.chat_id, p.language, Role.CONTACT) for p in contacts if p.chat_id is not None]
+
+
+async def tell_worker(session: AsyncSession, request: HelpRequest, key: str) -> list[SendText]:
+    """The news `key` (marked N_ by the caller) about the request, with its number and
+    category, to the worker in their language; nothing if the bot cannot reach them."""
+    worker = await session.get(Person, request.person_id)
+    if worker is None or worker.chat_id is None or not worker.active:
+        return []
+    text = Msg(key, number=request.id, category=Msg(CATEGORY_LABELS[request.category]))
+    return [SendText(text, chat_id=worker.chat_id, language=worker.language)]
 
 
 async def notify(
@@ -390,14 +418,17 @@ async def from_checkin(ctx: Context, checkin: CheckIn) -> list[Action]:
         category = Category(need)
         if category in already:
             continue
-        # The worker was not asked here; a wage matter keeps their name from the employer.
+        # The worker was asked neither who may know nor what to tell whom: a wage matter goes
+        # to staff alone and keeps their name from the employer, and only such a request
+        # carries the note (about all their needs, wages perhaps among them).
+        staff_only = category in requests.WAGE_CATEGORIES
         _, sent = await open_request(
             ctx.session,
             worker,
             category,
-            description=checkin.note,
+            description=checkin.note if staff_only else None,
             photo=None,
-            anonymous=category in requests.WAGE_CATEGORIES,
+            anonymous=staff_only,
             source=Source.CHECKIN,
             now=ctx.now,
         )
@@ -422,29 +453,15 @@ async def escalate_due(
 ) -> list[SendText]:
     """Pass every request its contact left unanswered too long on to staff; the messages."""
     due = await requests.due_for_escalation(session, now - settings.request_escalate_after)
-    hours = int(settings.request_escalate_after.total_seconds() // 3600)
+    wait = wait_time(settings.request_escalate_after)
     sent: list[SendText] = []
     for request in due:
         request.escalated_at = now
         targets = await _staff_targets(session, request)
         sent.extend(
-            await notify(
-                session, request, targets, N_("request.notify_escalated"), now, hours=hours
-            )
+            await notify(session, request, targets, N_("request.notify_escalated"), now, wait=wait)
         )
-        worker = await session.get(Person, request.person_id)
-        if worker is not None and worker.chat_id is not None and worker.active:
-            sent.append(
-                SendText(
-                    Msg(
-                        "request.escalated_to_worker",
-                        number=request.id,
-                        category=Msg(CATEGORY_LABELS[request.category]),
-                    ),
-                    chat_id=worker.chat_id,
-                    language=worker.language,
-                )
-            )
+        sent.extend(await tell_worker(session, request, N_("request.escalated_to_worker")))
         log.info("request %s escalated to staff", request.id)
     await session.flush()
     return sent
@@ -572,8 +589,7 @@ async def _who_handles(ctx: Context, category: Category, anonymous: bool) -> Msg
     contacts = await requests.contacts_of(ctx.session, enterprise_id) if enterprise_id else []
     if not contacts:
         return Msg("request.goes_to.staff")
-    hours = int(ctx.settings.request_escalate_after.total_seconds() // 3600)
-    return Msg("request.goes_to.contact", hours=hours)
+    return Msg("request.goes_to.contact", wait=wait_time(ctx.settings.request_escalate_after))
 
 
 async def ask_confirm(state: State, ctx: Context) -> list[Action]:
@@ -835,7 +851,8 @@ async def on_solved_button(ctx: Context, args: str) -> list[Action]:
 
 
 async def _forward(ctx: Context, request: HelpRequest) -> list[Action] | Msg:
-    """Pass a wage request on to the employer's contact (who asked stays hidden if asked)."""
+    """Pass a wage request on to the employer's contact (who asked stays hidden if asked);
+    the worker is told, so that an answer from their employer comes as no surprise."""
     if not request.about_wages or request.forwarded_at is not None or not request.is_open:
         return Msg("error.stale_button")
     contacts = await _contact_targets(ctx.session, request)
@@ -845,7 +862,13 @@ async def _forward(ctx: Context, request: HelpRequest) -> list[Action] | Msg:
     await ctx.session.flush()
     log.info("wage request %s passed on to the employer's contact", request.id)
     sent = await notify(ctx.session, request, contacts, N_("request.notify_forwarded"), ctx.now)
-    return [say("request.forwarded", number=request.id), *sent]
+    news = (
+        N_("request.forwarded_to_worker_anonymous")
+        if request.anonymous
+        else N_("request.forwarded_to_worker_named")
+    )
+    told = await tell_worker(ctx.session, request, news)
+    return [say("request.forwarded", number=request.id), *sent, *told]
 
 
 async def _close(ctx: Context, request: HelpRequest) -> list[Action] | Msg:
@@ -854,21 +877,8 @@ async def _close(ctx: Context, request: HelpRequest) -> list[Action] | Msg:
         return Msg("request.already_finished", number=request.id)
     closer = ctx.person.id if ctx.person is not None else None
     await requests.finish(ctx.session, request, Status.CLOSED, ctx.now, closer)
-    actions: list[Action] = [say("request.closed", number=request.id)]
-    worker = await ctx.session.get(Person, request.person_id)
-    if worker is not None and worker.chat_id is not None and worker.active:
-        actions.append(
-            SendText(
-                Msg(
-                    "request.closed_notice",
-                    number=request.id,
-                    category=Msg(CATEGORY_LABELS[request.category]),
-                ),
-                chat_id=worker.chat_id,
-                language=worker.language,
-            )
-        )
-    return actions
+    told = await tell_worker(ctx.session, request, N_("request.closed_notice"))
+    return [say("request.closed", number=request.id), *told]
 
 
 # /requests: the open requests ---------------------------------------------------------------
