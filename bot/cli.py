@@ -103,6 +103,11 @@ def parser() -> argparse.ArgumentParser:
         "deputy", parents=[days], help="a single-use link for an enterprise's deputy contact"
     ).add_argument("enterprise")
     invite.add_parser("staff", parents=[days], help="a single-use link for a district staff member")
+    invite.add_parser(
+        "inspection",
+        parents=[days],
+        help="a single-use link for a labour inspection staff member (wage matters go to them)",
+    )
     officer = invite.add_parser(
         "town-officer", parents=[days], help="a single-use link for a town's officer"
     )
@@ -552,6 +557,12 @@ async def _invite_staff(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _invite_inspection(settings: Settings, args: argparse.Namespace) -> int:
+    code, expires = await _role_invite(settings, args, InviteKind.INSPECTION)
+    _print_invite(settings, "a labour inspection staff member", code, expires)
+    return 0
+
+
 async def _invite_town_officer(settings: Settings, args: argparse.Namespace) -> int:
     async with transaction(settings) as session:
         town = await town_named(session, args.town)
@@ -717,6 +728,7 @@ COMMANDS: dict[tuple[str, str], Command] = {
     ("invite", "contact"): _invite_contact,
     ("invite", "deputy"): _invite_deputy,
     ("invite", "staff"): _invite_staff,
+    ("invite", "inspection"): _invite_inspection,
     ("invite", "town-officer"): _invite_town_officer,
     ("invite", "poster"): _invite_poster,
 }

@@ -21,6 +21,8 @@ class InviteKind(StrEnum):
     CONTACT = "contact"
     DEPUTY = "deputy"
     STAFF = "staff"
+    # A staff member of the labour inspection brigade (劳动监察大队).
+    INSPECTION = "inspection"
     TOWN_OFFICER = "town_officer"
 
 

@@ -74,6 +74,8 @@ class Person(Base):
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A contact who stands in for the enterprise's one primary contact.
     deputy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A staff member of the labour inspection brigade (劳动监察大队): wage matters go to them.
+    labour_inspection: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # Built once: asked on every update, and a statement object memoizes its cache key.
@@ -119,9 +121,10 @@ async def make_admin(
         return person, None
     previous = person.role
     person.role = Role.ADMIN
-    # An administrator speaks for no single town or enterprise.
+    # An administrator speaks for no single town or enterprise, nor for labour inspection.
     person.town_id = None
     person.enterprise_id = None
+    person.labour_inspection = False
     await session.flush()
     return person, previous
 
@@ -167,6 +170,18 @@ async def staff_chats(session: AsyncSession, town_id: int | None = None) -> list
             Person.role.in_(roles) | officers,
         )
     rows = await session.execute(query)
+    return [(int(chat), language) for chat, language in rows if chat is not None]
+
+
+async def labour_inspection_chats(session: AsyncSession) -> list[tuple[int, str]]:
+    """(chat id, language) of the labour inspection staff the bot can write to."""
+    query = select(Person.chat_id, Person.language).where(
+        Person.active.is_(True),
+        Person.chat_id.is_not(None),
+        Person.role == Role.STAFF,
+        Person.labour_inspection.is_(True),
+    )
+    rows = await session.execute(query.order_by(Person.id))
     return [(int(chat), language) for chat, language in rows if chat is not None]
 
 

@@ -17,6 +17,7 @@ from bot import cli
 from bot.cli import main
 from bot.config import ConfigError, load_settings
 from models.db import create_engine, create_sessionmaker
+from models.invites import Invite, InviteKind
 from models.people import Person, Role
 from tests.harness import CAMPAIGN_NOW, ROOT
 
@@ -253,3 +254,30 @@ def test_invite_poster(config: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert run(config, "invite", "poster", "城建一公司", "--out", str(tmp_path / "p.jpg")) == 2
     assert run(config, "invite", "poster", "城建一公司", "--out", str(out), "--language", "fr") == 2
+
+
+def test_invite_inspection_makes_a_labour_inspection_staff_link(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(config, "invite", "inspection", "--days", "3") == 0
+    out = capsys.readouterr().out
+    found = re.search(
+        r"invite for a labour inspection staff member \(works once, until [^)]+\):\n"
+        r"https://t\.me/district_bot\?start=([A-Za-z0-9_-]{8,64})",
+        out,
+    )
+    assert found, out
+    url = re.search(r'url = "(.+)"', config.read_text(encoding="utf-8"))
+    assert url
+
+    async def kinds() -> list[tuple[str, InviteKind, int | None]]:
+        engine = create_engine(url.group(1))
+        try:
+            async with create_sessionmaker(engine)() as session:
+                rows = await session.execute(select(Invite.code, Invite.kind, Invite.max_uses))
+                return [(code, kind, uses) for code, kind, uses in rows]
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(kinds()) == [(found.group(1), InviteKind.INSPECTION, 1)]
+    assert run(config, "invite", "inspection", "--days", "0") == 2

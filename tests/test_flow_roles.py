@@ -18,7 +18,7 @@ from handlers.events import ButtonPress
 from handlers.flow import Context, Reject, State
 from handlers.flows import organisation as organisation_flow
 from handlers.flows import roles
-from models import audit, invites, organisation
+from models import audit, invites, organisation, people
 from models.audit import AuditEntry
 from models.conversations import Conversation
 from models.invites import Invite, InviteKind
@@ -512,7 +512,7 @@ async def test_staff_may_not_make_staff_or_officer_invites(db: AsyncEngine) -> N
             new_token=lambda: "t",
         )
         fake = State(flow="invite", step="invite_kind", token="t")
-        for kind in ("staff", "town_officer"):
+        for kind in ("staff", "inspection", "town_officer"):
             outcome = await organisation_flow.on_invite_kind(fake, kind, ctx)
             assert outcome == Reject(Msg("error.not_allowed"))
     assert await kit.count(Invite) == 0
@@ -666,3 +666,93 @@ async def test_a_town_officer_cannot_relieve_another_towns_contact(db: AsyncEngi
         assert keys(answer) == ["error.not_allowed"], forged
     assert (await person_of(kit, 400)).role is Role.CONTACT
     assert await kit.count(Invite) == 2, "only the two workers' invites"
+
+
+# Labour inspection (劳动监察大队) ---------------------------------------------------------------
+
+
+def shown(kit: Kit, language: str, answer: Answer) -> list[str]:
+    """The texts an answer sends to the person who acted, as they read them."""
+    return [
+        kit.render(language, a.text)
+        for a in answer.actions
+        if isinstance(a, SendText) and a.chat_id is None
+    ]
+
+
+async def test_an_admin_invites_labour_inspection_staff_who_are_told_so(db: AsyncEngine) -> None:
+    kit = new_kit(db)
+    admin = await member(kit, 1, Role.ADMIN)
+    await admin.command("invite")
+    assert keys(await admin.press("invite.kind.inspection")) == ["invite.created"]
+    created = admin.messages[-1].text
+    assert isinstance(created, Msg) and created.params["role"] == Msg("role.labour_inspection")
+    [invite] = await kit.rows(Invite)
+    assert (invite.kind, invite.max_uses) == (InviteKind.INSPECTION, 1)
+
+    newcomer = kit.user(200, "en")
+    answer = await newcomer.command("start", invite_code(admin))
+    assert keys(answer) == ["role.invited", "role.consent"]
+    assert "labour inspection staff" in shown(kit, "en", answer)[0]
+    await newcomer.press("enrol.agree")
+    assert keys(await newcomer.send("Zhao Liu")) == ["role.done"], "no phone asked of staff"
+    person = await person_of(kit, 200)
+    assert (person.role, person.labour_inspection, person.town_id) == (Role.STAFF, True, None)
+    [mydata] = shown(kit, "en", await newcomer.command("mydata"))
+    assert "labour inspection staff" in mydata
+    [entry] = [e for e in await kit.rows(AuditEntry) if e.action is audit.Action.ROLE_CHANGE]
+    assert entry.scope["labour_inspection"] is True
+
+
+async def test_a_plain_staff_invite_does_not_make_labour_inspection(db: AsyncEngine) -> None:
+    kit = new_kit(db)
+    await enrol(kit, 200, await role_invite(kit, InviteKind.STAFF))
+    person = await person_of(kit, 200)
+    assert (person.role, person.labour_inspection) == (Role.STAFF, False)
+    [mydata] = shown(kit, "zh_Hans", await kit.user(200).command("mydata"))
+    assert "区工作人员" in mydata and "劳动监察" not in mydata
+
+
+async def test_staff_join_labour_inspection_and_leave_it_with_another_role(
+    db: AsyncEngine,
+) -> None:
+    kit = new_kit(db)
+    staff = await member(kit, 2, Role.STAFF)
+    code = await role_invite(kit, InviteKind.INSPECTION)
+    assert keys(await staff.command("start", code)) == ["role.confirm_change"]
+    question = staff.messages[-1].text
+    assert isinstance(question, Msg)
+    assert (question.params["current"], question.params["role"]) == (
+        Msg("role.staff"),
+        Msg("role.labour_inspection"),
+    )
+    assert keys(await staff.press("ui.yes")) == ["role.changed"]
+    person = await person_of(kit, 2)
+    assert (person.role, person.labour_inspection) == (Role.STAFF, True)
+    again = await role_invite(kit, InviteKind.INSPECTION)
+    assert keys(await staff.command("start", again)) == ["role.already_has"]
+
+    # A plain staff invite, then a town officer's, each take the mark away.
+    await staff.command("start", await role_invite(kit, InviteKind.STAFF))
+    assert keys(await staff.press("ui.yes")) == ["role.changed"]
+    assert (await person_of(kit, 2)).labour_inspection is False
+    await staff.command("start", await role_invite(kit, InviteKind.INSPECTION))
+    await staff.press("ui.yes")
+    town = await town_id(kit, "南堡镇")
+    await staff.command("start", await role_invite(kit, InviteKind.TOWN_OFFICER, town_id=town))
+    assert keys(await staff.press("ui.yes")) == ["role.changed"]
+    person = await person_of(kit, 2)
+    assert (person.role, person.town_id, person.labour_inspection) == (
+        Role.TOWN_OFFICER,
+        town,
+        False,
+    )
+
+
+async def test_an_inspector_made_administrator_leaves_labour_inspection(db: AsyncEngine) -> None:
+    kit = new_kit(db)
+    await enrol(kit, 200, await role_invite(kit, InviteKind.INSPECTION))
+    async with kit.sessions() as session, session.begin():
+        person, previous = await people.make_admin(session, 200, "zh_Hans", kit.clock())
+        assert (previous, person.role, person.labour_inspection) == (Role.STAFF, Role.ADMIN, False)
+        assert await people.labour_inspection_chats(session) == []

@@ -198,7 +198,7 @@ async def mydata(ctx: Context, arg: str) -> CommandResult:
             province=province_name(person.hukou_province),
             city=person.hukou_city or not_given,
             enterprise=Raw(enterprise.name) if enterprise else not_given,
-            role=Msg(roles.ROLE_NAMES[person.role]),
+            role=roles.role_title(person.role, inspection=person.labour_inspection),
             language=Msg(LANGUAGE_NAMES.get(person.language, "language.zh_Hans")),
             consent=person.consent_at or not_given,
             checkins=Lines(tuple(lines)) if lines else Msg("mydata.no_checkins"),

@@ -831,9 +831,10 @@ async def invite_command(ctx: Context, arg: str) -> CommandResult:
 
 
 async def ask_invite_kind(state: State, ctx: Context) -> list[Action]:
-    """Staff member, town officer, or an enterprise's contact."""
+    """Staff member (of labour inspection or not), town officer, or an enterprise's contact."""
     rows = [
         [Button(Msg("invite.kind.staff"), "staff")],
+        [Button(Msg("invite.kind.inspection"), "inspection")],
         [Button(Msg("invite.kind.town_officer"), "town_officer")],
         [Button(Msg("invite.kind.contact"), "contact")],
     ]
@@ -847,14 +848,15 @@ async def on_invite_kind(state: State, value: str, ctx: Context) -> Outcome:
         if role not in MANAGERS:
             return Reject(NOT_ALLOWED)
         return Switch("enterprises", say=(say("invite.pick_enterprise"),))
-    if value not in ("staff", "town_officer"):
+    if value not in ("staff", "inspection", "town_officer"):
         return Reject(STALE)
     if role is not Role.ADMIN:
         return Reject(NOT_ALLOWED)
     if value == "town_officer":
         state.data["page"] = 0
         return Goto("invite_town")
-    return Finish((await issue_invite(ctx, InviteKind.STAFF),))
+    kind = InviteKind.INSPECTION if value == "inspection" else InviteKind.STAFF
+    return Finish((await issue_invite(ctx, kind),))
 
 
 async def ask_invite_town(state: State, ctx: Context) -> list[Action]:

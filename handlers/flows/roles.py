@@ -5,7 +5,8 @@ district staff to call); someone the bot already knows
 confirms the change of role. The invite is claimed only at the end, atomically, so a
 single-use link enrols exactly one person; an administrator is never demoted by a link.
 An enterprise has one primary contact and may have one deputy: whoever takes either place
-relieves its holder at once, who is told.
+relieves its holder at once, who is told. A labour inspection invite makes district staff
+who also receive the workers' wage matters; any other role given by invite drops that mark.
 
 ```mermaid
 stateDiagram-v2
@@ -60,6 +61,7 @@ ROLE_OF_KIND: dict[InviteKind, Role] = {
     InviteKind.CONTACT: Role.CONTACT,
     InviteKind.DEPUTY: Role.CONTACT,
     InviteKind.STAFF: Role.STAFF,
+    InviteKind.INSPECTION: Role.STAFF,
     InviteKind.TOWN_OFFICER: Role.TOWN_OFFICER,
 }
 ROLE_NAMES: dict[Role, str] = {
@@ -81,6 +83,7 @@ class Target:
     enterprise_id: int | None = None
     place: str = ""
     deputy: bool = False
+    inspection: bool = False
 
     def to_data(self) -> dict[str, Any]:
         """The JSON form kept in the conversation."""
@@ -90,6 +93,7 @@ class Target:
             "enterprise_id": self.enterprise_id,
             "place": self.place,
             "deputy": self.deputy,
+            "inspection": self.inspection,
         }
 
     @staticmethod
@@ -101,25 +105,32 @@ class Target:
             data["enterprise_id"],
             data["place"],
             bool(data.get("deputy", False)),
+            bool(data.get("inspection", False)),
         )
 
     def matches(self, person: Person) -> bool:
         """Whether the person already holds exactly this role."""
-        return (person.role, person.town_id, person.enterprise_id, person.deputy) == (
+        held = (person.role, person.town_id, person.enterprise_id, person.deputy)
+        return (*held, person.labour_inspection) == (
             self.role,
             self.town_id,
             self.enterprise_id,
             self.deputy,
+            self.inspection,
         )
 
     @property
     def title(self) -> Msg:
         """The role as the person reads it."""
-        return role_title(self.role, self.place, deputy=self.deputy)
+        return role_title(self.role, self.place, deputy=self.deputy, inspection=self.inspection)
 
 
-def role_title(role: Role, place: str = "", *, deputy: bool = False) -> Msg:
+def role_title(
+    role: Role, place: str = "", *, deputy: bool = False, inspection: bool = False
+) -> Msg:
     """A role as a person reads it, with its town or enterprise."""
+    if role is Role.STAFF and inspection:
+        return Msg("role.labour_inspection")
     if role is Role.TOWN_OFFICER and place:
         return Msg("role.as_town_officer", town=Raw(place))
     if role is Role.CONTACT and place and deputy:
@@ -142,14 +153,14 @@ async def person_title(session: AsyncSession, person: Person) -> Msg:
         place = enterprise.name if enterprise else ""
     if person.role is Role.WORKER:
         return Msg("role.as_worker", enterprise=Raw(place)) if place else Msg("role.worker")
-    return role_title(person.role, place, deputy=person.deputy)
+    return role_title(person.role, place, deputy=person.deputy, inspection=person.labour_inspection)
 
 
 async def invite_target(session: AsyncSession, invite: Invite) -> Target | None:
     """The role the invite gives, or None when its town or enterprise is gone or inactive."""
     role = ROLE_OF_KIND.get(invite.kind)
     if role is Role.STAFF:
-        return Target(role)
+        return Target(role, inspection=invite.kind is InviteKind.INSPECTION)
     if role is Role.TOWN_OFFICER and invite.town_id is not None:
         town = await organisation.get_town(session, invite.town_id)
         if town is not None and town.active:
@@ -240,7 +251,12 @@ async def issue_invite(
     await audit.record(ctx.session, audit.Action.INVITE, ctx.now, actor_id=creator, scope=scope)
     return say(
         "invite.created",
-        role=role_title(ROLE_OF_KIND[kind], place, deputy=kind is InviteKind.DEPUTY),
+        role=role_title(
+            ROLE_OF_KIND[kind],
+            place,
+            deputy=kind is InviteKind.DEPUTY,
+            inspection=kind is InviteKind.INSPECTION,
+        ),
         link=Raw(invites.deep_link(ctx.settings.bot_username, invite.code)),
         expires=expires,
     )
@@ -350,6 +366,7 @@ async def _enrol(state: State, ctx: Context, *, number: str | None) -> Outcome:
             full_name=name,
             phone=number,
             deputy=claimed.deputy,
+            labour_inspection=claimed.inspection,
             consent_version=ctx.settings.consent_version,
             consent_at=datetime.fromisoformat(state.data["consent_at"]),
             enrolled_at=ctx.now,
@@ -371,6 +388,7 @@ async def _audit_role(ctx: Context, person: Person, previous: Role | None, claim
         "town_id": claimed.town_id,
         "enterprise_id": claimed.enterprise_id,
         "deputy": claimed.deputy,
+        "labour_inspection": claimed.inspection,
         "invite": "by invite",
     }
     await audit.record(
@@ -424,6 +442,8 @@ async def on_change(state: State, value: str, ctx: Context) -> Outcome:
     person.town_id = claimed.town_id
     person.enterprise_id = claimed.enterprise_id
     person.deputy = claimed.deputy
+    # The mark goes with the invite: staff who take up any other role leave labour inspection.
+    person.labour_inspection = claimed.inspection
     log.info("role of person %s changed %s -> %s by invite", person.id, previous, claimed.role)
     await _audit_role(ctx, person, previous, claimed)
     relieved = await _take_up(ctx, person, claimed)
