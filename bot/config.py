@@ -224,6 +224,9 @@ class NominationSettings(Section):
 
     # The last local day contacts may submit or change their enterprise's nomination.
     deadline: date = date(2027, 2, 14)
+    # So many days before the deadline, the contacts of enterprises with an unsubmitted
+    # draft or no nomination are reminded (0: on the deadline day itself).
+    remind_days_before: int = Field(default=2, ge=0, le=60)
     # How many model employers the district selects (the notice: no fewer than three).
     target: int = Field(default=3, ge=3, le=1000)
 

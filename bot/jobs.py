@@ -11,7 +11,14 @@ enqueue broadcasts or write rows; the sender sends.
   chose to be asked again, or whose check-in is stale (or who never answered), are asked to
   check in again, each at most once in `reporting.reask_every_days` days.
 
-Both run only within the reporting period. A job due while the bot was down runs once on
+- From `nominations.remind_days_before` days before the nomination deadline to the
+  deadline, daily at 10:00, the contacts of active enterprises whose nomination is a draft
+  or not begun are reminded, each enterprise once.
+- Every hour after the nomination deadline (the first run just after midnight), every
+  draft still open is closed: a complete one (models/nominations.py `gaps`) is submitted,
+  and its contacts hear whether it was, and if not, what it lacked; each enterprise once.
+
+The first two run only within the reporting period. A job due while the bot was down runs once on
 restart within the misfire grace time: `register` keeps a stored job whose schedule is
 unchanged (replacing it would move its next run past the missed one), and each job looks
 for the broadcast it already wrote before writing one.
@@ -32,8 +39,10 @@ from bot import escalation
 from bot.config import Settings
 from bot.daily import schedule as schedule_district_jobs
 from handlers.actions import N_
-from models import audit, broadcasts
+from handlers.flows.report import REMINDER_PREFIX, reminder_text
+from models import audit, broadcasts, nominations
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind, message_text
+from models.nominations import Gap
 from models.people import Role
 
 if TYPE_CHECKING:
@@ -43,13 +52,23 @@ log = logging.getLogger(__name__)
 
 REMINDER_JOB = "report-reminder:"
 REASK_JOB = "checkin-reask"
-# Contacts' reminders; every key starts with REMINDER_PREFIX.
-REMINDER_PREFIX = "report.remind."
-REMINDER_BEFORE = N_("report.remind.before")
-REMINDER_OVERDUE = N_("report.remind.overdue")
 # Workers' check-in reminders; a contact's nudge (handlers/flows/report.py) is one too.
 CHECKIN_REMINDER_PREFIX = "checkin.remind."
 REASK = N_("checkin.remind.again")
+# Nominations: the reminder before the deadline, and what the contacts hear after it.
+NOMINATION_REMIND_JOB = "nomination-reminder"
+NOMINATION_CLOSE_JOB = "nomination-close"
+NOMINATION_REMIND_AT = time(10, 0)
+NOMINATION_REMINDER_PREFIX = "nominate.remind."
+NOMINATION_REMIND_NONE = N_("nominate.remind.none")
+NOMINATION_REMIND_DRAFT = N_("nominate.remind.draft")
+NOMINATION_CLOSED_PREFIX = "nominate.deadline."
+NOMINATION_SUBMITTED = N_("nominate.deadline.submitted")
+NOMINATION_NOT_SUBMITTED: dict[tuple[Gap, ...], str] = {
+    (Gap.MEASURE,): N_("nominate.deadline.no_measure"),
+    (Gap.SUMMARY,): N_("nominate.deadline.no_summary"),
+    (Gap.MEASURE, Gap.SUMMARY): N_("nominate.deadline.incomplete"),
+}
 
 Sessions = async_sessionmaker[AsyncSession]
 # Two jobs due at once (after a restart) must not both write the same reminder.
@@ -79,9 +98,33 @@ def register(background: Background) -> None:
         for at in settings.reporting.reminder_times
     }
     wanted[REASK_JOB] = (reask_workers, [], daily(settings.reporting.reask_time))
+    deadline = settings.nominations.deadline
+    remind_from = deadline - timedelta(days=settings.nominations.remind_days_before)
+    wanted[NOMINATION_REMIND_JOB] = (
+        remind_nominations,
+        [],
+        CronTrigger(
+            hour=NOMINATION_REMIND_AT.hour,
+            minute=NOMINATION_REMIND_AT.minute,
+            start_date=datetime.combine(remind_from, time(0), zone),
+            end_date=datetime.combine(deadline, time(23, 59, 59), zone),
+            timezone=zone,
+        ),
+    )
+    # Hourly rather than once, so that a bot down at midnight still closes soon after.
+    wanted[NOMINATION_CLOSE_JOB] = (
+        close_nominations,
+        [],
+        CronTrigger(
+            minute=5,
+            start_date=datetime.combine(deadline + timedelta(days=1), time(0), zone),
+            timezone=zone,
+        ),
+    )
     scheduler = background.scheduler
+    named = (REASK_JOB, NOMINATION_REMIND_JOB, NOMINATION_CLOSE_JOB)
     for job in scheduler.get_jobs():
-        ours = job.id.startswith(REMINDER_JOB) or job.id == REASK_JOB
+        ours = job.id.startswith(REMINDER_JOB) or job.id in named
         if ours and job.id not in wanted:
             job.remove()
     for job_id, (func, args, trigger) in wanted.items():
@@ -140,6 +183,32 @@ async def reask_workers() -> None:
         await service.enqueue(broadcast_id)
 
 
+async def remind_nominations() -> None:
+    """The job: remind the contacts of enterprises that have not submitted a nomination."""
+    service = _service()
+    if service is None:
+        return
+    async with _writing:
+        numbers = await write_nomination_reminders(
+            service.app.sessions, service.settings, service.app.clock()
+        )
+    for broadcast_id in numbers:
+        await service.enqueue(broadcast_id)
+
+
+async def close_nominations() -> None:
+    """The job: after the deadline, submit the complete drafts and tell the contacts."""
+    service = _service()
+    if service is None:
+        return
+    async with _writing:
+        numbers = await write_nomination_close(
+            service.app.sessions, service.settings, service.app.clock()
+        )
+    for broadcast_id in numbers:
+        await service.enqueue(broadcast_id)
+
+
 # What the jobs write (plain functions of the clock, for tests) -------------------------------
 
 
@@ -194,10 +263,7 @@ async def write_report_reminder(
         return None
     zone = settings.campaign.zone
     since = min(datetime.combine(today, at, zone), now)
-    deadline = settings.reporting.deadline
-    overdue = now.astimezone(zone).time() >= deadline
-    key = REMINDER_OVERDUE if overdue else REMINDER_BEFORE
-    text = message_text(key, deadline=f"{deadline:%H:%M}")
+    text = reminder_text(now.astimezone(zone).time(), settings.reporting.deadline)
     audience = Audience(role=Role.CONTACT, unreported_on=today.isoformat())
     async with sessions() as session, session.begin():
         if await broadcasts.messages_since(session, REMINDER_PREFIX, since):
@@ -227,3 +293,72 @@ async def write_reask(sessions: Sessions, settings: Settings, now: datetime) -> 
         if await broadcasts.messages_since(session, REASK, min(midnight, now)):
             return None
         return await _write(session, message_text(REASK), audience, now)
+
+
+async def _enterprises_told(session: AsyncSession, prefix: str, since: datetime) -> set[int]:
+    """The enterprises whose contacts were sent a message starting with `prefix` since then."""
+    found = await broadcasts.messages_since(session, prefix, since)
+    return {
+        enterprise_id
+        for b in found
+        if (enterprise_id := Audience.from_json(b.audience).enterprise_id) is not None
+    }
+
+
+async def write_nomination_reminders(
+    sessions: Sessions, settings: Settings, now: datetime
+) -> list[int]:
+    """From `remind_days_before` days before the nomination deadline to the deadline, a
+    reminder to the contacts of each active enterprise whose nomination is a draft or not
+    begun, once per enterprise; the ids of the broadcasts written."""
+    zone = settings.campaign.zone
+    deadline = settings.nominations.deadline
+    first = deadline - timedelta(days=settings.nominations.remind_days_before)
+    if not first <= now.astimezone(zone).date() <= deadline:
+        return []
+    written: list[int] = []
+    async with sessions() as session, session.begin():
+        told = await _enterprises_told(
+            session, NOMINATION_REMINDER_PREFIX, datetime.combine(first, time(0), zone)
+        )
+        for item in await nominations.unsubmitted(session):
+            if item.enterprise_id in told:
+                continue
+            key = NOMINATION_REMIND_NONE if item.nomination is None else NOMINATION_REMIND_DRAFT
+            text = message_text(key, enterprise=item.enterprise, deadline=deadline.isoformat())
+            audience = Audience(role=Role.CONTACT, enterprise_id=item.enterprise_id)
+            broadcast_id = await _write(session, text, audience, now)
+            if broadcast_id is not None:
+                written.append(broadcast_id)
+    return written
+
+
+async def write_nomination_close(
+    sessions: Sessions, settings: Settings, now: datetime
+) -> list[int]:
+    """After the nomination deadline, submit each active enterprise's complete draft and
+    tell its contacts, or tell them what the draft lacked (once per enterprise); the ids of
+    the broadcasts written. Nothing before the deadline's end."""
+    zone = settings.campaign.zone
+    deadline = settings.nominations.deadline
+    end = datetime.combine(deadline + timedelta(days=1), time(0), zone)
+    if now < end:
+        return []
+    written: list[int] = []
+    async with sessions() as session, session.begin():
+        told = await _enterprises_told(session, NOMINATION_CLOSED_PREFIX, end)
+        for item in await nominations.unsubmitted(session):
+            draft = item.nomination
+            if draft is None or item.enterprise_id in told:
+                continue
+            if await nominations.submit(session, draft, now):
+                key = NOMINATION_SUBMITTED
+                log.info("nomination %s submitted at the deadline", draft.id)
+            else:
+                key = NOMINATION_NOT_SUBMITTED[await nominations.gaps_of(session, draft)]
+            text = message_text(key, enterprise=item.enterprise, deadline=deadline.isoformat())
+            audience = Audience(role=Role.CONTACT, enterprise_id=item.enterprise_id)
+            broadcast_id = await _write(session, text, audience, now)
+            if broadcast_id is not None:
+                written.append(broadcast_id)
+    return written

@@ -1,13 +1,18 @@
 """Advanced-model nominations: one per enterprise, the measures it took, staff's review.
 
 A contact drafts the nomination (each measure the notice names, with a description and
-photos as evidence, and a summary), submits it, and may change it until the deadline.
-Staff comment, ask for more, accept or reject, and select the district's models; a selected
-nomination marks its enterprise as a model (`model_enterprise_ids`).
+photos as evidence, and a summary), submits it, and may change it until the deadline; a
+nomination staff see is always complete (`gaps`), and a draft still open at the deadline is
+submitted then if it is complete. Staff comment, ask for more, accept or reject, and select
+the district's models; a selected nomination marks its enterprise as a model
+(`model_enterprise_ids`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -66,6 +71,24 @@ class ReviewKind(StrEnum):
     ACCEPT = "accept"
     REJECT = "reject"
     SELECT = "select"
+
+
+class Gap(StrEnum):
+    """What a nomination lacks to be complete, and so to be submitted."""
+
+    MEASURE = "measure"  # not one measure described
+    SUMMARY = "summary"
+
+
+def gaps(summary: str | None, described: Collection[Measure]) -> tuple[Gap, ...]:
+    """What keeps a nomination from being complete: at least one measure and a summary.
+    The one rule for the Submit button, the deadline's submission and edits after it."""
+    missing: list[Gap] = []
+    if not described:
+        missing.append(Gap.MEASURE)
+    if not (summary and summary.strip()):
+        missing.append(Gap.SUMMARY)
+    return tuple(missing)
 
 
 class Nomination(Base):
@@ -190,10 +213,32 @@ async def set_photos(
     return True
 
 
+async def gaps_of(session: AsyncSession, nomination: Nomination | None) -> tuple[Gap, ...]:
+    """What the nomination still lacks (everything, if there is none)."""
+    if nomination is None:
+        return gaps(None, ())
+    return gaps(nomination.summary, await measures(session, nomination.id))
+
+
+def fingerprint(nomination: Nomination, items: Mapping[Measure, NominationMeasure]) -> str:
+    """A digest of what staff read of a nomination: it changes with any edit or decision."""
+    content = {
+        "status": nomination.status.value,
+        "summary": nomination.summary,
+        "measures": {m.value: [i.description, list(i.photos)] for m, i in sorted(items.items())},
+    }
+    encoded = json.dumps(content, ensure_ascii=False, sort_keys=True).encode()
+    return hashlib.sha256(encoded).hexdigest()[:16]
+
+
 async def remove_measure(
     session: AsyncSession, nomination: Nomination, measure: Measure, now: datetime
-) -> None:
-    """Take a measure (and its photos) out of the nomination."""
+) -> bool:
+    """Take a measure (and its photos) out of the nomination; false (nothing changed) if it
+    is the last one of a nomination staff see, which must stay complete."""
+    left = set(await measures(session, nomination.id)) - {measure}
+    if nomination.status is not NominationStatus.DRAFT and not left:
+        return False
     await session.execute(
         delete(NominationMeasure).where(
             NominationMeasure.nomination_id == nomination.id, NominationMeasure.measure == measure
@@ -201,23 +246,53 @@ async def remove_measure(
     )
     nomination.updated_at = now
     await session.flush()
+    return True
 
 
 async def set_summary(
     session: AsyncSession, nomination: Nomination, text: str, now: datetime
 ) -> None:
-    """Write the nomination's summary."""
+    """Write the nomination's summary (replaced, never cleared: staff may be reading it)."""
+    if not text.strip():
+        raise ValueError("a nomination's summary cannot be blank")
     nomination.summary = text
     nomination.updated_at = now
     await session.flush()
 
 
-async def submit(session: AsyncSession, nomination: Nomination, now: datetime) -> None:
-    """Hand the nomination to staff (again, after they asked for more)."""
+async def submit(session: AsyncSession, nomination: Nomination, now: datetime) -> bool:
+    """Hand the nomination to staff (again, after they asked for more); false (nothing
+    changed) if it is not complete."""
+    if await gaps_of(session, nomination):
+        return False
     nomination.status = NominationStatus.SUBMITTED
     nomination.submitted_at = now
     nomination.updated_at = now
     await session.flush()
+    return True
+
+
+@dataclass(frozen=True)
+class Unsubmitted:
+    """An active enterprise whose nomination is not with staff: a draft, or none at all."""
+
+    enterprise_id: int
+    enterprise: str
+    nomination: Nomination | None
+
+
+async def unsubmitted(session: AsyncSession) -> list[Unsubmitted]:
+    """Every active enterprise with a draft nomination or none, by name."""
+    rows = await session.execute(
+        select(Enterprise.id, Enterprise.name, Nomination)
+        .outerjoin(Nomination, Nomination.enterprise_id == Enterprise.id)
+        .where(
+            Enterprise.active.is_(True),
+            (Nomination.id.is_(None)) | (Nomination.status == NominationStatus.DRAFT),
+        )
+        .order_by(Enterprise.name, Enterprise.id)
+    )
+    return [Unsubmitted(e, name, n) for e, name, n in rows]
 
 
 # Staff's review -----------------------------------------------------------------------------

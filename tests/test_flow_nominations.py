@@ -4,8 +4,10 @@ deadline, staff's /nominations review and selection; forged buttons are refused.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.actions import AnswerButton, EditText, Msg, Raw, SendPhoto, SendText
@@ -131,7 +133,8 @@ async def test_a_contact_writes_and_submits_the_nomination(db: AsyncEngine) -> N
     ]
     assert await kit.count(NominationMeasure) == 1, "kept at once, as a draft"
     answer = await boss.deliver(photo(boss, "P1"))
-    assert "1/5" in said(kit, answer)[0]
+    assert keys(answer) == ["nominate.photo_kept"]
+    assert "第 1 张（最多 5 张）" in said(kit, answer)[0]
     await boss.deliver(photo(boss, "P2"))
     answer = await boss.press("ui.done")
     assert keys(answer) == ["nominate.overview"]
@@ -207,7 +210,8 @@ async def test_bad_input_is_refused_and_nothing_is_kept(db: AsyncEngine) -> None
     for n in range(flow.PHOTOS_PER_MEASURE):
         await boss.deliver(photo(boss, f"P{n}"))
     answer = await boss.deliver(photo(boss, "one-too-many"))
-    assert keys(answer) == ["nominate.too_many_photos", "nominate.ask_photos"]
+    assert keys(answer) == ["nominate.too_many_photos"]
+    assert boss.button_keys() == ["ui.done", "nominate.clear_photos"]
     nomination = await the_nomination(kit)
     assert len((await items(kit, nomination))[Measure.WAGES].photos) == flow.PHOTOS_PER_MEASURE
     await boss.press("ui.done")
@@ -246,7 +250,7 @@ async def test_after_the_deadline_a_clear_refusal(db: AsyncEngine) -> None:
     answer = await boss.command("nominate")
     assert keys(answer) == ["nominate.closed"]
     text = said(kit, answer)[0]
-    assert "2027年1月19日 截止" in text and "没有提交申报" in text
+    assert "2027年1月19日 24 时截止" in text and "没有提交申报" in text
     assert await boss.state() is None
     assert await kit.count(Nomination) == 0
 
@@ -260,7 +264,7 @@ async def test_the_deadline_passing_midway_stops_the_changes(db: AsyncEngine) ->
     kit.clock.advance(days=1)  # the 21st: the deadline (the 20th, inclusive) has passed
     answer = await boss.send("加班按三倍工资发放")
     assert keys(answer) == ["nominate.closed"]
-    assert "草稿没有在截止前提交" in said(kit, answer)[0]
+    assert "草稿截止时还不完整" in said(kit, answer)[0]
     assert set(await items(kit, await the_nomination(kit))) == {Measure.WAGES}
     assert await boss.state() is None
     assert keys(await boss.command("nominate")) == ["nominate.closed"]
@@ -274,6 +278,189 @@ async def test_a_submitted_nomination_is_final_after_the_deadline(db: AsyncEngin
     answer = await boss.command("nominate")
     assert keys(answer) == ["nominate.closed"]
     assert "正在审核" in said(kit, answer)[0]
+
+
+async def test_a_submitted_nomination_keeps_its_last_measure(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    boss = await contact(kit)
+    await submitted(kit, boss)
+    await boss.command("nominate")
+    await boss.press("nomination.measure.wages")
+    answer = await boss.press("nominate.remove_measure")
+    assert keys(answer) == ["nominate.last_measure"]
+    assert isinstance(answer.actions[0], AnswerButton) and answer.actions[0].alert
+    nomination = await the_nomination(kit)
+    assert nomination.status is NominationStatus.SUBMITTED
+    assert set(await items(kit, nomination)) == {Measure.WAGES}
+    # With another measure written first, this one may go; the other one then stays.
+    await boss.press("nav.back")
+    await write_measure(boss, "nomination.measure.safety", "每周安全检查一次，配发防寒用品")
+    await boss.press("nomination.measure.wages")
+    assert keys(await boss.press("nominate.remove_measure")) == ["nominate.overview"]
+    await boss.press("nomination.measure.safety")
+    assert keys(await boss.press("nominate.remove_measure")) == ["nominate.last_measure"]
+    assert set(await items(kit, await the_nomination(kit))) == {Measure.SAFETY}
+
+
+async def test_a_nomination_staff_asked_more_of_keeps_its_last_measure(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    boss = await contact(kit)
+    staff = await member(kit, 900)
+    await submitted(kit, boss)
+    await staff.command("nominations")
+    await staff.press(
+        "nominations.candidate_button",
+        enterprise=_raw("城建一公司"),
+        status=Msg("nomination.status.submitted"),
+    )
+    await staff.press("nominations.review.more")
+    await staff.send("请补充工资发放凭证")
+    await boss.command("nominate")
+    await boss.press("nomination.measure.wages")
+    assert keys(await boss.press("nominate.remove_measure")) == ["nominate.last_measure"]
+    assert set(await items(kit, await the_nomination(kit))) == {Measure.WAGES}
+    await boss.press("nav.back")
+    assert keys(await boss.press("nominate.leave")) == ["nominate.left_more"]
+
+
+async def test_completeness_is_one_rule_the_model_keeps(db: AsyncEngine) -> None:
+    assert nominations.gaps("总结", [Measure.WAGES]) == ()
+    assert nominations.gaps(None, [Measure.WAGES]) == (nominations.Gap.SUMMARY,)
+    assert nominations.gaps("  ", []) == (nominations.Gap.MEASURE, nominations.Gap.SUMMARY)
+    kit = Kit(db)
+    enterprise_id = await enterprise(kit)
+    async with kit.sessions() as session, session.begin():
+        draft = await nominations.start(session, enterprise_id, None, kit.clock())
+        await nominations.set_measure(session, draft, Measure.WAGES, "按时发放", kit.clock())
+        assert not await nominations.submit(session, draft, kit.clock()), "no summary yet"
+        assert draft.status is NominationStatus.DRAFT and draft.submitted_at is None
+        with pytest.raises(ValueError, match="blank"):
+            await nominations.set_summary(session, draft, "   ", kit.clock())
+        await nominations.set_summary(session, draft, "春节期间工资全部按时发放", kit.clock())
+        assert await nominations.submit(session, draft, kit.clock())
+        assert not await nominations.remove_measure(session, draft, Measure.WAGES, kit.clock())
+        assert set(await nominations.measures(session, draft.id)) == {Measure.WAGES}
+
+
+async def test_changes_after_submitting_reach_staff_when_the_contact_leaves(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db)
+    boss = await contact(kit)
+    staff = await member(kit, 900)
+    await submitted(kit, boss)
+    kit.clock.advance(hours=2)
+    await boss.command("nominate")
+    await boss.press("nomination.measure.wages")
+    await boss.send("每月10日按时足额发放，春节前提前发放")
+    await boss.press("ui.done")
+    answer = await boss.press("nominate.leave")
+    assert keys(answer)[0] == "nominate.left_submitted"
+    assert "截至 2027年2月14日 24 时" in said(kit, answer)[0]
+    assert [(n.chat_id, n.key) for n in sent(kit, answer)] == [
+        (staff.user_id, "nominations.notify_updated")
+    ]
+    assert (await the_nomination(kit)).submitted_at == kit.clock(), "handed over again"
+    # Leaving again without a change, or submitting again unchanged, bothers nobody.
+    await boss.command("nominate")
+    assert sent(kit, await boss.press("nominate.leave")) == []
+    await boss.command("nominate")
+    await boss.press("nominate.submit_button")
+    answer = await boss.press("nominate.submit_button")
+    assert keys(answer) == ["nominate.submitted"] and sent(kit, answer) == []
+
+
+async def test_staff_see_when_a_nomination_changed_after_it_was_submitted(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db)
+    boss = await contact(kit)
+    staff = await member(kit, 900)
+    await submitted(kit, boss)
+    kit.clock.advance(days=1)
+    await boss.command("nominate")
+    await boss.press("nomination.measure.wages")
+    await boss.send("每月10日按时足额发放，春节前提前发放")
+    # The contact has not left yet: staff already read the change, and see that it is one.
+    await staff.command("nominations")
+    answer = await staff.press(
+        "nominations.candidate_button",
+        enterprise=_raw("城建一公司"),
+        status=Msg("nomination.status.submitted"),
+    )
+    card = said(kit, answer)[0]
+    assert "春节前提前发放" in card and "提交后于 2027年1月21日 10:00 修改过" in card
+
+
+async def test_an_image_sent_as_a_file_is_refused_with_how_to_send_it(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    boss = await contact(kit)
+    await boss.command("nominate")
+    await boss.press("nomination.measure.wages")
+    await boss.send("每月10日按时足额发放")
+    as_files = (
+        {"mime_type": "image/jpeg", "file_name": "工资表.jpg"},
+        {"mime_type": None, "file_name": "IMG_0001.HEIC"},
+        {"mime_type": "application/octet-stream", "file_name": "scan.PNG"},
+    )
+    for details in as_files:
+        event = replace(photo(boss, "DOC"), kind="document", **details)
+        answer = await boss.deliver(event)
+        assert keys(answer) == ["nominate.photo_as_file", "nominate.ask_photos"], details
+        assert "请以照片而不是文件重新发送" in said(kit, answer)[0]
+    answer = await boss.deliver(
+        replace(photo(boss, "PDF"), kind="document", mime_type="application/pdf")
+    )
+    assert keys(answer) == ["nominate.photo_only", "nominate.ask_photos"]
+    assert (await items(kit, await the_nomination(kit)))[Measure.WAGES].photos == []
+    english = await contact(kit, 501, "钢铁二厂", language="en")
+    await english.command("nominate")
+    await english.press("nomination.measure.wages")
+    await english.send("Wages paid on the 10th")
+    event = replace(photo(english, "DOC"), kind="document", mime_type="image/png")
+    answer = await english.deliver(event)
+    assert "send it again as a photo, not as a file" in said(kit, answer)[0]
+
+
+async def test_each_photo_of_an_album_is_answered_in_one_short_line(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    boss = await contact(kit)
+    await boss.command("nominate")
+    await boss.press("nomination.measure.living")
+    await boss.send("为120名留守职工提供集中供暖宿舍")
+    album = [await boss.deliver(photo(boss, f"A{n}")) for n in range(1, 7)]
+    assert [keys(a) for a in album] == [["nominate.photo_kept"]] * 5 + [
+        ["nominate.too_many_photos"]
+    ]
+    assert [said(kit, a)[0] for a in album[:3]] == [
+        f"📷 已收第 {n} 张（最多 5 张）。可以继续发，或点“完成”。" for n in (1, 2, 3)
+    ]
+    assert keys(await boss.press("ui.done")) == ["nominate.overview"]
+    nomination = await the_nomination(kit)
+    assert (await items(kit, nomination))[Measure.LIVING].photos == [f"A{n}" for n in range(1, 6)]
+
+
+async def test_the_deadline_day_itself_is_allowed_in_every_language(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    expected = {
+        "zh_Hans": "截至 2027年2月14日 24 时",
+        "zh_Hant": "截至 2027年2月14日 24 時",
+        "en": "until the end of Feb 14, 2027",
+    }
+    for number, (language, words) in enumerate(expected.items()):
+        boss = await contact(kit, 500 + number, f"企业{number}", language=language)
+        await boss.command("nominate")
+        await write_measure(boss, "nomination.measure.wages", "每月10日按时足额发放")
+        left = await boss.press("nominate.leave")
+        await boss.command("nominate")
+        await boss.press("nominate.summary_button")
+        await boss.send("春节期间留守职工全部按时发薪")
+        preview = await boss.press("nominate.submit_button")
+        done = await boss.press("nominate.submit_button")
+        for answer in (left, preview, done):
+            text = said(kit, answer)[0]
+            assert words in text, (language, text)
+            assert "前" not in text.split(words)[1][:3], "not 'before' the deadline"
 
 
 # Staff's /nominations ---------------------------------------------------------------------
@@ -407,7 +594,8 @@ async def test_staff_review_a_candidate_with_the_bots_figures(db: AsyncEngine) -
         enterprise=_raw("城建一公司"),
         status=Msg("nomination.status.submitted"),
     )
-    answer = await staff.press("nominations.review.accept")
+    assert keys(await staff.press("nominations.review.accept")) == ["nominations.confirm_accept"]
+    answer = await staff.press("ui.yes")
     assert keys(answer)[:2] == ["nominations.accepted", "nominate.accepted_notice"]
     assert (await the_nomination(kit)).status is NominationStatus.ACCEPTED
     assert keys(await boss.command("nominate")) == ["nominate.decided"]
@@ -444,7 +632,8 @@ async def test_selecting_models_up_to_the_target_and_telling_the_contacts(
                 await staff.press("nominations.review.reject")
                 done.append(await staff.send("员工宿舍没有取暖"))
             else:
-                done.append(await staff.press(step))
+                await staff.press(step)
+                done.append(await staff.press("ui.yes"))
         return done
 
     [rejected] = await decide("丁公司", "reject")
@@ -468,6 +657,78 @@ async def test_selecting_models_up_to_the_target_and_telling_the_contacts(
     selected = await the_nomination(kit, "甲公司")
     assert selected.status is NominationStatus.SELECTED and selected.selected_at == kit.clock()
     assert keys(await kit.user(500, "en").command("nominate")) == ["nominate.decided"]
+
+
+async def open_card(kit: Kit, staff: SimUser, company: str = "城建一公司") -> Answer:
+    """Staff's /nominations, then the company's card."""
+    await staff.command("nominations")
+    status = (await the_nomination(kit, company)).status
+    return await staff.press(
+        "nominations.candidate_button",
+        enterprise=_raw(company),
+        status=Msg(flow.STATUS_LABELS[status]),
+    )
+
+
+async def test_selecting_asks_first_and_no_changes_nothing(db: AsyncEngine) -> None:
+    kit = Kit(db, nomination_target=3)
+    boss = await contact(kit)
+    staff = await member(kit, 900)
+    await submitted(kit, boss)
+    await open_card(kit, staff)
+    answer = await staff.press("nominations.review.accept")
+    assert keys(answer) == ["nominations.confirm_accept"]
+    assert sent(kit, answer) == [], "nobody is told before the Yes"
+    assert staff.button_keys() == ["ui.yes", "ui.no", "nav.back", "nav.cancel"]
+    assert keys(await staff.press("ui.no")) == ["nominations.card"]
+    assert (await the_nomination(kit)).status is NominationStatus.SUBMITTED
+    await staff.press("nominations.review.accept")
+    await staff.press("ui.yes")
+    answer = await staff.press("nominations.select_button")
+    assert keys(answer) == ["nominations.confirm_select"]
+    question = said(kit, answer)[0]
+    assert "选定后不能撤销" in question and "0/3" in question
+    assert sent(kit, answer) == []
+    assert keys(await staff.press("ui.no")) == ["nominations.card"]
+    assert (await the_nomination(kit)).status is NominationStatus.ACCEPTED
+    reviews = [r.kind for r in await kit.rows(NominationReview) if isinstance(r, NominationReview)]
+    assert reviews == [ReviewKind.ACCEPT], "No selects nothing"
+    await open_card(kit, staff)
+    await staff.press("nominations.select_button")
+    answer = await staff.press("ui.yes")
+    assert keys(answer)[:2] == ["nominations.selected", "nominate.selected_notice"]
+    assert [n.chat_id for n in sent(kit, answer)] == [boss.user_id]
+    assert (await the_nomination(kit)).status is NominationStatus.SELECTED
+
+
+async def test_a_decision_on_a_card_the_contact_changed_meanwhile_is_not_taken(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db)
+    boss = await contact(kit)
+    staff = await member(kit, 900)
+    await submitted(kit, boss)
+    await open_card(kit, staff)
+    await boss.command("nominate")
+    await boss.press("nominate.summary_button")
+    await boss.send("总结改过了：留守职工全部按时发薪")
+    answer = await staff.press("nominations.review.accept")
+    assert keys(answer) == ["nominations.changed_shown", "nominations.card"]
+    assert "总结改过了" in said(kit, answer)[1]
+    assert (await the_nomination(kit)).status is NominationStatus.SUBMITTED
+    # Changed again between the question and the Yes: still nothing is decided.
+    assert keys(await staff.press("nominations.review.accept")) == ["nominations.confirm_accept"]
+    await boss.press("nominate.summary_button")
+    await boss.send("总结又改了：留守职工全部按时发薪")
+    answer = await staff.press("ui.yes")
+    assert keys(answer) == ["nominations.changed_shown", "nominations.card"]
+    assert sent(kit, answer) == []
+    assert (await the_nomination(kit)).status is NominationStatus.SUBMITTED
+    assert await kit.count(NominationReview) == 0
+    await staff.press("nominations.review.accept")
+    answer = await staff.press("ui.yes")
+    assert keys(answer)[0] == "nominations.accepted"
+    assert (await the_nomination(kit)).status is NominationStatus.ACCEPTED
 
 
 # Who may do what -------------------------------------------------------------------------

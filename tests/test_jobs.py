@@ -14,17 +14,23 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import jobs
 from bot import scheduler as scheduler_module
 from bot.app import build_app, utc_now
-from bot.config import DatabaseSettings, ReportingSettings, Settings, TelegramSettings
+from bot.config import (
+    DatabaseSettings,
+    NominationSettings,
+    ReportingSettings,
+    Settings,
+    TelegramSettings,
+)
 from bot.scheduler import Background
 from bot.sender import render_content
 from handlers.ports import Clock
-from models import broadcasts
+from models import broadcasts, nominations
 from models.broadcasts import (
     Audience,
     Broadcast,
@@ -34,6 +40,7 @@ from models.broadcasts import (
     message_text,
 )
 from models.checkins import Plan
+from models.nominations import Measure, Nomination, NominationStatus
 from models.organisation import Enterprise
 from models.people import Person, Role
 from models.reports import Figures
@@ -459,3 +466,247 @@ async def test_a_message_renders_parameters_escaped(db: AsyncEngine) -> None:
         content = await render_content(session, catalogs(), row, "zh_Hans")
     assert content.kind is ContentKind.TEXT
     assert content.text.startswith("📣 &lt;A&amp;B&gt; 提醒您")
+
+
+# Nominations: the reminder before the deadline, the close after it --------------------------------
+
+DEADLINE = date(2027, 2, 14)
+
+
+def nomination_settings(url: str = "sqlite+aiosqlite:///unused.db", **config: Any) -> Settings:
+    return Settings(
+        telegram=TelegramSettings(token=SecretStr(TOKEN)),
+        database=DatabaseSettings(url=url),
+        nominations=NominationSettings(**{"deadline": DEADLINE, **config}),
+    )
+
+
+async def nomination_of(
+    kit: Kit, enterprise_id: int, *, measure: bool, summary: bool, submit: bool = False
+) -> None:
+    async with kit.sessions() as session, session.begin():
+        draft = await nominations.start(session, enterprise_id, None, kit.clock())
+        if measure:
+            await nominations.set_measure(
+                session, draft, Measure.WAGES, "每月10日按时足额发放", kit.clock()
+            )
+        if summary:
+            await nominations.set_summary(
+                session, draft, "春节期间留守职工全部按时发薪", kit.clock()
+            )
+        if submit:
+            assert await nominations.submit(session, draft, kit.clock())
+
+
+NOMINATING = {
+    "none": "未申报企业",
+    "complete": "草稿完整企业",
+    "no_summary": "缺总结企业",
+    "no_measure": "缺措施企业",
+    "empty": "空草稿企业",
+    "submitted": "已提交企业",
+    "inactive": "已停用企业",
+}
+
+
+async def nominating_enterprises(kit: Kit) -> tuple[dict[str, int], dict[str, int]]:
+    """Enterprises (their ids, and their contacts' person ids) with no nomination, drafts
+    complete and not, a submitted nomination, and an inactive one with a complete draft."""
+    ids = {key: await enterprise(kit, name) for key, name in NOMINATING.items()}
+    await nomination_of(kit, ids["complete"], measure=True, summary=True)
+    await nomination_of(kit, ids["no_summary"], measure=True, summary=False)
+    await nomination_of(kit, ids["no_measure"], measure=False, summary=True)
+    await nomination_of(kit, ids["empty"], measure=False, summary=False)
+    await nomination_of(kit, ids["submitted"], measure=True, summary=True, submit=True)
+    await nomination_of(kit, ids["inactive"], measure=True, summary=True)
+    async with kit.sessions() as session, session.begin():
+        await session.execute(
+            update(Enterprise).where(Enterprise.id == ids["inactive"]).values(active=False)
+        )
+    contacts = {
+        key: await person(kit, 600 + n, ids[key], Role.CONTACT) for n, key in enumerate(ids)
+    }
+    await person(kit, 101, ids["none"])  # a worker: never reminded of nominations
+    return ids, contacts
+
+
+async def told(kit: Kit, numbers: list[int], now: datetime) -> dict[int, tuple[str, set[int]]]:
+    """Each broadcast's enterprise: its message key and the people it reaches."""
+    result: dict[int, tuple[str, set[int]]] = {}
+    for number in numbers:
+        async with kit.sessions() as session:
+            row = await broadcasts.get(session, number)
+        assert row is not None
+        key, params = message_parts(row.text or "")
+        assert params["deadline"] == "2027-02-14"
+        enterprise_id = Audience.from_json(row.audience).enterprise_id
+        assert enterprise_id is not None
+        result[enterprise_id] = (key, await recipients(kit, number, now))
+    return result
+
+
+async def statuses(kit: Kit) -> dict[int, NominationStatus]:
+    rows = [n for n in await kit.rows(Nomination) if isinstance(n, Nomination)]
+    return {n.enterprise_id: n.status for n in rows}
+
+
+async def test_contacts_without_a_submitted_nomination_are_reminded_once_before_the_deadline(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db)
+    ids, contacts = await nominating_enterprises(kit)
+    settings = nomination_settings()
+    early = local(10, day=DEADLINE - timedelta(days=3))
+    assert await jobs.write_nomination_reminders(kit.sessions, settings, early) == []
+    now = local(10, day=DEADLINE - timedelta(days=2))
+    numbers = await jobs.write_nomination_reminders(kit.sessions, settings, now)
+    draft = "nominate.remind.draft"
+    assert await told(kit, numbers, now) == {
+        ids["none"]: ("nominate.remind.none", {contacts["none"]}),
+        ids["complete"]: (draft, {contacts["complete"]}),
+        ids["no_summary"]: (draft, {contacts["no_summary"]}),
+        ids["no_measure"]: (draft, {contacts["no_measure"]}),
+        ids["empty"]: (draft, {contacts["empty"]}),
+    }
+    # Once per enterprise: the same day again, the next days, and the deadline write nothing.
+    for day in range(-2, 1):
+        for hour in (10, 15):
+            moment = local(hour, day=DEADLINE + timedelta(days=day))
+            assert await jobs.write_nomination_reminders(kit.sessions, settings, moment) == []
+    after = local(10, day=DEADLINE + timedelta(days=1))
+    assert await jobs.write_nomination_reminders(kit.sessions, settings, after) == []
+    assert await kit.count(Broadcast) == len(numbers)
+
+
+async def test_how_many_days_before_the_deadline_the_reminder_comes_is_configured(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db)
+    firm = await enterprise(kit)
+    await person(kit, 501, firm, Role.CONTACT)
+    for days in (5, 0):
+        settings = nomination_settings(remind_days_before=days)
+        before = local(10, day=DEADLINE - timedelta(days=days + 1))
+        assert await jobs.write_nomination_reminders(kit.sessions, settings, before) == []
+        due = local(10, day=DEADLINE - timedelta(days=days))
+        assert len(await jobs.write_nomination_reminders(kit.sessions, settings, due)) == 1
+        async with kit.sessions() as session, session.begin():
+            await session.execute(delete(Broadcast))
+
+
+async def test_after_the_deadline_complete_drafts_are_submitted_and_the_contacts_told(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db)
+    ids, contacts = await nominating_enterprises(kit)
+    settings = nomination_settings()
+    last_minute = local(23, 59, day=DEADLINE)
+    assert await jobs.write_nomination_close(kit.sessions, settings, last_minute) == []
+    assert (await statuses(kit))[ids["complete"]] is NominationStatus.DRAFT
+    now = local(0, 5, day=DEADLINE + timedelta(days=1))
+    numbers = await jobs.write_nomination_close(kit.sessions, settings, now)
+    assert await told(kit, numbers, now) == {
+        ids["complete"]: ("nominate.deadline.submitted", {contacts["complete"]}),
+        ids["no_summary"]: ("nominate.deadline.no_summary", {contacts["no_summary"]}),
+        ids["no_measure"]: ("nominate.deadline.no_measure", {contacts["no_measure"]}),
+        ids["empty"]: ("nominate.deadline.incomplete", {contacts["empty"]}),
+    }
+    after = await statuses(kit)
+    assert after == {
+        ids["complete"]: NominationStatus.SUBMITTED,
+        ids["no_summary"]: NominationStatus.DRAFT,
+        ids["no_measure"]: NominationStatus.DRAFT,
+        ids["empty"]: NominationStatus.DRAFT,
+        ids["submitted"]: NominationStatus.SUBMITTED,
+        ids["inactive"]: NominationStatus.DRAFT,
+    }
+    async with kit.sessions() as session:
+        submitted = await nominations.for_enterprise(session, ids["complete"])
+    assert submitted is not None and submitted.submitted_at == now
+    # The job runs every hour: the next runs submit and tell nothing again.
+    for hours in (1, 25):
+        again = now + timedelta(hours=hours)
+        assert await jobs.write_nomination_close(kit.sessions, settings, again) == []
+    assert await kit.count(Broadcast) == len(numbers)
+    assert await statuses(kit) == after
+
+
+async def test_the_closing_messages_say_why_in_the_contacts_language(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    row = Broadcast(
+        content_kind=ContentKind.MESSAGE,
+        text=message_text(
+            "nominate.deadline.no_summary", enterprise="<A&B>", deadline="2027-02-14"
+        ),
+        audience=Audience().to_json(),
+    )
+    async with kit.sessions() as session:
+        chinese = await render_content(session, catalogs(), row, "zh_Hans")
+        english = await render_content(session, catalogs(), row, "en")
+    assert (
+        "2027-02-14 24 时截止" in chinese.text
+        and "&lt;A&amp;B&gt; 的申报草稿没有写总结" in chinese.text
+    )
+    assert "The draft of &lt;A&amp;B&gt; has no summary" in english.text
+
+
+@asynccontextmanager
+async def nomination_background(
+    db: AsyncEngine, clock: Clock, **config: Any
+) -> AsyncIterator[Background]:
+    """The scheduler service over this database with these nomination settings."""
+    app = await build_app(
+        nomination_settings(url_of(db), **config), clock=clock, run_migrations=False
+    )
+    service = Background(app)
+    try:
+        yield service
+    finally:
+        if service.scheduler.running:
+            service.scheduler.shutdown(wait=False)
+            await asyncio.sleep(0.05)
+        await service.messenger.close()
+        await app.close()
+
+
+async def test_the_nomination_jobs_are_registered_for_the_configured_days(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db)
+    far = date(2099, 2, 14)
+    async with nomination_background(db, kit.clock, deadline=far, remind_days_before=3) as service:
+        service.scheduler.start()
+        jobs.register(service)
+        reminder = service.scheduler.get_job(jobs.NOMINATION_REMIND_JOB)
+        assert reminder.next_run_time == datetime(2099, 2, 11, 10, tzinfo=ZONE)
+        close = service.scheduler.get_job(jobs.NOMINATION_CLOSE_JOB)
+        assert close.next_run_time == datetime(2099, 2, 15, 0, 5, tzinfo=ZONE)
+    # Once the reminder days are past there is no reminder job; the close job stays.
+    async with nomination_background(db, kit.clock, deadline=date(2020, 2, 14)) as service:
+        service.scheduler.start()
+        jobs.register(service)
+        assert service.scheduler.get_job(jobs.NOMINATION_REMIND_JOB) is None
+        assert service.scheduler.get_job(jobs.NOMINATION_CLOSE_JOB) is not None
+
+
+async def test_the_nomination_jobs_enqueue_through_the_running_service(
+    db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kit = Kit(db)
+    ids, contacts = await nominating_enterprises(kit)
+    await jobs.close_nominations()  # no service: nothing
+    assert await kit.count(Broadcast) == 0
+    kit.clock.now = local(10, day=DEADLINE - timedelta(days=2))
+    async with nomination_background(db, kit.clock) as service:
+        monkeypatch.setattr(scheduler_module, "_service", service)
+        await jobs.remind_nominations()
+        reminded = {d.person_id for d in await kit.rows(Delivery) if isinstance(d, Delivery)}
+        kit.clock.now = local(0, 5, day=DEADLINE + timedelta(days=1))
+        await jobs.close_nominations()
+        await jobs.close_nominations()
+    assert reminded == {
+        contacts[k] for k in ("none", "complete", "no_summary", "no_measure", "empty")
+    }
+    rows = [d for d in await kit.rows(Delivery) if isinstance(d, Delivery)]
+    assert len(rows) == len(reminded) + 4, "four drafts closed, each told once"
+    assert (await statuses(kit))[ids["complete"]] is NominationStatus.SUBMITTED

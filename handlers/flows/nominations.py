@@ -2,11 +2,15 @@
 
 A contact writes their enterprise's nomination: for each measure the notice names, what
 the enterprise did and photos as evidence, then a summary; every change is kept at once (a
-draft), and Submit hands it to staff. It may be changed until `nomination_deadline`; after
-that the contact gets a clear refusal, unless staff asked for more. Staff see each submitted
-candidate with its evidence and the bot's own figures on the enterprise, comment (for staff
-only), ask for more, accept or reject, and select the district's models; the list shows how
-far selection is from `nomination_target`. The contacts hear of every decision.
+draft), and Submit hands it to staff. It may be changed until the end of
+`nomination_deadline`, after submitting too: staff then read the changed nomination, which
+stays complete (its last measure cannot be removed), are told of the change, and a decision
+taken on a card the contact changed meanwhile is refused. After the deadline the contact gets
+a clear refusal, unless staff asked for more; a complete draft is submitted at the deadline
+by a scheduled job (bot/jobs.py). Staff see each submitted candidate with its evidence and
+the bot's own figures on the enterprise, comment (for staff only), ask for more, accept or
+reject, and select the district's models, accepting and selecting only after a Yes; the list
+shows how far selection is from `nomination_target`. The contacts hear of every decision.
 
 ```mermaid
 stateDiagram-v2
@@ -33,9 +37,12 @@ stateDiagram-v2
     candidate --> candidate_photos
     candidate --> review_text
     candidate --> candidates
+    candidate --> confirm
     candidate_photos --> candidate
     review_text --> candidate
     review_text --> candidates
+    confirm --> candidate
+    confirm --> candidates
 ```
 """
 
@@ -92,6 +99,8 @@ CONTACTS: frozenset[Role | None] = frozenset({Role.CONTACT})
 # The labour inspection brigade screens the candidates: district staff.
 REVIEWERS: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN})
 PHOTOS_PER_MEASURE = 5
+# File names of pictures, for a document whose MIME type does not say it is one.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif", ".bmp", ".tif")
 MEASURE_MIN = 5
 SUMMARY_MIN = 10
 # How much of a measure's description the contact's overview shows.
@@ -257,14 +266,45 @@ async def on_overview(state: State, value: str, ctx: Context) -> Outcome:
     if value == "sum":
         return Goto("summary_text")
     if value == "leave":
-        return Finish((say("nominate.left", deadline=ctx.settings.nomination_deadline),))
+        return Finish(await _leave(state, ctx))
     if value == "submit":
         nomination = await nominations.for_enterprise(ctx.session, state.data["enterprise_id"])
-        items = await _items(ctx.session, nomination)
-        if nomination is None or not items or not nomination.summary:
+        if await nominations.gaps_of(ctx.session, nomination):
             return Reject(Msg("nominate.incomplete"))
         return Goto("submit")
     return Reject(Msg("error.stale_button"))
+
+
+def _changed_since_submitted(nomination: Nomination) -> bool:
+    """Whether a submitted nomination was changed after staff were last told of it."""
+    submitted_at = nomination.submitted_at
+    return submitted_at is not None and nomination.updated_at > submitted_at
+
+
+async def _tell_staff(ctx: Context, state: State, key: str) -> list[Action]:
+    enterprise = Raw(state.data["enterprise_name"])
+    return [
+        SendText(Msg(key, enterprise=enterprise), chat_id=chat_id, language=language)
+        for chat_id, language in await people.staff_chats(ctx.session)
+    ]
+
+
+async def _leave(state: State, ctx: Context) -> tuple[Action, ...]:
+    """Everything is kept already; a submitted nomination changed here is handed over again
+    (staff read it live anyway, and hear that it changed)."""
+    deadline = ctx.settings.nomination_deadline
+    nomination = await nominations.for_enterprise(ctx.session, state.data["enterprise_id"])
+    if nomination is None or nomination.status is NominationStatus.DRAFT:
+        return (say("nominate.left", deadline=deadline),)
+    if nomination.status is NominationStatus.MORE_REQUESTED:
+        return (say("nominate.left_more"),)
+    staff: list[Action] = []
+    if _changed_since_submitted(nomination) and await nominations.submit(
+        ctx.session, nomination, ctx.now
+    ):
+        staff = await _tell_staff(ctx, state, N_("nominations.notify_updated"))
+        log.info("nomination %s changed after it was submitted", nomination.id)
+    return (say("nominate.left_submitted", deadline=deadline), *staff)
 
 
 async def _current(ctx: Context, state: State) -> NominationMeasure | None:
@@ -326,9 +366,11 @@ async def on_measure_button(state: State, value: str, ctx: Context) -> Outcome:
     nomination = await _own(ctx, state, create=False)
     if not isinstance(nomination, Nomination):
         return Finish((SendText(nomination or Msg("error.not_allowed")),))
-    await nominations.remove_measure(
+    if not await nominations.remove_measure(
         ctx.session, nomination, Measure(state.data["measure"]), ctx.now
-    )
+    ):
+        # Staff already read it: it keeps at least one measure.
+        return Reject(Msg("nominate.last_measure"))
     return Goto("overview")
 
 
@@ -352,15 +394,34 @@ async def ask_photos(state: State, ctx: Context) -> list[Action]:
     ]
 
 
+def _is_image_file(event: Media) -> bool:
+    """A picture sent as a file: Telegram delivers it as a document, not a photo."""
+    if event.kind != "document":
+        return False
+    mime = (event.mime_type or "").lower()
+    return mime.startswith("image/") or (event.file_name or "").lower().endswith(IMAGE_SUFFIXES)
+
+
+def _short_reply(message: Msg, *, clear: bool = False) -> Stay:
+    """One line and Done, not the whole question: the photos of an album arrive one by one,
+    and each is answered."""
+    rows = [[Button(Msg("ui.done"), "done")]]
+    if clear:
+        rows.append([Button(Msg("nominate.clear_photos"), "clear")])
+    return Stay((SendText(message, Inline.of(rows)),))
+
+
 async def on_photo(state: State, event: Media, ctx: Context) -> Outcome:
     """Add a photo (up to the limit)."""
+    if _is_image_file(event):
+        return Reject(Msg("nominate.photo_as_file"))
     if event.kind != "photo" or not event.file_id:
         return Reject(Msg("nominate.photo_only"))
     item = await _current(ctx, state)
     if item is None:
         return Reject(Msg("error.stale_button"))
     if len(item.photos) >= PHOTOS_PER_MEASURE:
-        return Reject(Msg("nominate.too_many_photos", max=PHOTOS_PER_MEASURE))
+        return _short_reply(Msg("nominate.too_many_photos", max=PHOTOS_PER_MEASURE), clear=True)
     nomination = await _own(ctx, state, create=False)
     if not isinstance(nomination, Nomination):
         return Finish((SendText(nomination or Msg("error.not_allowed")),))
@@ -368,7 +429,7 @@ async def on_photo(state: State, event: Media, ctx: Context) -> Outcome:
     await nominations.set_photos(
         ctx.session, nomination, Measure(state.data["measure"]), photos, ctx.now
     )
-    return Stay()
+    return _short_reply(Msg("nominate.photo_kept", count=len(photos), max=PHOTOS_PER_MEASURE))
 
 
 async def on_photos_button(state: State, value: str, ctx: Context) -> Outcome:
@@ -443,21 +504,18 @@ async def on_submit(state: State, value: str, ctx: Context) -> Outcome:
     nomination = await _own(ctx, state, create=False)
     if not isinstance(nomination, Nomination):
         return Finish((SendText(nomination or Msg("error.not_allowed")),))
-    if not await _items(ctx.session, nomination) or not nomination.summary:
-        return Reject(Msg("nominate.incomplete"))
     before = nomination.status
-    await nominations.submit(ctx.session, nomination, ctx.now)
-    enterprise = Raw(state.data["enterprise_name"])
+    changed = _changed_since_submitted(nomination)
+    if not await nominations.submit(ctx.session, nomination, ctx.now):
+        return Reject(Msg("nominate.incomplete"))
     if before is NominationStatus.SUBMITTED:
-        notice = Msg("nominations.notify_updated", enterprise=enterprise)
+        # Staff need not hear of a nomination handed over again unchanged.
+        key = N_("nominations.notify_updated") if changed else None
     elif before is NominationStatus.MORE_REQUESTED:
-        notice = Msg("nominations.notify_resubmitted", enterprise=enterprise)
+        key = N_("nominations.notify_resubmitted")
     else:
-        notice = Msg("nominations.notify_submitted", enterprise=enterprise)
-    staff = [
-        SendText(notice, chat_id=chat_id, language=language)
-        for chat_id, language in await people.staff_chats(ctx.session)
-    ]
+        key = N_("nominations.notify_submitted")
+    staff = await _tell_staff(ctx, state, key) if key else []
     log.info("nomination %s submitted (was %s)", nomination.id, before.value)
     done = say("nominate.submitted", deadline=ctx.settings.nomination_deadline)
     return Finish((done, *staff))
@@ -566,12 +624,16 @@ async def _card(ctx: Context, nomination: Nomination) -> Msg:
         for r in reviews
     )
     counts = await nominations.status_counts(ctx.session)
+    submitted: Param = nomination.submitted_at or Msg("common.not_given")
+    if _changed_since_submitted(nomination):
+        # Edits after submitting are live: say so, beside what staff already read.
+        submitted = Msg("nominations.changed_since", submitted=submitted, at=nomination.updated_at)
     return Msg(
         "nominations.card",
         enterprise=enterprise.name if enterprise else "-",
         town=town.name if town else "-",
         status=Msg(STATUS_LABELS[nomination.status]),
-        submitted=nomination.submitted_at or Msg("common.not_given"),
+        submitted=submitted,
         figures=Lines(
             (
                 Msg(
@@ -603,6 +665,8 @@ async def ask_candidate(state: State, ctx: Context) -> list[Action]:
     if nomination is None:
         return [say("error.stale_button")]
     items = await _items(ctx.session, nomination)
+    # A decision applies to the nomination as this card shows it (see _unchanged).
+    state.data["seen"] = nominations.fingerprint(nomination, items)
     photos = sum(len(item.photos) for item in items.values())
     rows: list[list[Button]] = []
     if photos:
@@ -629,6 +693,17 @@ async def _tell_contacts(ctx: Context, nomination: Nomination, message: Msg) -> 
     ]
 
 
+async def _unchanged(ctx: Context, state: State, nomination: Nomination) -> bool:
+    """Whether the nomination is still as staff's last card showed it (the contact may
+    change a submitted one until the deadline)."""
+    items = await _items(ctx.session, nomination)
+    return state.data.get("seen") == nominations.fingerprint(nomination, items)
+
+
+def _shown_again() -> Goto:
+    return Goto("candidate", say=(say("nominations.changed_shown"),))
+
+
 async def on_candidate(state: State, value: str, ctx: Context) -> Outcome:
     """Photos, a comment, ask for more, accept, reject, select."""
     nomination = await _candidate(ctx, state)
@@ -639,13 +714,51 @@ async def on_candidate(state: State, value: str, ctx: Context) -> Outcome:
     if value not in set(ReviewKind) or not nominations.may(ReviewKind(value), nomination.status):
         return Reject(Msg("error.stale_button"))
     kind = ReviewKind(value)
+    if kind is not ReviewKind.COMMENT and not await _unchanged(ctx, state, nomination):
+        return _shown_again()
+    state.data["review"] = kind.value
     if kind in (ReviewKind.COMMENT, ReviewKind.MORE, ReviewKind.REJECT):
-        state.data["review"] = kind.value
         return Goto("review_text")
+    # Accepting and selecting tell the contacts at once: only after a Yes.
+    return Goto("confirm")
+
+
+async def ask_confirm(state: State, ctx: Context) -> list[Action]:
+    """Accept or select this enterprise? The contacts hear of it at once."""
+    nomination = await _candidate(ctx, state)
+    if nomination is None:
+        return [say("error.stale_button")]
+    enterprise = await organisation.get_enterprise(ctx.session, nomination.enterprise_id)
+    name = Raw(enterprise.name if enterprise else "-")
+    if ReviewKind(state.data["review"]) is ReviewKind.SELECT:
+        counts = await nominations.status_counts(ctx.session)
+        target = ctx.settings.nomination_target
+        question = Msg(
+            "nominations.confirm_select",
+            enterprise=name,
+            progress=progress(counts[NominationStatus.SELECTED], target),
+        )
+    else:
+        question = Msg("nominations.confirm_accept", enterprise=name)
+    buttons = [[Button(Msg("ui.yes"), "yes"), Button(Msg("ui.no"), "no")]]
+    return [SendText(question, Inline.of(buttons))]
+
+
+async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
+    """Yes: record the decision and tell the contacts; No: back to the card."""
+    nomination = await _candidate(ctx, state)
+    if nomination is None or value not in ("yes", "no"):
+        return Reject(Msg("error.stale_button"))
+    if value == "no":
+        return Goto("candidate")
+    kind = ReviewKind(state.data["review"])
+    if not await _unchanged(ctx, state, nomination):
+        return _shown_again()
     person = ctx.person
-    await nominations.review(
+    if not await nominations.review(
         ctx.session, nomination, kind, person.id if person else None, None, ctx.now
-    )
+    ):
+        return Reject(Msg("nominations.changed_meanwhile"))
     enterprise = await organisation.get_enterprise(ctx.session, nomination.enterprise_id)
     name = Raw(enterprise.name if enterprise else "-")
     log.info("nomination %s: %s", nomination.id, kind.value)
@@ -726,10 +839,12 @@ REVIEW = Flow(
         Step("candidates", ask_candidates, N_("hint.press_button"), on_button=on_candidates,
              goes_to=("candidate",)),
         Step("candidate", ask_candidate, N_("hint.press_button"), on_button=on_candidate,
-             goes_to=("candidate", "candidate_photos", "review_text", "candidates")),
+             goes_to=("candidate", "candidate_photos", "review_text", "candidates", "confirm")),
         Step("candidate_photos", ask_candidate_photos, N_("hint.press_button"),
              on_button=on_photos_seen, goes_to=("candidate",)),
         Step("review_text", ask_review, N_("nominations.hint_review"), on_text=on_review,
+             goes_to=("candidate", "candidates")),
+        Step("confirm", ask_confirm, N_("hint.press_button"), on_button=on_confirm,
              goes_to=("candidate", "candidates")),
     ),
 )  # fmt: skip
