@@ -32,7 +32,8 @@ from handlers.flows.checkin import NEED_LABELS, PLAN_LABELS, TRANSPORT_LABELS
 from handlers.flows.requests import CATEGORY_LABELS
 from handlers.flows.requests import STATUS_LABELS as REQUEST_STATUS_LABELS
 from handlers.geography import PROVINCES
-from models import audit, exports, nominations, organisation, requests
+from handlers.phone import mask_phone
+from models import audit, exports, nominations, organisation, requests, stats
 from models.broadcasts import ContentKind, DeliveryStatus, message_parts
 from models.checkins import Need, Plan, Transport
 
@@ -40,14 +41,17 @@ from models.checkins import Need, Plan, Transport
 SHEETS: dict[str, str] = {
     "summary": N_("export.sheet.summary"),
     "reports": N_("export.sheet.reports"),
+    "reconciliation": N_("export.sheet.reconciliation"),
     "ledger": N_("export.sheet.ledger"),
     "checkins": N_("export.sheet.checkins"),
     "deliveries": N_("export.sheet.deliveries"),
     "requests": N_("export.sheet.requests"),
 }
 REQUEST_COLUMNS = (
+    N_("export.col.request"),
     N_("export.col.created_at"),
     N_("export.col.category"),
+    N_("export.col.source"),
     N_("export.col.status"),
     N_("export.col.town"),
     N_("export.col.enterprise"),
@@ -56,7 +60,12 @@ REQUEST_COLUMNS = (
     N_("export.col.description"),
     N_("export.col.anonymous"),
     N_("export.col.answered_at"),
+    N_("export.col.closed_at"),
 )
+REQUEST_SOURCES: dict[requests.Source, str] = {
+    requests.Source.REQUEST: N_("export.source.request"),
+    requests.Source.CHECKIN: N_("export.source.checkin"),
+}
 SUMMARY_COLUMNS = (
     N_("export.col.date"),
     N_("export.col.reported"),
@@ -82,8 +91,20 @@ REPORT_COLUMNS = (
     N_("export.col.submitted_by"),
     N_("export.col.submitted_at"),
     N_("export.col.late"),
-    N_("export.col.counted"),
     N_("export.col.model"),
+)
+RECONCILIATION_COLUMNS = (
+    N_("export.col.date"),
+    N_("export.col.town"),
+    N_("export.col.enterprise"),
+    N_("export.col.total"),
+    N_("export.col.staying"),
+    N_("export.col.said_staying"),
+    N_("export.col.gone_home"),
+    N_("export.col.said_gone_home"),
+    N_("export.col.said_undecided"),
+    N_("export.col.not_answered"),
+    N_("export.col.gap"),
 )
 LEDGER_COLUMNS = (
     N_("export.col.person"),
@@ -148,18 +169,6 @@ FORBIDDEN_IN_SHEET_NAMES = str.maketrans({c: "_" for c in "[]:*?/\\"})
 NEEDS = frozenset(need.value for need in Need)
 
 Cell = str | int | date | datetime | None
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """A phone number with all but the first three and the last four digits starred
-    (13812345678 -> 138****5678); a short number keeps only its last two."""
-    if not phone:
-        return None
-    if len(phone) >= 8:
-        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-    if len(phone) > 2:
-        return "*" * (len(phone) - 2) + phone[-2:]
-    return "*" * len(phone)
 
 
 def display_width(text: str) -> int:
@@ -383,8 +392,29 @@ async def _reports(sheet: _Sheet, rows: AsyncIterator[exports.ReportRow], models
                 r.submitted_by,
                 r.submitted_at,
                 words.yes_no(r.late),
-                words.yes_no(r.counted),
                 words.yes_no(r.enterprise in models),
+            ]
+        )
+
+
+def _reconciliation(sheet: _Sheet, day: date, gaps: Sequence[stats.Gap]) -> None:
+    # One row per active enterprise (hundreds), widest gap first, as /stats lists them.
+    sheet.header(RECONCILIATION_COLUMNS)
+    for gap in gaps:
+        reported, said = gap.reported, gap.said
+        sheet.row(
+            [
+                day,
+                gap.enterprise.town,
+                gap.enterprise.name,
+                reported.total if reported else None,
+                reported.staying if reported else None,
+                said.get(Plan.STAY, 0),
+                reported.gone_home if reported else None,
+                said.get(Plan.RETURN, 0),
+                said.get(Plan.UNDECIDED, 0),
+                said.get(None, 0),
+                gap.size if reported else None,
             ]
         )
 
@@ -458,24 +488,25 @@ async def _deliveries(sheet: _Sheet, rows: AsyncIterator[exports.RunRow]) -> Non
         )
 
 
-def _requests(sheet: _Sheet, found: Sequence[requests.Exported]) -> None:
-    # Requests are counted in dozens or hundreds, not tens of thousands: read in one go.
+async def _requests(sheet: _Sheet, rows: AsyncIterator[requests.RequestRow]) -> None:
     words = sheet.book.words
     sheet.header(REQUEST_COLUMNS)
-    for item in found:
-        request, worker = item.request, item.worker
+    async for r in rows:
         sheet.row(
             [
-                request.created_at,
-                words(CATEGORY_LABELS[request.category]),
-                words(REQUEST_STATUS_LABELS[request.status]),
-                item.town,
-                item.enterprise,
-                worker.id,
-                worker.full_name,
-                request.description,
-                words(N_("ui.yes")) if request.anonymous else words(N_("ui.no")),
-                request.answered_at,
+                r.number,
+                r.created_at,
+                words(CATEGORY_LABELS[r.category]),
+                words(REQUEST_SOURCES[r.source]),
+                words(REQUEST_STATUS_LABELS[r.status]),
+                r.town,
+                r.enterprise,
+                r.person_id,
+                words.name(r.erased, r.name),
+                r.description,
+                words.yes_no(r.anonymous),
+                r.answered_at,
+                r.finished_at,
             ]
         )
 
@@ -577,6 +608,10 @@ async def _write(
         await _reports(
             sheets["reports"], exports.report_rows(session, first, last, town_id), models
         )
+        # The reconciliation of the export's last day (today when open-ended).
+        reconciled_on = last or now.astimezone(zone).date()
+        picture = await stats.picture(session, reconciled_on, town_id)
+        _reconciliation(sheets["reconciliation"], reconciled_on, picture.gaps)
         await _ledger(
             sheets["ledger"], exports.ledger_rows(session, last, town_id), scope.mask_phones
         )
@@ -584,7 +619,9 @@ async def _write(
         await _deliveries(
             sheets["deliveries"], exports.run_rows(session, first, last, town_id, zone=zone)
         )
-        _requests(sheets["requests"], await requests.for_export(session, town_id))
+        await _requests(
+            sheets["requests"], requests.for_export(session, first, last, town_id, zone=zone)
+        )
     rows = {
         sheet_id: sheet.data_rows for sheet_id, sheet in sheets.items() if sheet_id != "summary"
     }

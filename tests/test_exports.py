@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import charts, exports, poster
 from bot.cli import main as outreach
+from handlers.phone import mask_phone
 from models import audit, organisation, reports, stats
 from models import exports as queries
 from models.audit import Action, AuditEntry
@@ -44,7 +45,7 @@ from tests.harness import CAMPAIGN_NOW, ZONE, catalogs
 
 D1, D2, D3 = date(2027, 1, 18), date(2027, 1, 19), date(2027, 1, 20)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SHEET_IDS = ("summary", "reports", "ledger", "checkins", "deliveries", "requests")
+SHEET_IDS = ("summary", "reports", "reconciliation", "ledger", "checkins", "deliveries", "requests")
 
 
 def at(day: date, hour: int = 10) -> datetime:
@@ -279,6 +280,7 @@ async def test_the_workbook_has_every_sheet_with_headers_in_the_language(
     for sheet_id, columns in [
         ("summary", exports.SUMMARY_COLUMNS),
         ("reports", exports.REPORT_COLUMNS),
+        ("reconciliation", exports.RECONCILIATION_COLUMNS),
         ("ledger", exports.LEDGER_COLUMNS),
         ("checkins", exports.CHECKIN_COLUMNS),
         ("deliveries", exports.DELIVERY_COLUMNS),
@@ -286,12 +288,13 @@ async def test_the_workbook_has_every_sheet_with_headers_in_the_language(
     ]:
         first_row = next(by_id[sheet_id].iter_rows(max_row=1, values_only=True))
         assert list(first_row[: len(columns)]) == [header(language, key) for key in columns]
-    # Three days of summary, six report revisions, four workers, four check-ins, two runs.
-    assert rows == 3 + 6 + 4 + 4 + 2
+    # Three days of summary, five enterprise-days reported, three enterprises reconciled,
+    # four workers, four check-ins, two runs.
+    assert rows == 3 + 5 + 3 + 4 + 4 + 2
     if language == "en":
-        assert book.sheetnames[2] == "Worker ledger"
+        assert book.sheetnames[3] == "Worker ledger"
     else:
-        assert book.sheetnames[2] == "实名制台账"
+        assert book.sheetnames[3] == "实名制台账"
 
 
 async def test_dates_are_real_dates_and_headers_frozen_filtered_and_sized(
@@ -305,7 +308,7 @@ async def test_dates_are_real_dates_and_headers_frozen_filtered_and_sized(
         assert sheet.freeze_panes == "A2", sheet_id
         assert sheet.auto_filter.ref is not None and sheet.auto_filter.ref.startswith("A1:")
     reports_sheet = by_id["reports"]
-    assert reports_sheet.auto_filter.ref == "A1:P7"
+    assert reports_sheet.auto_filter.ref == "A1:O6"
     day_cell, submitted_cell = reports_sheet["A2"], reports_sheet["M2"]
     assert isinstance(day_cell.value, datetime) and day_cell.is_date
     assert day_cell.value == datetime(2027, 1, 18)
@@ -335,11 +338,11 @@ async def test_phones_are_masked_unless_the_caller_says_otherwise(
 
 
 def test_mask_phone() -> None:
-    assert exports.mask_phone("13812345678") == "138****5678"
-    assert exports.mask_phone("03150000001") == "031****0001"
-    assert exports.mask_phone("1234567") == "*****67"
-    assert exports.mask_phone("12") == "**"
-    assert exports.mask_phone(None) is None and exports.mask_phone("") is None
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_phone("03150000001") == "031****0001"
+    assert mask_phone("1234567") == "*****67", "a short number is never shown whole"
+    assert mask_phone("12") == "**"
+    assert mask_phone(None) is None and mask_phone("") is None
 
 
 @pytest.mark.parametrize("town", [None, "开发区", "东城镇"])
@@ -399,26 +402,46 @@ async def test_without_dates_the_summary_spans_the_reports(db: AsyncEngine, tmp_
     assert scope[text("zh_Hans", "export.sheet.ledger")] == 4
 
 
-async def test_the_reports_sheet_has_every_revision_with_its_flags(
+async def test_the_reports_sheet_has_a_row_per_enterprise_and_day_with_its_flags(
     db: AsyncEngine, tmp_path: Path
 ) -> None:
     await build_district(create_sessionmaker(db))
     path = tmp_path / "export.xlsx"
     await write(db, path, language="en")
     rows = table(sheets(open_book(path), "en")["reports"])
-    assert [
-        (r["Date"].date(), r["Enterprise"], r["Revision"], r["Late"], r["Counted"]) for r in rows
-    ] == [
-        (D1, "城建一公司", 1, "No", "No"),
-        (D1, "城建一公司", 2, "No", "Yes"),
-        (D1, "城建二公司", 1, "No", "Yes"),
-        (D2, "东城机械厂", 1, "No", "Yes"),
-        (D2, "城建一公司", 1, "Yes", "Yes"),
-        (D3, "城建二公司", 1, "No", "Yes"),
+    assert [(r["Date"].date(), r["Enterprise"], r["Revision"], r["Late"]) for r in rows] == [
+        (D1, "城建一公司", 2, "No"),
+        (D1, "城建二公司", 1, "No"),
+        (D2, "东城机械厂", 1, "No"),
+        (D2, "城建一公司", 1, "Yes"),
+        (D3, "城建二公司", 1, "No"),
     ]
-    second = rows[1]
-    assert (second["Town"], second["Staying"], second["Undecided"]) == ("开发区", 5, 1)
-    assert (second["Needs"], second["Submitted by"]) == ("缺少取暖设备", "赵经理")
+    revised = rows[0]
+    assert (revised["Town"], revised["Staying"], revised["Undecided"]) == ("开发区", 5, 1)
+    assert (revised["Needs"], revised["Submitted by"]) == ("缺少取暖设备", "赵经理")
+    summary = table(sheets(open_book(path), "en")["summary"])
+    for day in summary:
+        same_day = [r for r in rows if r["Date"] == day["Date"]]
+        assert sum(r["Staying"] for r in same_day) == day["Staying"], "a clerk's SUM is right"
+
+
+async def test_the_reconciliation_sets_each_report_beside_its_workers_widest_first(
+    db: AsyncEngine, tmp_path: Path
+) -> None:
+    await build_district(create_sessionmaker(db))
+    path = tmp_path / "export.xlsx"
+    await write(db, path, language="en", first=D1, last=D2)
+    rows = table(sheets(open_book(path), "en")["reconciliation"])
+    columns = ("Staying", "Said staying", "Gone home", "Said gone home", "Not answered", "Gap")
+    assert [(r["Enterprise"], *(r[c] for c in columns)) for r in rows] == [
+        # The erased worker is not counted; 王五 never answered.
+        ("东城机械厂", 12, 0, 6, 0, 1, 18),
+        # 张三 said on D2 he goes home.
+        ("城建一公司", 5, 0, 5, 1, 0, 9),
+        # No report on D2: nothing to set beside 李四's answer.
+        ("城建二公司", None, 1, None, 0, 0, None),
+    ]
+    assert {r["Date"].date() for r in rows} == {D2}, "the export's last day"
 
 
 async def test_the_ledger_and_the_history(db: AsyncEngine, tmp_path: Path) -> None:
@@ -481,7 +504,7 @@ async def test_a_town_export_holds_only_that_town(db: AsyncEngine, tmp_path: Pat
     path = tmp_path / "export.xlsx"
     rows = await write(db, path, language="en", town_id=district.towns["东城镇"])
     by_id = sheets(open_book(path), "en")
-    for sheet_id in ("reports", "ledger", "checkins"):
+    for sheet_id in ("reports", "reconciliation", "ledger", "checkins"):
         found = table(by_id[sheet_id])
         assert found and {r["Town"] for r in found} == {"东城镇"}, sheet_id
     assert len(table(by_id["ledger"])) == 2
@@ -492,7 +515,7 @@ async def test_a_town_export_holds_only_that_town(db: AsyncEngine, tmp_path: Pat
     assert [r["Out-of-town workers"] for r in summary] == [20]
     area = [row for row in by_id["summary"].iter_rows(values_only=True) if row[9] == "Area"]
     assert [row[10] for row in area] == ["东城镇"]
-    assert rows == 1 + 1 + 2 + 1 + 1
+    assert rows == 1 + 1 + 1 + 2 + 1 + 1
 
 
 async def test_dates_narrow_reports_checkins_and_runs(db: AsyncEngine, tmp_path: Path) -> None:
@@ -542,7 +565,8 @@ async def test_an_export_into_a_stream_and_its_audit_entry(db: AsyncEngine) -> N
         "language": "zh_Hant",
         "sheets": {
             "summary": 3,
-            "reports": 5,
+            "reports": 4,
+            "reconciliation": 2,
             "ledger": 2,
             "checkins": 3,
             "deliveries": 2,
@@ -699,7 +723,7 @@ async def test_the_export_runs_in_constant_memory(
             f"{held / 1e6:.1f} MB",
             file=sys.stderr,
         )
-    assert (few_rows, rows) == (FEW + 1, MANY + 1), "the ledger and one summary day"
+    assert (few_rows, rows) == (FEW + 2, MANY + 2), "the ledger, a summary day, a reconciled"
     # Eight times the rows in about the same memory: the peak grows by far less than it
     # would take to hold the added rows, so they stream through rather than pile up.
     assert peak < few_peak * 1.5 + 1_000_000
@@ -816,7 +840,7 @@ def test_the_command_line_export_writes_a_masked_workbook_and_audits(tmp_path: P
     unmasked, masked = asyncio.run(entries())
     assert (masked.via, masked.actor_id, masked.scope["masked"]) == ("cli", None, True)
     assert masked.scope["first"] == "2027-01-19" and masked.scope["town_id"] is not None
-    assert (unmasked.scope["masked"], unmasked.scope["first"], unmasked.rows) == (False, None, 19)
+    assert (unmasked.scope["masked"], unmasked.scope["first"], unmasked.rows) == (False, None, 21)
 
 
 @pytest.mark.parametrize(
@@ -852,3 +876,83 @@ def test_a_date_that_is_not_one_is_a_usage_error(capsys: pytest.CaptureFixture[s
         outreach(["export", "--out", "x.xlsx", "--from", "2027-02-30"])
     assert exit_code.value.code == 2
     assert "is not a date" in capsys.readouterr().err
+
+
+async def test_the_requests_sheet_follows_the_towns_rule_and_the_dates(
+    db: AsyncEngine, tmp_path: Path
+) -> None:
+    from models.requests import Category, HelpRequest, Route, Source, Status
+
+    district = await build_district(create_sessionmaker(db))
+    async with create_sessionmaker(db)() as session, session.begin():
+        workers = {who: await session.get(Person, id_) for who, id_ in district.workers.items()}
+
+        def request(who: str, category: Category, day: date, **fields: Any) -> HelpRequest:
+            worker = workers[who]
+            assert worker is not None
+            values: dict[str, Any] = {
+                "person_id": worker.id,
+                "enterprise_id": worker.enterprise_id,
+                "category": category,
+                "description": "写的情况",
+                "anonymous": False,
+                "source": Source.REQUEST,
+                "route": Route.CONTACT,
+                "status": Status.OPEN,
+                "created_at": at(day),
+                "waiting_since": at(day),
+            }
+            values.update(fields)
+            row = HelpRequest(**values)
+            session.add(row)
+            return row
+
+        wages = request("张三", Category.WAGES, D1, anonymous=True, route=Route.STAFF)
+        heating = request(
+            "李四",
+            Category.HEATING,
+            D2,
+            description=None,
+            source=Source.CHECKIN,
+            status=Status.SOLVED,
+            answered_at=at(D2, 12),
+            finished_at=at(D3, 9),
+        )
+        food = request("王五", Category.FOOD, D3, status=Status.CLOSED, finished_at=at(D3, 18))
+        housing = request("erased", Category.HOUSING, D1)
+        await session.flush()
+        numbers = {"wages": wages.id, "heating": heating.id, "food": food.id}
+        numbers["housing"] = housing.id
+
+    def col(key: str) -> str:
+        return header("en", key)
+
+    path = tmp_path / "export.xlsx"
+    await write(db, path, language="en")
+    rows = table(sheets(open_book(path), "en")["requests"])
+    found = {r[col("export.col.request")]: r for r in rows}
+    assert list(found) == [numbers[k] for k in ("wages", "housing", "heating", "food")]
+    solved = found[numbers["heating"]]
+    assert solved[col("export.col.source")] == text("en", "export.source.checkin")
+    assert solved[col("export.col.name")] == "李四"
+    assert solved[col("export.col.answered_at")] == datetime(2027, 1, 19, 12, 0)
+    assert solved[col("export.col.closed_at")] == datetime(2027, 1, 20, 9, 0)
+    assert found[numbers["food"]][col("export.col.closed_at")] == datetime(2027, 1, 20, 18, 0)
+    asked = found[numbers["wages"]]
+    assert asked[col("export.col.source")] == text("en", "export.source.request")
+    assert asked[col("export.col.anonymous")] == text("en", "ui.yes")
+    assert asked[col("export.col.closed_at")] is None
+    gone = found[numbers["housing"]]
+    assert gone[col("export.col.name")] == text("en", "export.erased")
+    assert gone[col("export.col.description")] is None
+
+    # A town's export leaves the wage requests out, as /requests does for its officers.
+    await write(db, path, language="en", town_id=district.towns["开发区"])
+    in_town = table(sheets(open_book(path), "en")["requests"])
+    assert [r[col("export.col.request")] for r in in_town] == [numbers["heating"]]
+
+    # The dates narrow requests by the local day they were made.
+    await write(db, path, language="en", first=D2, last=D3)
+    dated = table(sheets(open_book(path), "en")["requests"])
+    assert [r[col("export.col.request")] for r in dated] == [numbers["heating"], numbers["food"]]
+    assert {r[col("export.col.created_at")].date() for r in dated} == {D2, D3}
