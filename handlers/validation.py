@@ -23,6 +23,7 @@ __all__ = [
     "parse_name",
     "parse_note",
     "parse_org_name",
+    "parse_org_search",
     "parse_place",
     "parse_time",
 ]
@@ -113,8 +114,11 @@ def parse_place(raw: str, *, max_len: int = 20) -> str | Invalid:
 
 
 def parse_note(raw: str, *, max_len: int = 500) -> str | Invalid:
-    """A free-text note (newlines and emoji allowed), or why it was refused."""
-    text = unicodedata.normalize("NFKC", raw).replace("\r\n", "\n").strip()
+    """A free-text note (newlines and emoji allowed), or why it was refused.
+
+    Kept as written (NFC only): NFKC would turn a worker's full-width Chinese punctuation
+    and digits into ASCII in what the employer or staff read."""
+    text = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").strip()
     if not text:
         return Invalid("error.text.empty")
     if has_control_chars(text, allow_newlines=True):
@@ -314,6 +318,26 @@ def parse_count(raw: str, *, maximum: int) -> int | Invalid:
 _ORG_SYMBOLS = "&+"  # NFKC has already made a full-width ＆ plain
 
 
+def _org_characters(text: str) -> bool:
+    return all(
+        ch == " " or ch in _ORG_SYMBOLS or unicodedata.category(ch)[0] in "LMNP" for ch in text
+    )
+
+
+def parse_org_search(raw: str, *, max_len: int) -> str | Invalid:
+    """Part of an enterprise or town name to look for ("18局", "A&B"), or why refused."""
+    text = clean(raw)
+    if not text:
+        return Invalid("error.text.empty")
+    if has_control_chars(text):
+        return Invalid("error.text.control_chars")
+    if len(text) > max_len:
+        return Invalid("error.org_name.too_long", {"max": max_len})
+    if not _org_characters(text):
+        return Invalid("error.org_name.bad_chars")
+    return text
+
+
 def parse_org_name(raw: str, *, max_len: int) -> str | Invalid:
     """An enterprise or town name (digits and punctuation allowed), cleaned, or why refused."""
     text = clean(raw)
@@ -325,8 +349,6 @@ def parse_org_name(raw: str, *, max_len: int) -> str | Invalid:
         return Invalid("error.org_name.too_long", {"max": max_len})
     if not any(_is_letter(ch) for ch in text):
         return Invalid("error.org_name.no_letters")
-    if not all(
-        ch == " " or ch in _ORG_SYMBOLS or unicodedata.category(ch)[0] in "LMNP" for ch in text
-    ):
+    if not _org_characters(text):
         return Invalid("error.org_name.bad_chars")
     return text

@@ -16,6 +16,7 @@ from handlers.validation import (
     parse_mobile,
     parse_name,
     parse_note,
+    parse_org_search,
     parse_place,
 )
 
@@ -367,7 +368,8 @@ def test_parse_place_limit(raw: str, max_len: int, expected: str | Invalid) -> N
         ("\n\n text \n\n", "text"),
         ("安全到家 😀👍🏽🇨🇳", "安全到家 😀👍🏽🇨🇳"),
         ("❤️", "❤️"),  # heart + variation selector (a mark, not a control)
-        ("电话１３８", "电话138"),
+        ("电话１３８", "电话１３８"),  # a note is kept as typed
+        ("工资（十二月）３２００元，至今没发！", "工资（十二月）３２００元，至今没发！"),
         (HTML, HTML),
         (SQL, SQL),
         ("2月30日", "2月30日"),
@@ -610,3 +612,21 @@ def too_big(maximum: int) -> Invalid:
 )
 def test_parse_count(raw: str, maximum: int, expected: int | Invalid) -> None:
     assert parse_count(raw, maximum=maximum) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("中铁18局", "中铁18局"),  # digits, as enterprise names have them
+        ("3号仓库", "3号仓库"),
+        ("A&B建材", "A&B建材"),
+        ("18", "18"),  # part of a name need not hold a letter
+        ("  城建  一 ", "城建 一"),
+        ("", EMPTY),
+        ("a" + NUL, CONTROL),
+        ("城建😀", Invalid("error.org_name.bad_chars")),
+        ("x" * 65, Invalid("error.org_name.too_long", {"max": 64})),
+    ],
+)
+def test_parse_org_search(raw: str, expected: str | Invalid) -> None:
+    assert parse_org_search(raw, max_len=64) == expected

@@ -249,7 +249,7 @@ async def ask_enterprise(state: State, ctx: Context) -> list[Action]:
 
 async def on_enterprise_search(state: State, text: str, ctx: Context) -> Outcome:
     """Find enterprises by part of the name; one match is taken, several are offered."""
-    query = validation.parse_place(text, max_len=64)
+    query = validation.parse_org_search(text, max_len=64)
     if isinstance(query, validation.Invalid):
         return refuse(query)
     matches, total = await organisation.search_enterprises(
