@@ -51,6 +51,8 @@ class ContactShared(Event):
     contact_user_id: int | None = None
 
 
+# A picture's file names when it is sent as a file rather than as a photo.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif", ".bmp", ".tif")
 MediaKind = Literal[
     "photo", "document", "sticker", "location", "voice", "audio", "video", "animation", "other"
 ]
@@ -66,6 +68,15 @@ class Media(Event):
     mime_type: str | None = None
     caption: str | None = None
     message_id: int | None = None
+
+    @property
+    def is_image_file(self) -> bool:
+        """A picture sent as a file: Telegram delivers it as a document, not a photo."""
+        if self.kind != "document":
+            return False
+        mime = (self.mime_type or "").lower()
+        name = (self.file_name or "").lower()
+        return mime.startswith("image/") or name.endswith(IMAGE_SUFFIXES)
 
 
 @dataclass(frozen=True, kw_only=True)

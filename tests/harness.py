@@ -228,6 +228,18 @@ class SimUser:
         return await self.kit.state(self.user_id)
 
 
+def photo(user: SimUser, file_id: str) -> Media:
+    """A photo from the user, as the runtimes deliver one (vary it with dataclasses.replace)."""
+    return Media(
+        update_id=next(user.kit.update_ids),
+        user_id=user.user_id,
+        chat_id=user.user_id,
+        language_code="zh-hans",
+        kind="photo",
+        file_id=file_id,
+    )
+
+
 def keys(answer: Answer) -> list[str]:
     """The message keys an answer says (alerts included), in order."""
     result: list[str] = []

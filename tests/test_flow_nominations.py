@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.actions import AnswerButton, EditText, Msg, Raw, SendPhoto, SendText
 from handlers.engine import Answer
-from handlers.events import Media
 from handlers.flows import nominations as flow
 from models import broadcasts, checkins, nominations, organisation
 from models.checkins import CheckIn, Plan
@@ -27,7 +26,7 @@ from models.nominations import (
 from models.people import Person, Role
 from models.reports import Report
 from models.requests import Category, HelpRequest, Route, Source, Status
-from tests.harness import Kit, SimUser, keys
+from tests.harness import Kit, SimUser, keys, photo
 from tests.test_flow_broadcast import member
 from tests.test_flow_requests import enterprise, person, sent
 
@@ -48,17 +47,6 @@ async def contact(
 ) -> SimUser:
     return await person(
         kit, user_id, Role.CONTACT, company=company, name="王经理", phone=None, language=language
-    )
-
-
-def photo(user: SimUser, file_id: str) -> Media:
-    return Media(
-        update_id=next(user.kit.update_ids),
-        user_id=user.user_id,
-        chat_id=user.user_id,
-        language_code="zh-hans",
-        kind="photo",
-        file_id=file_id,
     )
 
 
@@ -156,7 +144,7 @@ async def test_a_contact_writes_and_submits_the_nomination(db: AsyncEngine) -> N
     nomination = await the_nomination(kit)
     assert nomination.status is NominationStatus.SUBMITTED
     assert nomination.submitted_at == kit.clock()
-    assert nomination.summary == "春节期间留守职工120人,吃住暖全部保障"
+    assert nomination.summary == "春节期间留守职工120人，吃住暖全部保障"
     assert (await items(kit, nomination))[Measure.LIVING].photos == ["P1", "P2"]
     assert await boss.state() is None
 
@@ -406,7 +394,7 @@ async def test_an_image_sent_as_a_file_is_refused_with_how_to_send_it(db: AsyncE
     for details in as_files:
         event = replace(photo(boss, "DOC"), kind="document", **details)
         answer = await boss.deliver(event)
-        assert keys(answer) == ["nominate.photo_as_file", "nominate.ask_photos"], details
+        assert keys(answer) == ["photo.as_file", "nominate.ask_photos"], details
         assert "请以照片而不是文件重新发送" in said(kit, answer)[0]
     answer = await boss.deliver(
         replace(photo(boss, "PDF"), kind="document", mime_type="application/pdf")

@@ -4,7 +4,7 @@ the open requests, and the needs of a check-in; forged buttons are refused."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
@@ -22,7 +22,7 @@ from handlers.flows import requests as flow
 from models import organisation, people, requests
 from models.people import Person, Role
 from models.requests import Category, HelpRequest, RequestMessage, Route, Source, Status
-from tests.harness import ZONE, ChatMessage, Kit, SimUser, catalogs, keys
+from tests.harness import ZONE, ChatMessage, Kit, SimUser, catalogs, keys, photo
 from tests.test_flow_broadcast import member
 from tests.test_flow_checkin import enrolled
 
@@ -732,6 +732,22 @@ async def test_bad_input_is_refused_with_the_reason(db: AsyncEngine) -> None:
     assert "&lt;b&gt;宿舍&lt;/b&gt; &amp; 厕所都坏了" in summary, "shown as typed, safely"
     assert "📷" not in summary
     assert await kit.count(HelpRequest) == 0
+
+
+async def test_a_picture_sent_as_a_file_is_answered_with_how_to_send_it(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    user = await worker(kit)
+    await user.command("request")
+    await user.press("request.category.housing")
+    await user.send("宿舍的门锁坏了")
+    as_file = replace(photo(user, "DOC"), kind="document", mime_type="image/jpeg")
+    answer = await user.deliver(as_file)
+    assert keys(answer) == ["photo.as_file", "request.ask_photo"]
+    state = await user.state()
+    assert state is not None and state.step == "photo" and "photo" not in state.data
+    await user.deliver(photo(user, "PHOTO"))
+    state = await user.state()
+    assert state is not None and state.data["photo"] == "PHOTO"
 
 
 async def test_four_chinese_characters_are_description_enough(db: AsyncEngine) -> None:

@@ -100,7 +100,6 @@ CONTACTS: frozenset[Role | None] = frozenset({Role.CONTACT})
 REVIEWERS: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN})
 PHOTOS_PER_MEASURE = 5
 # File names of pictures, for a document whose MIME type does not say it is one.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif", ".bmp", ".tif")
 MEASURE_MIN = 5
 SUMMARY_MIN = 10
 # How much of a measure's description the contact's overview shows.
@@ -394,14 +393,6 @@ async def ask_photos(state: State, ctx: Context) -> list[Action]:
     ]
 
 
-def _is_image_file(event: Media) -> bool:
-    """A picture sent as a file: Telegram delivers it as a document, not a photo."""
-    if event.kind != "document":
-        return False
-    mime = (event.mime_type or "").lower()
-    return mime.startswith("image/") or (event.file_name or "").lower().endswith(IMAGE_SUFFIXES)
-
-
 def _short_reply(message: Msg, *, clear: bool = False) -> Stay:
     """One line and Done, not the whole question: the photos of an album arrive one by one,
     and each is answered."""
@@ -413,8 +404,8 @@ def _short_reply(message: Msg, *, clear: bool = False) -> Stay:
 
 async def on_photo(state: State, event: Media, ctx: Context) -> Outcome:
     """Add a photo (up to the limit)."""
-    if _is_image_file(event):
-        return Reject(Msg("nominate.photo_as_file"))
+    if event.is_image_file:
+        return Reject(Msg("photo.as_file"))
     if event.kind != "photo" or not event.file_id:
         return Reject(Msg("nominate.photo_only"))
     item = await _current(ctx, state)

@@ -539,6 +539,8 @@ def _after_photo(state: State) -> Goto:
 
 async def on_photo(state: State, event: Media, ctx: Context) -> Outcome:
     """Keep one photo."""
+    if event.is_image_file:
+        return Reject(Msg("photo.as_file"))
     if event.kind != "photo" or not event.file_id:
         return Reject(Msg("request.photo_only"))
     state.data["photo"] = event.file_id
@@ -1053,7 +1055,7 @@ def _own_town(ctx: Context) -> int | None:
 
 async def on_enterprise_search(state: State, text: str, ctx: Context) -> Outcome:
     """Find enterprises by part of the name; one match is taken, several are offered."""
-    query = validation.parse_place(text, max_len=64)
+    query = validation.parse_org_search(text, max_len=64)
     if isinstance(query, validation.Invalid):
         return refuse(query)
     matches, total = await organisation.search_enterprises(
