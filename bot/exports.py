@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import zip_longest
@@ -105,6 +105,7 @@ RECONCILIATION_COLUMNS = (
     N_("export.col.said_undecided"),
     N_("export.col.not_answered"),
     N_("export.col.gap"),
+    N_("export.col.model"),
 )
 LEDGER_COLUMNS = (
     N_("export.col.person"),
@@ -397,8 +398,11 @@ async def _reports(sheet: _Sheet, rows: AsyncIterator[exports.ReportRow], models
         )
 
 
-def _reconciliation(sheet: _Sheet, day: date, gaps: Sequence[stats.Gap]) -> None:
+def _reconciliation(
+    sheet: _Sheet, day: date, gaps: Sequence[stats.Gap], models: Collection[str]
+) -> None:
     # One row per active enterprise (hundreds), widest gap first, as /stats lists them.
+    words = sheet.book.words
     sheet.header(RECONCILIATION_COLUMNS)
     for gap in gaps:
         reported, said = gap.reported, gap.said
@@ -415,6 +419,7 @@ def _reconciliation(sheet: _Sheet, day: date, gaps: Sequence[stats.Gap]) -> None
                 said.get(Plan.UNDECIDED, 0),
                 said.get(None, 0),
                 gap.size if reported else None,
+                words.yes_no(gap.enterprise.name in models),
             ]
         )
 
@@ -611,7 +616,7 @@ async def _write(
         # The reconciliation of the export's last day (today when open-ended).
         reconciled_on = last or now.astimezone(zone).date()
         picture = await stats.picture(session, reconciled_on, town_id)
-        _reconciliation(sheets["reconciliation"], reconciled_on, picture.gaps)
+        _reconciliation(sheets["reconciliation"], reconciled_on, picture.gaps, models)
         await _ledger(
             sheets["ledger"], exports.ledger_rows(session, last, town_id), scope.mask_phones
         )

@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import charts, exports, poster
 from bot.cli import main as outreach
+from handlers.flows.stats import picture_message
 from handlers.phone import mask_phone
-from models import audit, organisation, reports, stats
+from models import audit, nominations, organisation, reports, stats
 from models import exports as queries
 from models.audit import Action, AuditEntry
 from models.broadcasts import (
@@ -442,6 +443,32 @@ async def test_the_reconciliation_sets_each_report_beside_its_workers_widest_fir
         ("城建二公司", None, 1, None, 0, 0, None),
     ]
     assert {r["Date"].date() for r in rows} == {D2}, "the export's last day"
+
+
+async def test_a_selected_model_is_marked_in_stats_and_in_the_export(
+    db: AsyncEngine, tmp_path: Path
+) -> None:
+    sessions = create_sessionmaker(db)
+    district = await build_district(sessions)
+    async with sessions() as session, session.begin():
+        chosen = await nominations.start(
+            session, district.enterprises["城建一公司"], None, CAMPAIGN_NOW
+        )
+        chosen.status = nominations.NominationStatus.SELECTED
+        chosen.selected_at = CAMPAIGN_NOW
+    async with sessions() as session:
+        picture = await stats.picture(session, D2)
+    assert picture.models == ["城建一公司"]
+    shown = catalogs().render("en", picture_message(picture, threshold=5))
+    assert "<b>Model employers</b>: 城建一公司" in shown
+    path = tmp_path / "export.xlsx"
+    await write(db, path, language="en", first=D1, last=D2)
+    by_id = sheets(open_book(path), "en")
+    for sheet_id in ("reports", "reconciliation"):
+        marked = {(r["Enterprise"], r["Model employer"]) for r in table(by_id[sheet_id])}
+        assert marked == {("城建一公司", "Yes"), ("城建二公司", "No"), ("东城机械厂", "No")}, (
+            sheet_id
+        )
 
 
 async def test_the_ledger_and_the_history(db: AsyncEngine, tmp_path: Path) -> None:
