@@ -385,7 +385,9 @@ async def district(
         try:
             await migrate.upgrade(engine)
             await generate(engine, workers)
-            async with engine.connect() as connection:
+            # Tables filled at once have no statistics yet (autovacuum would gather them in a
+            # while, as it does in a running district): without, the planner nests loops.
+            async with engine.begin() as connection:
                 await connection.execute(text("ANALYZE"))
             yield engine
         finally:
