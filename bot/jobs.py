@@ -185,26 +185,22 @@ async def reask_workers() -> None:
 
 async def remind_nominations() -> None:
     """The job: remind the contacts of enterprises that have not submitted a nomination."""
-    service = _service()
-    if service is None:
-        return
-    async with _writing:
-        numbers = await write_nomination_reminders(
-            service.app.sessions, service.settings, service.app.clock()
-        )
-    for broadcast_id in numbers:
-        await service.enqueue(broadcast_id)
+    await _write_and_enqueue(write_nomination_reminders)
 
 
 async def close_nominations() -> None:
     """The job: after the deadline, submit the complete drafts and tell the contacts."""
+    await _write_and_enqueue(write_nomination_close)
+
+
+async def _write_and_enqueue(
+    write: Callable[[Sessions, Settings, datetime], Awaitable[list[int]]],
+) -> None:
     service = _service()
     if service is None:
         return
     async with _writing:
-        numbers = await write_nomination_close(
-            service.app.sessions, service.settings, service.app.clock()
-        )
+        numbers = await write(service.app.sessions, service.settings, service.app.clock())
     for broadcast_id in numbers:
         await service.enqueue(broadcast_id)
 

@@ -340,15 +340,9 @@ def parse_org_search(raw: str, *, max_len: int) -> str | Invalid:
 
 def parse_org_name(raw: str, *, max_len: int) -> str | Invalid:
     """An enterprise or town name (digits and punctuation allowed), cleaned, or why refused."""
-    text = clean(raw)
-    if not text:
-        return Invalid("error.text.empty")
-    if has_control_chars(text):
-        return Invalid("error.text.control_chars")
-    if len(text) > max_len:
-        return Invalid("error.org_name.too_long", {"max": max_len})
+    text = parse_org_search(raw, max_len=max_len)
+    if isinstance(text, Invalid):
+        return text
     if not any(_is_letter(ch) for ch in text):
         return Invalid("error.org_name.no_letters")
-    if not _org_characters(text):
-        return Invalid("error.org_name.bad_chars")
     return text

@@ -7,6 +7,7 @@ by the bot layer (SendMade), which also writes the export to the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -37,6 +38,8 @@ from models.people import Role
 
 GAPS_SHOWN = 10
 REMIND_AGAIN_AFTER = timedelta(minutes=30)
+# The totals of stats.Totals that /stats shows, each with its change since the day before.
+FIGURES = ("total", "staying", "gone_home", "undecided", "on_duty", "new_arrivals")
 MISSING_SHOWN = 30
 NO_CHECKIN = N_("stats.no_checkin")
 
@@ -54,33 +57,33 @@ def _signed(now: int, before: int) -> str:
     return f"{now - before:+d}" if now != before else "±0"
 
 
+def _figures(
+    now: stats.Totals, before: stats.Totals, change: Callable[[int, int], Param]
+) -> dict[str, Param]:
+    """Each total (`total`, `staying`...) and its change since the day before (`total_change`...),
+    as the messages name them."""
+    found: dict[str, Param] = {}
+    for name in FIGURES:
+        value: int = getattr(now, name)
+        found[name] = value
+        found[f"{name}_change"] = change(value, getattr(before, name))
+    return found
+
+
 def _line(line: stats.Line) -> Msg:
-    now, before = line.totals, line.before
     return Msg(
         "stats.town_line",
         town=line.name,
         on_time=line.on_time,
         late=line.late,
         missing=line.missing,
-        total=now.total,
-        total_change=_signed(now.total, before.total),
-        staying=now.staying,
-        staying_change=_signed(now.staying, before.staying),
-        gone_home=now.gone_home,
-        gone_home_change=_signed(now.gone_home, before.gone_home),
-        undecided=now.undecided,
-        undecided_change=_signed(now.undecided, before.undecided),
-        on_duty=now.on_duty,
-        on_duty_change=_signed(now.on_duty, before.on_duty),
-        new_arrivals=now.new_arrivals,
-        new_arrivals_change=_signed(now.new_arrivals, before.new_arrivals),
+        **_figures(line.totals, line.before, _signed),
     )
 
 
 def picture_message(picture: stats.Picture, threshold: int) -> Msg:
     """The day's picture in words (also the digest's body)."""
-    district, before = picture.district, picture.previous
-    totals = district.totals
+    district = picture.district
     plans: list[Param] = [
         Msg("stats.plan_line", plan=Msg(PLAN_LABELS[plan]), count=picture.plans.get(plan, 0))
         for plan in Plan
@@ -95,18 +98,7 @@ def picture_message(picture: stats.Picture, threshold: int) -> Msg:
         on_time=district.on_time,
         late=district.late,
         missing=district.missing,
-        total=totals.total,
-        total_change=_change(totals.total, before.total),
-        staying=totals.staying,
-        staying_change=_change(totals.staying, before.staying),
-        gone_home=totals.gone_home,
-        gone_home_change=_change(totals.gone_home, before.gone_home),
-        undecided=totals.undecided,
-        undecided_change=_change(totals.undecided, before.undecided),
-        on_duty=totals.on_duty,
-        on_duty_change=_change(totals.on_duty, before.on_duty),
-        new_arrivals=totals.new_arrivals,
-        new_arrivals_change=_change(totals.new_arrivals, before.new_arrivals),
+        **_figures(district.totals, picture.previous, _change),
         towns=Lines(tuple(_line(line) for line in picture.towns)) if picture.towns else "—",
         workers=picture.workers,
         plans=Lines(tuple(plans)),
