@@ -152,7 +152,7 @@ def _in_town(town_id: int | None) -> Select[int] | None:
     return None if town_id is None else select(Enterprise.id).where(Enterprise.town_id == town_id)
 
 
-async def _stream(
+async def stream_rows(
     session: AsyncSession, query: Select[*tuple[Any, ...]]
 ) -> AsyncIterator[tuple[Any, ...]]:
     """The query's rows as tuples, fetched CHUNK at a time."""
@@ -213,7 +213,7 @@ async def day_rows(
     if in_town is not None:
         query = query.where(Report.enterprise_id.in_(in_town))
     day = first
-    async for local_date, *figures in _stream(session, query):
+    async for local_date, *figures in stream_rows(session, query):
         assert isinstance(local_date, date)
         while day < local_date:
             yield DayRow(day, 0, 0, 0, 0, 0, 0)
@@ -279,7 +279,7 @@ async def report_rows(
     )
     if town_id is not None:
         query = query.where(Enterprise.town_id == town_id)
-    async for row in _stream(session, query):
+    async for row in stream_rows(session, query):
         (day, town, enterprise, revision, total, staying, gone_home, on_duty, new) = row[:9]
         needs, by, at, late = row[9:]
         yield ReportRow(
@@ -339,7 +339,7 @@ async def ledger_rows(
     )
     if town_id is not None:
         query = query.where(Enterprise.town_id == town_id)
-    async for row in _stream(session, query):
+    async for row in stream_rows(session, query):
         (person_id, erased_at, name, phone, enterprise, town, province, city, enrolled) = row[:9]
         plan, needs, to_province, to_city, depart, back, transport, checked_on = row[9:]
         erased = erased_at is not None
@@ -400,7 +400,7 @@ async def checkin_rows(
         query = query.where(CheckIn.local_date <= last)
     if town_id is not None:
         query = query.where(Enterprise.town_id == town_id)
-    async for row in _stream(session, query):
+    async for row in stream_rows(session, query):
         (person_id, erased_at, name, enterprise, town, day, created, plan, needs) = row[:9]
         to_province, to_city, depart, back, transport, note = row[9:]
         erased = erased_at is not None
@@ -478,7 +478,7 @@ async def run_rows(
     if town_id is not None:
         query = query.where(counts.c.run_id.is_not(None))
     pending: RunRow | None = None
-    async for broadcast_id, run_id, kind, text, created, due, finished, status, n in _stream(
+    async for broadcast_id, run_id, kind, text, created, due, finished, status, n in stream_rows(
         session, query
     ):
         if pending is None or pending.run_id != run_id:

@@ -35,7 +35,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from models import people
 from models.base import Base, UTCDateTime
-from models.exports import CHUNK, local_bounds
+from models.exports import local_bounds, stream_rows
 from models.organisation import Enterprise, Town
 from models.people import Person, enum_column
 
@@ -439,7 +439,7 @@ async def for_export(
     zone: ZoneInfo,
 ) -> AsyncIterator[RequestRow]:
     """Every request made on the local dates that staff of the town (None: the district)
-    see, oldest first, streamed CHUNK rows at a time."""
+    see, oldest first, streamed (models.exports.stream_rows)."""
     query = (
         select(
             HelpRequest.id,
@@ -468,25 +468,23 @@ async def for_export(
         query = query.where(HelpRequest.created_at >= start)
     if end is not None:
         query = query.where(HelpRequest.created_at < end)
-    result = await session.stream(query.execution_options(yield_per=CHUNK))
-    async for chunk in result.partitions():
-        for row in chunk:
-            (number, created, category, status, source, town, enterprise, person_id) = row[:8]
-            erased_at, name, description, anonymous, answered, finished = row[8:]
-            erased = erased_at is not None
-            yield RequestRow(
-                number=number,
-                created_at=created,
-                category=Category(category),
-                status=Status(status),
-                source=Source(source),
-                town=town,
-                enterprise=enterprise,
-                person_id=person_id,
-                erased=erased,
-                name=None if erased else name,
-                description=None if erased else description,
-                anonymous=bool(anonymous),
-                answered_at=answered,
-                finished_at=finished,
-            )
+    async for row in stream_rows(session, query):
+        (number, created, category, status, source, town, enterprise, person_id) = row[:8]
+        erased_at, name, description, anonymous, answered, finished = row[8:]
+        erased = erased_at is not None
+        yield RequestRow(
+            number=number,
+            created_at=created,
+            category=Category(category),
+            status=Status(status),
+            source=Source(source),
+            town=town,
+            enterprise=enterprise,
+            person_id=person_id,
+            erased=erased,
+            name=None if erased else name,
+            description=None if erased else description,
+            anonymous=bool(anonymous),
+            answered_at=answered,
+            finished_at=finished,
+        )
