@@ -301,6 +301,19 @@ async def _enterprises_told(session: AsyncSession, prefix: str, since: datetime)
     }
 
 
+async def _tell_contacts(
+    session: AsyncSession,
+    key: str,
+    item: nominations.Unsubmitted,
+    deadline: date,
+    now: datetime,
+) -> int | None:
+    """The message `key`, naming the enterprise and the deadline, to its contacts."""
+    text = message_text(key, enterprise=item.enterprise, deadline=deadline.isoformat())
+    audience = Audience(role=Role.CONTACT, enterprise_id=item.enterprise_id)
+    return await _write(session, text, audience, now)
+
+
 async def write_nomination_reminders(
     sessions: Sessions, settings: Settings, now: datetime
 ) -> list[int]:
@@ -321,9 +334,7 @@ async def write_nomination_reminders(
             if item.enterprise_id in told:
                 continue
             key = NOMINATION_REMIND_NONE if item.nomination is None else NOMINATION_REMIND_DRAFT
-            text = message_text(key, enterprise=item.enterprise, deadline=deadline.isoformat())
-            audience = Audience(role=Role.CONTACT, enterprise_id=item.enterprise_id)
-            broadcast_id = await _write(session, text, audience, now)
+            broadcast_id = await _tell_contacts(session, key, item, deadline, now)
             if broadcast_id is not None:
                 written.append(broadcast_id)
     return written
@@ -352,9 +363,7 @@ async def write_nomination_close(
                 log.info("nomination %s submitted at the deadline", draft.id)
             else:
                 key = NOMINATION_NOT_SUBMITTED[await nominations.gaps_of(session, draft)]
-            text = message_text(key, enterprise=item.enterprise, deadline=deadline.isoformat())
-            audience = Audience(role=Role.CONTACT, enterprise_id=item.enterprise_id)
-            broadcast_id = await _write(session, text, audience, now)
+            broadcast_id = await _tell_contacts(session, key, item, deadline, now)
             if broadcast_id is not None:
                 written.append(broadcast_id)
     return written

@@ -99,7 +99,6 @@ CONTACTS: frozenset[Role | None] = frozenset({Role.CONTACT})
 # The labour inspection brigade screens the candidates: district staff.
 REVIEWERS: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN})
 PHOTOS_PER_MEASURE = 5
-# File names of pictures, for a document whose MIME type does not say it is one.
 MEASURE_MIN = 5
 SUMMARY_MIN = 10
 # How much of a measure's description the contact's overview shows.
