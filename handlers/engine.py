@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.actions import (
@@ -70,6 +71,8 @@ log = logging.getLogger(__name__)
 
 BACK = "<"
 CANCEL = "x"
+# An update whose database connection was lost is tried once more, on a fresh connection.
+ATTEMPTS = 2
 
 Fallback = Callable[[Context], "Any"]
 
@@ -183,30 +186,42 @@ class Engine:
     async def handle(self, event: Inbound) -> Answer:
         """Handle one event; never raises for anything a person can send."""
         async with self._locks.hold((event.chat_id, event.user_id)):
-            try:
-                return await self._handle_in_transaction(event)
-            except _Refused as refused:
-                await self._mark_processed(event)
-                return refused.answer
-            except Exception:
-                log.exception(
-                    "event failed: update=%s kind=%s", event.update_id, type(event).__name__
-                )
-                return await self._after_failure(event)
+            for attempt in range(1, 1 + ATTEMPTS):
+                try:
+                    return await self._handle_in_transaction(event)
+                except _Refused as refused:
+                    await self._mark_processed(event)
+                    return refused.answer
+                except DBAPIError as error:
+                    # The server dropped the connection (a restart, an idle limit): the pool
+                    # is invalidated and the rolled-back update runs again on a new one.
+                    if error.connection_invalidated and attempt < ATTEMPTS:
+                        log.warning("database connection lost; update %s again", event.update_id)
+                        continue
+                    log.exception(
+                        "event failed: update=%s kind=%s", event.update_id, type(event).__name__
+                    )
+                    return await self._after_failure(event)
+                except Exception:
+                    log.exception(
+                        "event failed: update=%s kind=%s", event.update_id, type(event).__name__
+                    )
+                    return await self._after_failure(event)
+            raise AssertionError("unreachable: the last attempt returns")
 
     async def _handle_in_transaction(self, event: Inbound) -> Answer:
         now = self.clock()
         async with self.sessions() as session, session.begin():
-            if event.update_id is not None and not await conversations.mark_processed(
-                session, event.update_id, now
-            ):
+            opened = await conversations.open_turn(
+                session, event.update_id, event.chat_id, event.user_id, now
+            )
+            if not opened.fresh:
                 log.info("update %s already processed; ignored", event.update_id)
                 return Answer(self.settings.default_language)
-            person = await people.by_telegram_id(session, event.user_id)
+            person, conversation = opened.person, opened.conversation
             if isinstance(event, ChatStatus):
                 await people.set_active(session, event.user_id, not event.blocked)
                 return Answer(self.settings.default_language)
-            conversation = await conversations.load(session, event.chat_id, event.user_id)
             language = self._language(event, person, conversation)
             ctx = Context(
                 session=session,

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, bindparam, delete, select
+from sqlalchemy import JSON, BigInteger, String, bindparam, delete, literal, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
+from models.people import Person
 
 
 class Conversation(Base):
@@ -45,6 +46,16 @@ class StoredConversation:
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class Opened:
+    """What the start of an update's transaction found: whether the update is new, the
+    person behind the account (if enrolled) and their conversation row (if any)."""
+
+    fresh: bool
+    person: Person | None
+    conversation: StoredConversation | None
+
+
 _TABLE = Conversation.__table__
 _KEY = (_TABLE.c.chat_id == bindparam("chat_id")) & (_TABLE.c.user_id == bindparam("user_id"))
 # Built once: a statement object memoizes its cache key, saving that work on every update.
@@ -75,8 +86,70 @@ _SAVE = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
 _MARK = {"postgresql": _mark(pg_insert), "sqlite": _mark(sqlite_insert)}
 
 
+def _opening(dialect: str, marking: bool) -> Any:
+    """One statement reading the person and their conversation row together (and, on
+    PostgreSQL, recording the update id in the same round trip)."""
+    one = select(literal(1).label("one")).subquery("one")
+    person_key = Person.telegram_user_id == bindparam("user_id")
+    if dialect == "postgresql":
+        # FOR UPDATE may not lock the nullable side of an outer join; inside a lateral
+        # subquery it locks the conversation row, and waits for another instance's turn.
+        row = _LOAD_FOR_UPDATE.lateral("conversation")
+        query = select(Person, row.c.language, row.c.state, row.c.updated_at)
+        query = query.select_from(one).outerjoin(row, true())
+    else:
+        # SQLite's transaction holds the database's write lock from its start (models/db.py).
+        query = select(Person, _TABLE.c.language, _TABLE.c.state, _TABLE.c.updated_at)
+        query = query.select_from(one).outerjoin(_TABLE, _KEY)
+    query = query.outerjoin(Person, person_key)
+    if dialect == "postgresql" and marking:
+        table = ProcessedUpdate.__table__
+        mark = (
+            pg_insert(table)
+            .values(update_id=bindparam("update_id"), processed_at=bindparam("now"))
+            .on_conflict_do_nothing(index_elements=[table.c.update_id])
+            .returning(table.c.update_id)
+            .cte("mark")
+        )
+        query = query.add_columns(mark.c.update_id).outerjoin(mark, true())
+    return query
+
+
+# Built once, like _SAVE: by dialect, and whether the event carries an update id to record.
+_OPEN = {
+    (dialect, marking): _opening(dialect, marking)
+    for dialect in ("postgresql", "sqlite")
+    for marking in (True, False)
+}
+
+
 def _dialect(session: AsyncSession) -> str:
     return "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
+
+
+async def open_turn(
+    session: AsyncSession, update_id: int | None, chat_id: int, user_id: int, now: datetime
+) -> Opened:
+    """Begin handling an update: record its id (an update seen before is not fresh), and
+    read the person and their conversation row, locked where the database can lock rows.
+
+    One statement on PostgreSQL; on SQLite the id is recorded by a second one, first.
+    """
+    dialect = _dialect(session)
+    marking = update_id is not None
+    params = {"chat_id": chat_id, "user_id": user_id, "update_id": update_id, "now": now}
+    on_sqlite = update_id is not None and dialect == "sqlite"
+    if on_sqlite and not await mark_processed(session, update_id or 0, now):
+        return Opened(False, None, None)
+    row = (await session.execute(_OPEN[dialect, marking], params)).one()
+    if marking and dialect == "postgresql" and row.update_id is None:
+        return Opened(False, None, None)
+    conversation = (
+        None
+        if row.updated_at is None
+        else StoredConversation(row.language, row.state, row.updated_at)
+    )
+    return Opened(True, row.Person, conversation)
 
 
 async def load(

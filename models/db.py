@@ -21,6 +21,13 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 SQLITE_BUSY_SECONDS = 10.0
 # An execution option: begin the SQLite transaction deferred, as a reader (models.exports).
 SQLITE_READ_ONLY = "sqlite_read_only"
+# PostgreSQL connections, kept open. Each of the updates a runtime has in hand (64) holds one
+# only for its transaction, a few milliseconds, so 20 serve them in turn: waiting for the pool
+# is an await, where an overflow connection was a new server backend, opened and closed again,
+# at every peak. Several instances stay within the server's default 100 connections.
+POSTGRES_POOL_SIZE = 20
+# Connections are replaced after this long, before a server or proxy idle limit drops them.
+POSTGRES_RECYCLE_SECONDS = 1800
 
 
 def is_sqlite(url: str) -> bool:
@@ -89,7 +96,16 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         )
         _tune_sqlite(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No pre-ping: it was a round trip on every checkout, that is on every update. A
+    # connection the server dropped fails its statement instead, which invalidates the
+    # whole pool, and the engine runs that update again (handlers/engine.py).
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=0,
+        pool_recycle=POSTGRES_RECYCLE_SECONDS,
+    )
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

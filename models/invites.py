@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Integer, String, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.base import Base, UTCDateTime
 from models.people import enum_column
@@ -112,8 +113,13 @@ async def worker_invite(session: AsyncSession, enterprise_id: int) -> Invite | N
 
 
 async def claim(session: AsyncSession, invite: Invite, now: datetime) -> bool:
-    """Count one use of the invite atomically; false if it was used up or expired meanwhile."""
-    result = await session.execute(
+    """Count one use of the invite atomically; false if it was used up or expired meanwhile.
+
+    The count is written once, by the database (`uses + 1`), and read back from it: the
+    loaded invite takes the new count as already stored, so no later flush writes it again
+    (a value read before other enrolments through the same link counted theirs).
+    """
+    uses = await session.scalar(
         update(Invite)
         .where(
             Invite.code == invite.code,
@@ -122,9 +128,10 @@ async def claim(session: AsyncSession, invite: Invite, now: datetime) -> bool:
             or_(Invite.max_uses.is_(None), Invite.uses < Invite.max_uses),
         )
         .values(uses=Invite.uses + 1)
+        .returning(Invite.uses)
         .execution_options(synchronize_session=False)
     )
-    claimed = getattr(result, "rowcount", 0) == 1
-    if claimed:
-        invite.uses += 1
-    return claimed
+    if uses is None:
+        return False
+    set_committed_value(invite, "uses", uses)
+    return True
