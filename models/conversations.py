@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, bindparam, delete, literal, select, true
+from sqlalchemy import JSON, BigInteger, String, bindparam, delete, literal_column, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
 from models.people import Person
+
+
+# Telegram keeps an update it could not deliver for 24 hours: an id older than that is never
+# seen again, and its row may go (a recurring job, bot/jobs.py).
+REDELIVERY_WINDOW = timedelta(hours=24)
 
 
 class Conversation(Base):
@@ -89,7 +94,7 @@ _MARK = {"postgresql": _mark(pg_insert), "sqlite": _mark(sqlite_insert)}
 def _opening(dialect: str, marking: bool) -> Any:
     """One statement reading the person and their conversation row together (and, on
     PostgreSQL, recording the update id in the same round trip)."""
-    one = select(literal(1).label("one")).subquery("one")
+    one = select(literal_column("1").label("one")).subquery("one")
     person_key = Person.telegram_user_id == bindparam("user_id")
     if dialect == "postgresql":
         # FOR UPDATE may not lock the nullable side of an outer join; inside a lateral
@@ -103,12 +108,11 @@ def _opening(dialect: str, marking: bool) -> Any:
         query = query.select_from(one).outerjoin(_TABLE, _KEY)
     query = query.outerjoin(Person, person_key)
     if dialect == "postgresql" and marking:
-        table = ProcessedUpdate.__table__
         mark = (
-            pg_insert(table)
+            pg_insert(ProcessedUpdate)
             .values(update_id=bindparam("update_id"), processed_at=bindparam("now"))
-            .on_conflict_do_nothing(index_elements=[table.c.update_id])
-            .returning(table.c.update_id)
+            .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+            .returning(ProcessedUpdate.update_id)
             .cte("mark")
         )
         query = query.add_columns(mark.c.update_id).outerjoin(mark, true())
@@ -190,7 +194,7 @@ async def mark_processed(session: AsyncSession, update_id: int, now: datetime) -
 
 
 async def forget_processed_before(session: AsyncSession, cutoff: datetime) -> int:
-    """Drop update ids older than the cutoff; Telegram keeps undelivered updates for 24 h."""
+    """Drop update ids recorded before the cutoff (see REDELIVERY_WINDOW); how many."""
     result = await session.execute(
         delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff)
     )

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     String,
     bindparam,
@@ -55,6 +56,9 @@ class Person(Base):
     """
 
     __tablename__ = "people"
+    # Staff, administrators, labour inspection and a town's officers are found by role (and
+    # town) among every enrolled worker: on each ticked need, request and escalation.
+    __table_args__ = (Index("ix_people_role_town_id", "role", "town_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
