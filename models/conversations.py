@@ -15,7 +15,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, UTCDateTime
 from models.people import Person
 
-
 # Telegram keeps an update it could not deliver for 24 hours: an id older than that is never
 # seen again, and its row may go (a recurring job, bot/jobs.py).
 REDELIVERY_WINDOW = timedelta(hours=24)
