@@ -40,7 +40,7 @@ from bot.config import Settings
 from bot.daily import schedule as schedule_district_jobs
 from handlers.actions import N_
 from handlers.flows.report import REMINDER_PREFIX, reminder_text
-from models import audit, broadcasts, nominations
+from models import audit, broadcasts, conversations, nominations
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind, message_text
 from models.nominations import Gap
 from models.people import Role
@@ -58,6 +58,7 @@ REASK = N_("checkin.remind.again")
 # Nominations: the reminder before the deadline, and what the contacts hear after it.
 NOMINATION_REMIND_JOB = "nomination-reminder"
 NOMINATION_CLOSE_JOB = "nomination-close"
+PRUNE_UPDATES_JOB = "processed-updates-prune"
 NOMINATION_REMIND_AT = time(10, 0)
 NOMINATION_REMINDER_PREFIX = "nominate.remind."
 NOMINATION_REMIND_NONE = N_("nominate.remind.none")
@@ -142,6 +143,13 @@ def register(background: Background) -> None:
                 stored.remove()
             continue
         scheduler.add_job(func, trigger, args=args, id=job_id, replace_existing=True)
+    # Update ids past Telegram's redelivery window go, hourly, so the table stays small.
+    scheduler.add_job(
+        prune_processed_updates,
+        CronTrigger(minute=17),
+        id=PRUNE_UPDATES_JOB,
+        replace_existing=True,
+    )
     # Requests a contact left unanswered too long go to staff (bot/escalation.py).
     escalation.schedule(background)
     # The digest to staff and the retention purge (bot/daily.py).
@@ -181,6 +189,17 @@ async def reask_workers() -> None:
         )
     if broadcast_id is not None:
         await service.enqueue(broadcast_id)
+
+
+async def prune_processed_updates() -> None:
+    """The job: forget the update ids Telegram can no longer deliver again."""
+    service = _service()
+    if service is None:
+        return
+    cutoff = service.app.clock() - conversations.REDELIVERY_WINDOW
+    async with service.app.sessions() as session, session.begin():
+        gone = await conversations.forget_processed_before(session, cutoff)
+    log.info("forgot %d processed update ids", gone)
 
 
 async def remind_nominations() -> None:
