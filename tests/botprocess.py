@@ -62,6 +62,8 @@ class BotProcess:
     python_args: tuple[str, ...] = ()
     # More TOML sections, e.g. "[broadcast]\nrate_per_second = 300".
     extra_config: str = ""
+    # The module run as the program: `bot`, or a wrapper such as bench/counted_bot.py.
+    module: str = "bot"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -136,7 +138,15 @@ class BotProcess:
         mark = self.api.mark()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, *self.python_args, "-m", "bot", "--config", str(self.config), "run"],
+            [
+                sys.executable,
+                *self.python_args,
+                "-m",
+                self.module,
+                "--config",
+                str(self.config),
+                "run",
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -214,13 +224,14 @@ def count_rows(bot: BotProcess, table: str, where: str = "") -> int:
 
 
 @contextmanager
-def postgres_database(tag: str) -> Iterator[str]:
-    """A new, empty database on the TEST_DATABASE_URL server, dropped afterwards; its URL.
+def postgres_database(tag: str, server_url: str = "") -> Iterator[str]:
+    """A new, empty database on the TEST_DATABASE_URL server (or on `server_url`), dropped
+    afterwards; its URL.
 
     A database of its own, not the shared test database, so that bot processes never meet
     the schema resets of the PostgreSQL unit tests running beside them.
     """
-    server = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg")
+    server = make_url(server_url or POSTGRES_URL).set(drivername="postgresql+asyncpg")
     name = f"outreach_{tag}_{token_hex(4)}"
 
     async def admin(statement: str) -> None:

@@ -556,8 +556,10 @@ class FakeBotAPI:
         *,
         record_messages: bool = True,
         first_name: str = "Outreach Test Bot",
+        first_update_id: int = 1000,
     ) -> None:
-        """Configure the fake; call start() (or use `with`) to serve."""
+        """Configure the fake; call start() (or use `with`) to serve. Update ids count from
+        `first_update_id` (a later fake for the same bot's database starts past the last)."""
         self.token = token
         self.bot_username = bot_username
         self.record_messages = record_messages
@@ -606,7 +608,7 @@ class FakeBotAPI:
 
         self._pending: list[_Pending] = []
         self._pending_seq = itertools.count()
-        self._next_update_id = 1000
+        self._next_update_id = first_update_id
         self._allowed: frozenset[str] | None = None
         self._poll_gen = 0
         self._polls_waiting = 0

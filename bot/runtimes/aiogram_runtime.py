@@ -6,8 +6,9 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
+from functools import partial
 from hmac import compare_digest
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -53,6 +54,7 @@ from bot.messenger import (
 from bot.runtimes.common import SECRET_HEADER, health, menus
 from bot.scheduler import background
 from bot.updates import ALLOWED_UPDATES, event_from_update
+from handlers.events import Inbound
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -214,10 +216,15 @@ class PinnedResponseSession(AiohttpSession):
 
 def make_bot(app: App) -> Bot:
     """An aiogram Bot for the configured token and Bot API server, speaking HTML."""
-    settings = app.settings.telegram
-    session = PinnedResponseSession(api=TelegramAPIServer.from_base(settings.api_base_url))
+    return new_bot(app.settings.require_token(), app.settings.telegram.api_base_url)
+
+
+def new_bot(token: str, api_base_url: str) -> Bot:
+    """An aiogram Bot for this token and Bot API server, speaking HTML (also the reference
+    echo bot's, bench/echo_raw.py)."""
+    session = PinnedResponseSession(api=TelegramAPIServer.from_base(api_base_url))
     return Bot(
-        token=app.settings.require_token(),
+        token=token,
         session=session,
         default=DefaultBotProperties(
             parse_mode=ParseMode.HTML,
@@ -235,11 +242,14 @@ class _GetUpdates(GetUpdates):
     __returning__ = list[dict[str, Any]]
 
 
-async def forward(app: App, messenger: AiogramMessenger, update: Mapping[str, Any]) -> None:
-    """Hand one update, as Bot API JSON, to the app."""
+OnEvent = Callable[[Inbound], Awaitable[None]]
+
+
+async def forward(on_event: OnEvent, update: Mapping[str, Any]) -> None:
+    """Hand one update, as Bot API JSON, on as an inbound event."""
     event = event_from_update(update)
     if event is not None:
-        await app.on_event(event, messenger)
+        await on_event(event)
 
 
 async def set_menus(app: App, messenger: AiogramMessenger) -> None:
@@ -282,14 +292,21 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
 
 
 async def _poll(app: App, bot: Bot, messenger: AiogramMessenger, stop: asyncio.Event) -> None:
-    """Long-poll for updates until `stop`, at most 64 in hand at once, as aiogram's polling."""
+    async def on_event(event: Inbound) -> None:
+        await app.on_event(event, messenger)
+
+    await poll(bot, stop, app.settings.telegram.polling_timeout, on_event)
+
+
+async def poll(bot: Bot, stop: asyncio.Event, long_poll: int, on_event: OnEvent) -> None:
+    """Long-poll for updates until `stop`, at most 64 in hand at once, as aiogram's polling;
+    each goes to `on_event` (the app's, or the reference echo bot's in bench/echo_raw.py)."""
     await bot.delete_webhook(drop_pending_updates=False)
     me = await bot.me()
     log.info("Run polling for bot @%s", me.username)
-    timeout = app.settings.telegram.polling_timeout
-    method = _GetUpdates(timeout=timeout, allowed_updates=ALLOWED_UPDATES)
+    method = _GetUpdates(timeout=long_poll, allowed_updates=ALLOWED_UPDATES)
     # The request outlasts the long poll it asks Telegram for.
-    request_timeout = int(bot.session.timeout + timeout)
+    request_timeout = int(bot.session.timeout + long_poll)
     backoff = Backoff(DEFAULT_BACKOFF_CONFIG)
     in_hand = asyncio.Semaphore(64)
     tasks: set[asyncio.Task[None]] = set()
@@ -313,7 +330,7 @@ async def _poll(app: App, bot: Bot, messenger: AiogramMessenger, stop: asyncio.E
             backoff.reset()
             for update in updates:
                 await in_hand.acquire()
-                task = asyncio.create_task(_handle_polled(app, messenger, update))
+                task = asyncio.create_task(_handle_polled(on_event, update))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
                 task.add_done_callback(lambda _: in_hand.release())
@@ -323,9 +340,9 @@ async def _poll(app: App, bot: Bot, messenger: AiogramMessenger, stop: asyncio.E
         stopping.cancel()
 
 
-async def _handle_polled(app: App, messenger: AiogramMessenger, update: dict[str, Any]) -> None:
+async def _handle_polled(on_event: OnEvent, update: dict[str, Any]) -> None:
     try:
-        await forward(app, messenger, update)
+        await forward(on_event, update)
     except Exception:
         log.exception("update %s failed", update.get("update_id"))
 
@@ -348,7 +365,7 @@ async def _serve_webhook(
             return web.Response(status=400, text="not an update")
         # Processed before the reply, so a crash means Telegram delivers the update again.
         try:
-            await forward(app, messenger, update)
+            await forward(partial(app.on_event, messenger=messenger), update)
         except Exception:
             log.exception("update %s failed", update.get("update_id"))
             raise

@@ -12,8 +12,9 @@ import gc
 import hmac
 import logging
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import aiohttp
@@ -75,6 +76,7 @@ from bot.runtimes.common import (
 )
 from bot.scheduler import background
 from bot.updates import ALLOWED_UPDATES, event_from_update
+from handlers.events import Inbound
 
 # PTB's opt-in to time periods as timedelta (its next major version's only behaviour);
 # without it, every RetryAfter PTB raises also emits a deprecation warning.
@@ -351,13 +353,16 @@ def make_application(settings: Settings, *, polling: bool) -> PtbApplication:
     return builder.build()
 
 
-def add_handlers(app: App, application: PtbApplication, messenger: PtbMessenger) -> None:
-    """The only handler hands every update to the app; the error handler logs it."""
+def add_handlers(
+    application: PtbApplication, on_event: Callable[[Inbound], Awaitable[None]]
+) -> None:
+    """The only handler hands every update on as an inbound event (to the app, or to the
+    reference echo bot in bench/echo_raw.py); the error handler logs it."""
 
     async def forward(update: Update, _: Context) -> None:
         event = event_from_update(update.to_dict())
         if event is not None:
-            await app.on_event(event, messenger)
+            await on_event(event)
 
     async def on_error(update: object, context: Context) -> None:
         update_id = update.update_id if isinstance(update, Update) else None
@@ -382,7 +387,7 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     polling = app.settings.telegram.mode == "polling"
     application = make_application(app.settings, polling=polling)
     messenger = PtbMessenger(application.bot)
-    add_handlers(app, application, messenger)
+    add_handlers(application, partial(app.on_event, messenger=messenger))
     await application.initialize()
     try:
         await set_menus(app, messenger)
@@ -394,7 +399,7 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
             await application.start()
             try:
                 if polling:
-                    await _poll(app, application, stop)
+                    await poll(application, stop, app.settings.telegram.polling_timeout)
                 else:
                     await _serve_webhook(app, application, stop)
             finally:
@@ -405,11 +410,12 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
         await application.shutdown()
 
 
-async def _poll(app: App, application: PtbApplication, stop: asyncio.Event) -> None:
+async def poll(application: PtbApplication, stop: asyncio.Event, long_poll: int) -> None:
+    """Long-poll through PTB's updater until `stop` (the started application handles them)."""
     updater = application.updater
     assert updater is not None, "built with an updater for polling"
     await updater.start_polling(
-        timeout=app.settings.telegram.polling_timeout,
+        timeout=long_poll,
         allowed_updates=ALLOWED_UPDATES,
         drop_pending_updates=False,
     )
