@@ -421,7 +421,7 @@ def targets(
                 started = time.perf_counter()
                 asyncio.run(fill(url, people))
                 with FakeBotAPI(token=TOKEN) as api:
-                    bot = BotProcess(api, folder, database_url=url)
+                    bot = BotProcess(api, folder, database_url=url, log_level="WARNING")
                     codes = [bot.add_enterprise(f"企业{i}") for i in range(max(1, workers // 10))]
                 made.append(Target(database, people, url, folder, codes))
                 print(
