@@ -228,6 +228,20 @@ class SimUser:
         return await self.kit.state(self.user_id)
 
 
+async def before_the_city(
+    kit: Kit, user_id: int, code: str, language_code: str = "zh-hans"
+) -> SimUser:
+    """A worker who opened the invite `code` and answered every question of enrolment but
+    the last (the city)."""
+    user = kit.user(user_id, language_code)
+    await user.command("start", code)
+    await user.press("enrol.agree")
+    await user.send("张三")
+    await user.send("13812345678")
+    await user.press("province.41")
+    return user
+
+
 def photo(user: SimUser, file_id: str) -> Media:
     """A photo from the user, as the runtimes deliver one (vary it with dataclasses.replace)."""
     return Media(

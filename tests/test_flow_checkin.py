@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.actions import Msg
 from models.checkins import CheckIn, Plan, Transport
-from tests.harness import Kit, SimUser, keys
+from tests.harness import Kit, SimUser, before_the_city, keys
 
 TODAY = date(2027, 1, 20)  # the harness's frozen local date
 
@@ -17,12 +17,7 @@ TODAY = date(2027, 1, 20)  # the harness's frozen local date
 async def enrolled(kit: Kit, user_id: int = 100, language_code: str = "zh-hans") -> SimUser:
     """A worker who has just enrolled and sees the plan question."""
     _, code = await kit.add_enterprise(f"企业{user_id}", "开发区")
-    user = kit.user(user_id, language_code)
-    await user.command("start", code)
-    await user.press("enrol.agree")
-    await user.send("张三")
-    await user.send("13812345678")
-    await user.press("province.41")
+    user = await before_the_city(kit, user_id, code, language_code)
     await user.send("信阳市")
     return user
 

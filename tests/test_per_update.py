@@ -22,7 +22,7 @@ from models.conversations import ProcessedUpdate
 from models.db import create_engine
 from models.invites import Invite
 from models.people import Person
-from tests.harness import Kit, SimUser, keys
+from tests.harness import Kit, before_the_city, keys
 from tests.test_jobs import background
 
 
@@ -54,21 +54,10 @@ def counting(engine: AsyncEngine) -> Iterator[Counted]:
         event.remove(engine.sync_engine, "begin", begin)
 
 
-async def at_the_city_step(kit: Kit, user_id: int, code: str) -> SimUser:
-    """A worker who has answered everything but the last question of enrolment."""
-    user = kit.user(user_id)
-    await user.command("start", code)
-    await user.press("enrol.agree")
-    await user.send("张三")
-    await user.send("13812345678")
-    await user.press("province.41")
-    return user
-
-
 async def test_a_step_is_one_transaction_of_few_statements(db: AsyncEngine) -> None:
     kit = Kit(db)
     _, code = await kit.add_enterprise()
-    user = await at_the_city_step(kit, 100, code)
+    user = await before_the_city(kit, 100, code)
     await user.send("信阳市")
     await user.press("plan.stay")
     button, message = user.find("need.heating")
@@ -95,7 +84,7 @@ async def test_a_step_is_one_transaction_of_few_statements(db: AsyncEngine) -> N
 async def test_a_redelivered_update_changes_nothing(db: AsyncEngine) -> None:
     kit = Kit(db)
     _, code = await kit.add_enterprise()
-    user = await at_the_city_step(kit, 100, code)
+    user = await before_the_city(kit, 100, code)
     typed = Text(update_id=5_000, user_id=100, chat_id=100, language_code="zh-hans", text="信阳市")
     first = await kit.engine.handle(typed)
     assert first.actions
@@ -133,7 +122,7 @@ async def test_a_lost_database_connection_costs_the_update_nothing(db: AsyncEngi
         pytest.skip("a server that drops connections: PostgreSQL")
     kit = Kit(db)
     _, code = await kit.add_enterprise()
-    user = await at_the_city_step(kit, 100, code)
+    user = await before_the_city(kit, 100, code)
     # The server ends the bot's sessions (a restart, say): its pooled connections are dead,
     # and nothing checks them before use.
     other = create_engine(db.url.render_as_string(hide_password=False))
@@ -160,7 +149,7 @@ async def test_200_enrolments_through_one_invite_at_once_count_200_uses(
         pytest.skip("concurrent transactions: PostgreSQL (SQLite takes one writer at a time)")
     kit = Kit(db)
     _, code = await kit.add_enterprise()
-    users = [await at_the_city_step(kit, 1_000 + n, code) for n in range(200)]
+    users = [await before_the_city(kit, 1_000 + n, code) for n in range(200)]
     answers = await asyncio.gather(*(user.send("信阳市") for user in users))
     assert all("enrol.done" in keys(answer) for answer in answers)
     assert await kit.count(Person) == 200
