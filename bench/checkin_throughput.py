@@ -74,6 +74,9 @@ ECHO_TARGET = 0.8
 POSTGRES_TARGET = 0.6
 GROWTH_TARGET = 1.2
 CHUNK = 5_000
+# How long a simulated person waits for an answer: long, as the machine may be busy with
+# other work; a slow answer shows in the figures, not as a failed run.
+PATIENCE = 120.0
 
 
 def checkin_walk(user: FakeUser, code: str) -> None:
@@ -83,27 +86,27 @@ def checkin_walk(user: FakeUser, code: str) -> None:
     to each new worker as they enrol, arrives in between at its own pace.
     """
     user.command("start", code)
-    user.wait_text("个人信息告知")
+    user.wait_text("个人信息告知", timeout=PATIENCE)
     user.press(label("enrol.agree"))
-    user.wait_text("真实姓名")
+    user.wait_text("真实姓名", timeout=PATIENCE)
     user.send("张三")
-    user.wait_text("手机号")
+    user.wait_text("手机号", timeout=PATIENCE)
     user.send("13812345678")
-    user.wait_text("户籍")
+    user.wait_text("户籍", timeout=PATIENCE)
     user.press("河南")
-    user.wait_text("的哪个市或县")
+    user.wait_text("的哪个市或县", timeout=PATIENCE)
     user.send("信阳市")
-    user.wait_text("今年春节您打算")
+    user.wait_text("今年春节您打算", timeout=PATIENCE)
     user.press(label("plan.stay"))
-    user.wait_text("缺少")
+    user.wait_text("缺少", timeout=PATIENCE)
     user.press(label("ui.unchecked").format(label=label("need.heating")))
-    user.wait_text("缺少")  # the same question, edited to show the need ticked
+    user.wait_text("缺少", timeout=PATIENCE)  # the same question, edited to show the need ticked
     user.press(label("ui.done"))
-    user.wait_text("还有什么")
+    user.wait_text("还有什么", timeout=PATIENCE)
     user.press(label("ui.skip"))
-    user.wait_text("请核对")
+    user.wait_text("请核对", timeout=PATIENCE)
     user.press(label("ui.confirm"))
-    user.wait_text("已保存")
+    user.wait_text("已保存", timeout=PATIENCE)
 
 
 # The check-in walk's updates in order: t for a message, p for a button press.
@@ -117,7 +120,7 @@ def echo_walk(user: FakeUser) -> None:
             user.press(ECHO_BUTTON)
         else:
             user.send(f"hello {index}")
-        user.wait_reply(timeout=30)
+        user.wait_reply(timeout=PATIENCE)
 
 
 def run_people(walks: list[Callable[[], None]]) -> float:

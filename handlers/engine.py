@@ -192,17 +192,13 @@ class Engine:
                 except _Refused as refused:
                     await self._mark_processed(event)
                     return refused.answer
-                except DBAPIError as error:
+                except Exception as error:
                     # The server dropped the connection (a restart, an idle limit): the pool
                     # is invalidated and the rolled-back update runs again on a new one.
-                    if error.connection_invalidated and attempt < ATTEMPTS:
+                    lost = isinstance(error, DBAPIError) and error.connection_invalidated
+                    if lost and attempt < ATTEMPTS:
                         log.warning("database connection lost; update %s again", event.update_id)
                         continue
-                    log.exception(
-                        "event failed: update=%s kind=%s", event.update_id, type(event).__name__
-                    )
-                    return await self._after_failure(event)
-                except Exception:
                     log.exception(
                         "event failed: update=%s kind=%s", event.update_id, type(event).__name__
                     )
