@@ -34,6 +34,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from handlers import validation
+from handlers.access import STAFF_ROLES, is_town_officer, own_town
 from handlers.actions import (
     N_,
     Action,
@@ -67,8 +68,7 @@ from handlers.flow import (
     global_data,
     refuse,
 )
-from handlers.flows.checkin import PLAN_LABELS
-from handlers.flows.common import LANGUAGE_NAMES
+from handlers.labels import KIND_LABELS, LANGUAGE_NAMES, PLAN_LABELS
 from models import audit, broadcasts, organisation
 from models.broadcasts import (
     NO_CHECKIN,
@@ -81,7 +81,6 @@ from models.broadcasts import (
 from models.checkins import Plan
 from models.people import Role
 
-STAFF_ROLES: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN, Role.TOWN_OFFICER})
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 # A broadcast set further ahead than this is a typing mistake.
@@ -98,14 +97,6 @@ AUDIENCES: dict[str, str] = {
     "language": N_("broadcast.audience.by_language"),
 }
 NO_CHECKIN_LABEL = N_("broadcast.plan.none")
-KIND_LABELS: dict[ContentKind, str] = {
-    ContentKind.TEXT: N_("broadcast.kind.text"),
-    ContentKind.PHOTO: N_("broadcast.kind.photo"),
-    ContentKind.DOCUMENT: N_("broadcast.kind.document"),
-    ContentKind.LETTER: N_("broadcast.kind.letter"),
-    ContentKind.EVENT: N_("broadcast.kind.event"),
-    ContentKind.EVENT_REMINDER: N_("broadcast.kind.event_reminder"),
-}
 STATUS_LABELS: dict[BroadcastStatus, str] = {
     BroadcastStatus.SCHEDULED: N_("broadcast.status.scheduled"),
     BroadcastStatus.DONE: N_("broadcast.status.done"),
@@ -133,18 +124,6 @@ def content_action(kind: ContentKind, text: str | None, file_id: str | None) -> 
 
 
 # Who is asking, and what they may reach ---------------------------------------------------
-
-
-def own_town(ctx: Context) -> int | None:
-    """The town a town officer is bound to (None for district staff)."""
-    person = ctx.person
-    if person is not None and person.role is Role.TOWN_OFFICER:
-        return person.town_id
-    return None
-
-
-def _is_town_officer(ctx: Context) -> bool:
-    return ctx.person is not None and ctx.person.role is Role.TOWN_OFFICER
 
 
 def audience_of(data: dict[str, Any]) -> Audience:
@@ -183,7 +162,7 @@ def describe_audience(data: dict[str, Any]) -> Msg:
 
 async def broadcast_command(ctx: Context, arg: str) -> CommandResult:
     """Start composing a broadcast."""
-    if _is_town_officer(ctx) and own_town(ctx) is None:
+    if is_town_officer(ctx) and own_town(ctx) is None:
         return [say("broadcast.no_town")]
     data: dict[str, Any] = {}
     town_id = own_town(ctx)
@@ -195,7 +174,7 @@ async def broadcast_command(ctx: Context, arg: str) -> CommandResult:
 
 async def ask_audience(state: State, ctx: Context) -> list[Action]:
     """All workers, all contacts, or workers narrowed down."""
-    choices = [key for key in AUDIENCES if not (key == "town" and _is_town_officer(ctx))]
+    choices = [key for key in AUDIENCES if not (key == "town" and is_town_officer(ctx))]
     rows = [
         [Button(Msg(AUDIENCES[a]), a) for a in choices[i : i + 2]]
         for i in range(0, len(choices), 2)
@@ -209,11 +188,11 @@ async def ask_audience(state: State, ctx: Context) -> list[Action]:
 
 async def on_audience(state: State, value: str, ctx: Context) -> Outcome:
     """Narrow down, or go straight to the content."""
-    if value not in AUDIENCES or (value == "town" and _is_town_officer(ctx)):
+    if value not in AUDIENCES or (value == "town" and is_town_officer(ctx)):
         return Reject(Msg("error.stale_button"))
     for key in ("enterprise_id", "enterprise_name", "plan", "language"):
         state.data.pop(key, None)
-    if not _is_town_officer(ctx):
+    if not is_town_officer(ctx):
         state.data.pop("town_id", None)
         state.data.pop("town_name", None)
     state.data["role"] = Role.CONTACT.value if value == "contacts" else Role.WORKER.value

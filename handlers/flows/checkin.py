@@ -28,35 +28,15 @@ from datetime import date, timedelta
 from typing import Any
 
 from handlers import validation
+from handlers.access import WORKERS
 from handlers.actions import N_, Action, Button, Inline, Lines, Msg, Param, SendText, say
 from handlers.flow import Context, Finish, Flow, Goto, Outcome, Reject, State, Stay, Step, refuse
 from handlers.flows import requests as help_requests
 from handlers.geography import PROVINCES, province_keyboard, province_name
+from handlers.labels import NEED_LABELS, PLAN_LABELS, TICK, TRANSPORT_LABELS
 from models import checkins
 from models.checkins import CheckIn, Need, Plan, Transport
-from models.people import Role
 
-PLAN_LABELS: dict[Plan, str] = {
-    Plan.STAY: N_("plan.stay"),
-    Plan.RETURN: N_("plan.return"),
-    Plan.UNDECIDED: N_("plan.undecided"),
-}
-NEED_LABELS: dict[Need, str] = {
-    Need.HEATING: N_("need.heating"),
-    Need.FOOD: N_("need.food"),
-    Need.HOUSING: N_("need.housing"),
-    Need.TRANSPORT: N_("need.transport"),
-    Need.WAGES: N_("need.wages"),
-    Need.HEALTH: N_("need.health"),
-}
-TRANSPORT_LABELS: dict[Transport, str] = {
-    Transport.TRAIN: N_("transport.train"),
-    Transport.COACH: N_("transport.coach"),
-    Transport.PLANE: N_("transport.plane"),
-    Transport.CAR: N_("transport.car"),
-    Transport.OTHER: N_("transport.other"),
-}
-TICK = {True: N_("ui.checked"), False: N_("ui.unchecked")}
 # A departure more than this far ahead is a typing mistake, not a plan.
 FURTHEST_DEPARTURE = timedelta(days=180)
 
@@ -370,7 +350,7 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
 
 CHECKIN = Flow(
     name="checkin",
-    roles=frozenset({Role.WORKER}),
+    roles=WORKERS,
     steps=(
         Step("plan", ask_plan, N_("hint.press_button"), on_button=on_plan,
              goes_to=("needs", "destination", "ask_again")),

@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers import phone, validation
+from handlers.access import NEWCOMERS
 from handlers.actions import (
     N_,
     Action,
@@ -152,7 +153,7 @@ async def on_city(state: State, text: str, ctx: Context) -> Outcome:
 
 ENROLMENT = Flow(
     name="enrolment",
-    roles=frozenset({None}),
+    roles=NEWCOMERS,
     switches_to=("checkin",),
     steps=(
         Step("consent", ask_consent, N_("hint.press_button"), on_button=on_consent,

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers import validation
+from handlers.access import ATTENDEES, STAFF_ROLES, own_town
 from handlers.actions import N_, Action, AnswerButton, Button, Inline, Msg, Param, SendText, say
 from handlers.flow import (
     CommandResult,
@@ -52,14 +53,12 @@ from handlers.flows import broadcast
 from models import broadcasts, events
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
 from models.events import Event, SignUp
-from models.people import Role
 
 # Long enough to come back from work, short enough to be remembered.
 REMINDER_BEFORE = timedelta(hours=2)
 TITLE_LIMIT = 100
 PLACE_LIMIT = 300
 LARGEST_CAPACITY = 100_000
-ATTENDEES: frozenset[Role | None] = frozenset({Role.WORKER, Role.CONTACT})
 SIGNUP_ANSWERS: dict[SignUp, str] = {
     SignUp.DONE: N_("event.signed_up"),
     SignUp.ALREADY: N_("event.already_signed_up"),
@@ -203,7 +202,7 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
         return Reject(Msg("error.stale_button"))
     data = state.data
     audience = broadcast.audience_of(data)
-    town = broadcast.own_town(ctx)
+    town = own_town(ctx)
     if town is not None and audience.town_id != town:
         return Finish((say("error.not_allowed"),))
     person = ctx.person
@@ -283,9 +282,9 @@ def _steps() -> tuple[Step, ...]:
     )  # fmt: skip
 
 
-EVENT = Flow(name="event", roles=broadcast.STAFF_ROLES, steps=_steps())
+EVENT = Flow(name="event", roles=STAFF_ROLES, steps=_steps())
 
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("event", N_("command.event"), event_command, broadcast.STAFF_ROLES),
+    CommandSpec("event", N_("command.event"), event_command, STAFF_ROLES),
 )
 BUTTONS: tuple[GlobalButton, ...] = (GlobalButton("signup", on_sign_up, ATTENDEES),)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import validation
+from handlers.access import DISTRICT_STAFF, ENROLLED, STAFF_ROLES, own_town
 from handlers.actions import (
     N_,
     Action,
@@ -52,14 +53,10 @@ from handlers.flow import (
     refuse,
 )
 from handlers.flows.broadcast import audit_broadcast
-from handlers.flows.common import LANGUAGE_NAMES
+from handlers.labels import LANGUAGE_NAMES
 from models import broadcasts
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
-from models.people import Role
 
-STAFF: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN, Role.TOWN_OFFICER})
-DISTRICT_STAFF: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN})
-READERS: frozenset[Role | None] = frozenset(Role)
 LETTER_LIMIT = 4096
 SHARES_SHOWN = 10
 
@@ -122,7 +119,7 @@ def _share_lines(shares: Sequence[broadcasts.ReadShare]) -> Lines:
 async def letter_command(ctx: Context, arg: str) -> CommandResult:
     """Who has read the letter, by town and enterprise; replace it or send it again."""
     person = ctx.person
-    town = person.town_id if person is not None and person.role is Role.TOWN_OFFICER else None
+    town = own_town(ctx)
     towns = await broadcasts.read_shares(ctx.session, by_enterprise=False, town_id=town)
     enterprises = await broadcasts.read_shares(ctx.session, by_enterprise=True, town_id=town)
     workers = sum(s.workers for s in towns)
@@ -238,10 +235,12 @@ LETTER = Flow(
 )  # fmt: skip
 
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("letter", N_("command.letter"), letter_command, STAFF, keeps_conversation=True),
+    CommandSpec(
+        "letter", N_("command.letter"), letter_command, STAFF_ROLES, keeps_conversation=True
+    ),
     CommandSpec("replaceletter", N_("command.replaceletter"), replace_command, DISTRICT_STAFF),
 )
 BUTTONS: tuple[GlobalButton, ...] = (
-    GlobalButton("read", on_read, READERS),
+    GlobalButton("read", on_read, ENROLLED),
     GlobalButton("letter", on_letter_button, DISTRICT_STAFF),
 )

@@ -33,6 +33,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from handlers import validation
+from handlers.access import CONTACTS
 from handlers.actions import (
     N_,
     Action,
@@ -64,7 +65,7 @@ from handlers.flow import (
     global_data,
     refuse,
 )
-from handlers.flows.checkin import PLAN_LABELS
+from handlers.labels import PLAN_LABELS
 from models import audit, broadcasts, organisation, reports
 from models.broadcasts import (
     Audience,
@@ -77,7 +78,6 @@ from models.organisation import Enterprise
 from models.people import Role
 from models.reports import Figures, Report, WorkerPlan
 
-CONTACTS: frozenset[Role | None] = frozenset({Role.CONTACT})
 # The figures in the order they are asked; each is checked against those before it.
 FIELDS = ("total", "staying", "gone_home", "on_duty", "new_arrivals")
 NEXT_STEP = {

@@ -59,6 +59,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import validation
+from handlers.access import (
+    DISTRICT_STAFF,
+    ENROLLED,
+    REQUEST_HANDLERS,
+    WORKERS,
+    is_district_staff,
+    is_staff,
+    own_town,
+)
 from handlers.actions import (
     N_,
     Action,
@@ -93,7 +102,7 @@ from handlers.flow import (
     global_data,
     refuse,
 )
-from handlers.flows.roles import ROLE_NAMES
+from handlers.labels import CATEGORY_LABELS, REQUEST_STATUS_LABELS, ROLE_NAMES
 from models import organisation, people, requests
 from models.checkins import CheckIn
 from models.people import Person, Role
@@ -110,36 +119,12 @@ from models.requests import (
 
 log = logging.getLogger(__name__)
 
-WORKERS: frozenset[Role | None] = frozenset({Role.WORKER})
-HANDLERS: frozenset[Role | None] = frozenset(
-    {Role.CONTACT, Role.STAFF, Role.ADMIN, Role.TOWN_OFFICER}
-)
-STAFF: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN, Role.TOWN_OFFICER})
-DISTRICT_STAFF: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN})
-EVERYONE_ENROLLED: frozenset[Role | None] = frozenset(Role)
 # Two characters: "工资没发" says it all in four; one is a slip of the thumb.
 DESCRIPTION_MIN = 2
 # More open requests than this from one worker is a mistake or abuse, not need.
 MAX_OPEN_PER_WORKER = 10
 SHOWN = 10
 MATCHES_SHOWN = 20
-
-CATEGORY_LABELS: dict[Category, str] = {
-    Category.WAGES: N_("request.category.wages"),
-    Category.OVERTIME: N_("request.category.overtime"),
-    Category.HEATING: N_("request.category.heating"),
-    Category.FOOD: N_("request.category.food"),
-    Category.HOUSING: N_("request.category.housing"),
-    Category.TRANSPORT: N_("request.category.transport"),
-    Category.HEALTH: N_("request.category.health"),
-    Category.OTHER: N_("request.category.other"),
-}
-STATUS_LABELS: dict[Status, str] = {
-    Status.OPEN: N_("request.status.open"),
-    Status.ANSWERED: N_("request.status.answered"),
-    Status.SOLVED: N_("request.status.solved"),
-    Status.CLOSED: N_("request.status.closed"),
-}
 
 
 # Who may see and handle what (asked again on every button) ------------------------------
@@ -149,7 +134,7 @@ def scope_of(person: Person | None) -> Scope | None:
     """The requests this person handles; None for someone who handles none."""
     if person is None:
         return None
-    if person.role in (Role.STAFF, Role.ADMIN):
+    if person.role in DISTRICT_STAFF:
         return requests.staff_scope(None)
     if person.role is Role.TOWN_OFFICER and person.town_id is not None:
         return requests.staff_scope(person.town_id)
@@ -237,7 +222,7 @@ async def card(
             "request.card.head",
             number=request.id,
             category=Msg(CATEGORY_LABELS[request.category]),
-            status=Msg(STATUS_LABELS[request.status]),
+            status=Msg(REQUEST_STATUS_LABELS[request.status]),
         ),
         Msg("request.card.from", who=who(worker, request, viewer)),
         Msg("request.card.employer", enterprise=enterprise, town=town or "-")
@@ -782,7 +767,7 @@ async def _send_reply(
 
 ANSWER = Flow(
     name="request_answer",
-    roles=EVERYONE_ENROLLED,
+    roles=ENROLLED,
     steps=(
         Step("answer_text", ask_answer, N_("request.hint_answer"), on_text=on_answer,
              goes_to=("answer_confirm",)),
@@ -886,14 +871,6 @@ async def _close(ctx: Context, request: HelpRequest) -> list[Action] | Msg:
 # /requests: the open requests ---------------------------------------------------------------
 
 
-def _is_staff(ctx: Context) -> bool:
-    return ctx.person is not None and ctx.person.role in STAFF
-
-
-def _is_district_staff(ctx: Context) -> bool:
-    return ctx.person is not None and ctx.person.role in DISTRICT_STAFF
-
-
 async def requests_command(ctx: Context, arg: str) -> CommandResult:
     """The open requests this person handles."""
     if scope_of(ctx.person) is None:
@@ -935,7 +912,7 @@ async def ask_list(state: State, ctx: Context) -> list[Action]:
             enterprise=item.enterprise or "-",
             town=item.town or "-",
             age=age(item.request.waiting_since, ctx.now),
-            status=Msg(STATUS_LABELS[item.request.status]),
+            status=Msg(REQUEST_STATUS_LABELS[item.request.status]),
         )
         for item in listed
     )
@@ -953,9 +930,9 @@ async def ask_list(state: State, ctx: Context) -> list[Action]:
         ]
         for item in listed
     ]
-    if _is_staff(ctx):
+    if is_staff(ctx):
         filters = [Button(Msg("requests.by_category"), "cat")]
-        if _is_district_staff(ctx):
+        if is_district_staff(ctx):
             filters.append(Button(Msg("requests.by_town"), "town"))
         filters.append(Button(Msg("requests.by_enterprise"), "ent"))
         rows.append(filters)
@@ -984,10 +961,10 @@ async def on_list(state: State, value: str, ctx: Context) -> Outcome:
             return Reject(Msg("error.stale_button"))
         state.data["request_id"] = request.id
         return Goto("request_card")
-    staff = _is_staff(ctx)
+    staff = is_staff(ctx)
     if value == "cat" and staff:
         return Goto("by_category")
-    if value == "town" and _is_district_staff(ctx):
+    if value == "town" and is_district_staff(ctx):
         return Goto("by_town")
     if value == "ent" and staff:
         return Goto("by_enterprise")
@@ -1037,7 +1014,7 @@ async def on_by_town(state: State, value: str, ctx: Context) -> Outcome:
     """Keep a town (district staff only)."""
     number = _number(value.removeprefix("t:")) if value.startswith("t:") else None
     town = await organisation.get_town(ctx.session, number) if number is not None else None
-    if town is None or not _is_district_staff(ctx):
+    if town is None or not is_district_staff(ctx):
         return Reject(Msg("error.stale_button"))
     state.data.update(town_id=town.id, town_name=town.name)
     return Goto("open_list")
@@ -1048,18 +1025,13 @@ async def ask_by_enterprise(state: State, ctx: Context) -> list[Action]:
     return [say("requests.ask_enterprise")]
 
 
-def _own_town(ctx: Context) -> int | None:
-    person = ctx.person
-    return person.town_id if person is not None and person.role is Role.TOWN_OFFICER else None
-
-
 async def on_enterprise_search(state: State, text: str, ctx: Context) -> Outcome:
     """Find enterprises by part of the name; one match is taken, several are offered."""
     query = validation.parse_org_search(text, max_len=64)
     if isinstance(query, validation.Invalid):
         return refuse(query)
     matches, total = await organisation.search_enterprises(
-        ctx.session, town_id=_own_town(ctx), query=query, limit=MATCHES_SHOWN
+        ctx.session, town_id=own_town(ctx), query=query, limit=MATCHES_SHOWN
     )
     if not matches:
         return Reject(Msg("requests.no_matches", text=query))
@@ -1079,7 +1051,7 @@ async def on_enterprise_pick(state: State, value: str, ctx: Context) -> Outcome:
     enterprise = (
         await organisation.get_enterprise(ctx.session, number) if number is not None else None
     )
-    town = _own_town(ctx)
+    town = own_town(ctx)
     if enterprise is None or (town is not None and enterprise.town_id != town):
         return Reject(Msg("error.stale_button"))
     state.data.update(enterprise_id=enterprise.id, enterprise_name=enterprise.name)
@@ -1095,9 +1067,9 @@ async def ask_card(state: State, ctx: Context) -> list[Action]:
     rows: list[list[Button]] = []
     if request.is_open:
         rows.append([Button(Msg("request.answer_button"), "answer")])
-        if _is_district_staff(ctx) and request.about_wages and request.forwarded_at is None:
+        if is_district_staff(ctx) and request.about_wages and request.forwarded_at is None:
             rows.append([Button(Msg("request.forward_button"), "forward")])
-        if _is_staff(ctx):
+        if is_staff(ctx):
             rows.append([Button(Msg("request.close_button"), "close")])
     last = actions[-1]
     assert isinstance(last, SendText)
@@ -1114,12 +1086,12 @@ async def on_card(state: State, value: str, ctx: Context) -> Outcome:
         if not request.is_open:
             return Reject(Msg("request.already_finished", number=request.id))
         return Switch("request_answer", {"request_id": request.id, "side": Side.HANDLER.value})
-    if value == "forward" and _is_district_staff(ctx):
+    if value == "forward" and is_district_staff(ctx):
         forwarded = await _forward(ctx, request)
         if isinstance(forwarded, Msg):
             return Reject(forwarded)
         return Goto("open_list", say=tuple(forwarded))
-    if value == "close" and _is_staff(ctx):
+    if value == "close" and is_staff(ctx):
         closed = await _close(ctx, request)
         if isinstance(closed, Msg):
             return Reject(closed)
@@ -1129,7 +1101,7 @@ async def on_card(state: State, value: str, ctx: Context) -> Outcome:
 
 BROWSE = Flow(
     name="requests",
-    roles=HANDLERS,
+    roles=REQUEST_HANDLERS,
     switches_to=("request_answer",),
     steps=(
         Step("open_list", ask_list, N_("hint.press_button"), on_button=on_list,
@@ -1150,7 +1122,7 @@ async def on_forward_button(ctx: Context, args: str) -> list[Action]:
     """Pass a wage request on to the employer's contact (district staff)."""
     number = _number(args)
     request = await handled_by(ctx, number) if number is not None else None
-    if request is None or not _is_district_staff(ctx):
+    if request is None or not is_district_staff(ctx):
         return [AnswerButton(Msg("error.not_allowed"), alert=True)]
     forwarded = await _forward(ctx, request)
     if isinstance(forwarded, Msg):
@@ -1161,10 +1133,10 @@ async def on_forward_button(ctx: Context, args: str) -> list[Action]:
 FLOWS: tuple[Flow, ...] = (REQUEST, ANSWER, BROWSE)
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("request", N_("command.request"), request_command, WORKERS),
-    CommandSpec("requests", N_("command.requests"), requests_command, HANDLERS),
+    CommandSpec("requests", N_("command.requests"), requests_command, REQUEST_HANDLERS),
 )
 BUTTONS: tuple[GlobalButton, ...] = (
-    GlobalButton("rqa", on_answer_button, HANDLERS),
+    GlobalButton("rqa", on_answer_button, REQUEST_HANDLERS),
     GlobalButton("rqr", on_reply_button, WORKERS),
     GlobalButton("rqs", on_solved_button, WORKERS),
     GlobalButton("rqf", on_forward_button, DISTRICT_STAFF),

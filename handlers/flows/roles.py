@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import phone, validation
+from handlers.access import ENROLLED, NEWCOMERS, person_title, role_title
 from handlers.actions import N_, Action, Button, Inline, Msg, Raw, SendText, say
 from handlers.consent import AGREE_OR_DECLINE
 from handlers.events import ContactShared
@@ -63,14 +64,6 @@ ROLE_OF_KIND: dict[InviteKind, Role] = {
     InviteKind.STAFF: Role.STAFF,
     InviteKind.INSPECTION: Role.STAFF,
     InviteKind.TOWN_OFFICER: Role.TOWN_OFFICER,
-}
-ROLE_NAMES: dict[Role, str] = {
-    Role.WORKER: N_("role.worker"),
-    Role.CONTACT: N_("role.contact"),
-    Role.TOWN_OFFICER: N_("role.town_officer"),
-    Role.STAFF: N_("role.staff"),
-    Role.ADMIN: N_("role.admin"),
-    Role.FORMER: N_("role.former"),
 }
 
 
@@ -123,37 +116,6 @@ class Target:
     def title(self) -> Msg:
         """The role as the person reads it."""
         return role_title(self.role, self.place, deputy=self.deputy, inspection=self.inspection)
-
-
-def role_title(
-    role: Role, place: str = "", *, deputy: bool = False, inspection: bool = False
-) -> Msg:
-    """A role as a person reads it, with its town or enterprise."""
-    if role is Role.STAFF and inspection:
-        return Msg("role.labour_inspection")
-    if role is Role.TOWN_OFFICER and place:
-        return Msg("role.as_town_officer", town=Raw(place))
-    if role is Role.CONTACT and place and deputy:
-        return Msg("role.as_deputy", enterprise=Raw(place))
-    if role is Role.CONTACT and place:
-        return Msg("role.as_contact", enterprise=Raw(place))
-    if role is Role.FORMER and place:
-        return Msg("role.as_former", enterprise=Raw(place))
-    return Msg(ROLE_NAMES[role])
-
-
-async def person_title(session: AsyncSession, person: Person) -> Msg:
-    """The person's current role, with its town or enterprise."""
-    place = ""
-    if person.role is Role.TOWN_OFFICER and person.town_id is not None:
-        town = await organisation.get_town(session, person.town_id)
-        place = town.name if town else ""
-    elif person.enterprise_id is not None:
-        enterprise = await organisation.get_enterprise(session, person.enterprise_id)
-        place = enterprise.name if enterprise else ""
-    if person.role is Role.WORKER:
-        return Msg("role.as_worker", enterprise=Raw(place)) if place else Msg("role.worker")
-    return role_title(person.role, place, deputy=person.deputy, inspection=person.labour_inspection)
 
 
 async def invite_target(session: AsyncSession, invite: Invite) -> Target | None:
@@ -398,7 +360,7 @@ async def _audit_role(ctx: Context, person: Person, previous: Role | None, claim
 
 ROLE_ENROLMENT = Flow(
     name="role_enrolment",
-    roles=frozenset({None}),
+    roles=NEWCOMERS,
     steps=(
         Step("role_consent", ask_consent, N_("hint.press_button"), on_button=on_consent,
              goes_to=("role_name",), ends=True),
@@ -452,7 +414,7 @@ async def on_change(state: State, value: str, ctx: Context) -> Outcome:
 
 ROLE_CHANGE = Flow(
     name="role_change",
-    roles=frozenset(Role),
+    roles=ENROLLED,
     steps=(
         Step("confirm_role", ask_change, N_("hint.press_button"), on_button=on_change, ends=True),
     ),

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from handlers import validation
+from handlers.access import STAFF_ROLES, own_town
 from handlers.actions import (
     N_,
     Action,
@@ -26,10 +27,10 @@ from handlers.actions import (
     say,
 )
 from handlers.flow import CommandResult, CommandSpec, Context, GlobalButton, global_data, refuse
-from handlers.flows.broadcast import STAFF_ROLES, audit_broadcast, own_town
-from handlers.flows.checkin import PLAN_LABELS
+from handlers.flows.broadcast import audit_broadcast
 from handlers.flows.letter import percent
 from handlers.flows.report import REMINDER_PREFIX, reminder_text
+from handlers.labels import PLAN_LABELS
 from handlers.phone import mask_phone
 from models import broadcasts, stats
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
