@@ -19,7 +19,7 @@ from bot.messenger import MessengerError, RetryAfter
 from bot.render import LONGEST_REPLY_WAIT, send_long_text
 from handlers.access import town_of
 from handlers.actions import Msg
-from handlers.flows.stats import missing_message, picture_message
+from handlers.picture import missing_message, picture_message
 from models import people, privacy, stats
 
 if TYPE_CHECKING:

@@ -45,10 +45,10 @@ from handlers.flow import (
     Switch,
     global_data,
 )
-from handlers.flows import roles
-from handlers.flows.checkin import describe
 from handlers.geography import province_name
 from handlers.labels import LANGUAGE_NAMES, PLAN_LABELS
+from handlers.plans import describe
+from handlers.role_invites import start_with_invite
 from models import checkins, invites, organisation
 from models.invites import InviteKind
 from models.people import Role
@@ -73,7 +73,7 @@ async def start(ctx: Context, arg: str) -> CommandResult:
     if invite is None:
         return [say("start.unknown_code")]
     if invite.kind is not InviteKind.WORKER:
-        return await roles.start_with_invite(ctx, invite)
+        return await start_with_invite(ctx, invite)
     if not invite.usable(ctx.now):
         return [say("start.expired_code")]
     enterprise = (

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from handlers import validation
 from handlers.access import DISTRICT_STAFF, ENROLLED, STAFF_ROLES, own_town
 from handlers.actions import (
@@ -35,6 +33,8 @@ from handlers.actions import (
     SendText,
     say,
 )
+from handlers.broadcasting import audit_broadcast
+from handlers.content import read_markup
 from handlers.events import ButtonPress
 from handlers.flow import (
     CommandResult,
@@ -52,32 +52,13 @@ from handlers.flow import (
     global_data,
     refuse,
 )
-from handlers.flows.broadcast import audit_broadcast
 from handlers.labels import LANGUAGE_NAMES
+from handlers.picture import percent
 from models import broadcasts
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
 
 LETTER_LIMIT = 4096
 SHARES_SHOWN = 10
-
-
-async def letter_body(session: AsyncSession, language: str) -> Msg | Raw:
-    """The letter as readers of this language get it: staff's replacement, else the catalog's."""
-    replaced = await broadcasts.letter_text(session, language)
-    return Raw(replaced) if replaced is not None else Msg("letter.body")
-
-
-def read_markup(broadcast_id: int, *, done: bool = False) -> Inline:
-    """The button under every copy of the letter."""
-    label = Msg("letter.read_done") if done else Msg("letter.read_button")
-    return Inline.of([[Button(label, global_data("read", broadcast_id))]])
-
-
-async def letter_for(ctx: Context) -> list[Action]:
-    """The letter, with its button, to the current chat (a new worker gets it at enrolment)."""
-    campaign = await broadcasts.letter_broadcast(ctx.session)
-    body = await letter_body(ctx.session, ctx.language)
-    return [SendText(body, read_markup(campaign.id if campaign else 0))]
 
 
 async def on_read(ctx: Context, args: str) -> list[Action]:
@@ -94,11 +75,6 @@ async def on_read(ctx: Context, args: str) -> list[Action]:
 
 
 # /letter for staff --------------------------------------------------------------------------
-
-
-def percent(part: int, whole: int) -> int:
-    """`part` as a whole-number percentage of `whole` (0 of nobody)."""
-    return round(100 * part / whole) if whole else 0
 
 
 def _share_lines(shares: Sequence[broadcasts.ReadShare]) -> Lines:

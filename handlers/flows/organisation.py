@@ -77,7 +77,7 @@ from handlers.flow import (
     Switch,
     refuse,
 )
-from handlers.flows.roles import issue_invite, relieve
+from handlers.role_invites import issue_invite, relieve
 from models import invites, organisation, people
 from models.invites import InviteKind
 from models.organisation import ENTERPRISE_NAME_LENGTH, TOWN_NAME_LENGTH, Enterprise, Town
