@@ -31,8 +31,8 @@ from handlers import validation
 from handlers.access import WORKERS
 from handlers.actions import N_, Action, Button, Inline, Msg, SendText, say
 from handlers.flow import Context, Finish, Flow, Goto, Outcome, Reject, State, Stay, Step, refuse
-from handlers.flows import requests as help_requests
 from handlers.geography import PROVINCES, province_keyboard, province_name
+from handlers.helpdesk import from_checkin
 from handlers.labels import NEED_LABELS, PLAN_LABELS, TICK, TRANSPORT_LABELS
 from handlers.plans import describe
 from models import checkins
@@ -309,7 +309,7 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
         return Reject(Msg("error.stale_button"))
     checkin = await checkins.add(ctx.session, draft(state.data, ctx))
     # A need ticked here opens a request on its own, so that nothing said is left unheard.
-    opened = await help_requests.from_checkin(ctx, checkin)
+    opened = await from_checkin(ctx, checkin)
     return Finish((say("checkin.saved", details=describe(checkin)), *opened))
 
 
