@@ -1,5 +1,8 @@
-"""What every broadcast staff start shares: the audience steps of /broadcast and /event, the
-audience in words, how far ahead one may be set, and its entry in the audit log."""
+"""What /broadcast and /event share: choosing the audience, and auditing what staff send.
+
+The audience steps (one table both flows include), the audience in words, how far ahead a
+broadcast may be set, and the audit entry of every broadcast staff start.
+"""
 
 from __future__ import annotations
 

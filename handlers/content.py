@@ -1,5 +1,8 @@
-"""What recipients get, one rule for the preview in a flow and for the sender: a broadcast's
-content, the open letter with its button, an event's notice, reminder and sign-up button."""
+"""What recipients get: one rule for a flow's preview and for the sender that delivers it.
+
+A broadcast's content, the open letter with its button, an event's notice, reminder and
+sign-up button.
+"""
 
 from __future__ import annotations
 

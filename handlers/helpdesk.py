@@ -1,5 +1,7 @@
-"""Workers' requests for help: who handles each, who may see what of it, how it reads, and
-the messages that carry it (the shared rules of /request, answering and /requests).
+"""Workers' requests for help: the rules /request, answering and /requests share.
+
+Who handles each request and who may see what of it, how it reads (the card), and the
+messages that carry it: notifications, news to the worker, escalation.
 
 Wage matters (wages unpaid or late, the holiday overtime subsidy) go to the district's labour
 inspection staff (to all district staff while none can be reached), and the worker may ask

@@ -1,5 +1,8 @@
-"""The campaign's picture in words: a day's figures and who has not reported (for /stats,
-/missing and the staff digest), and the share of workers who read the letter."""
+"""The campaign's picture in words, for /stats, /missing, /letter and the staff digest.
+
+A day's figures by town with their changes, the gaps between reports and check-ins, who
+has not reported, and the share of workers who read the letter.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Role invites: what one makes of the person who opens it, making one, starting on one,
-and relieving an enterprise's contact when someone takes their place."""
+"""Role invites: what one makes of its opener, making one, and starting on one from /start.
+
+Also relieving an enterprise's contact when someone takes their place (by invite or by
+staff's hand on the enterprise card).
+"""
 
 from __future__ import annotations
 

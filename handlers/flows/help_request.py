@@ -1,6 +1,8 @@
-"""A worker's request for help (/request): what it is about, what happened, perhaps a photo,
-and for a wage matter whether the employer may learn who asked; only Confirm sends it, to
-whoever handles it (handlers/helpdesk.py).
+"""A worker's request for help (/request): what about, what happened, a photo, who may know.
+
+A worker picks a category, describes the problem and may add a photo; for a wage matter they
+choose whether their employer may learn who asked. Only Confirm sends it, to whoever handles
+it (the rules are in handlers/helpdesk.py).
 
 ```mermaid
 stateDiagram-v2

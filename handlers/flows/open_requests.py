@@ -1,6 +1,8 @@
-"""The open requests (/requests): whoever handles requests lists those open, oldest first;
-staff narrow them down by category, town and enterprise, open one to answer it, pass a wage
-matter on to the employer's contact, or close it.
+"""The open requests (/requests), oldest first, for whoever handles them.
+
+Staff narrow the list down by category, town and enterprise; anyone who handles a request
+opens it to answer it, district staff pass a wage matter on to the employer's contact, and
+staff close it.
 
 ```mermaid
 stateDiagram-v2
