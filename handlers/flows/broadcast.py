@@ -92,12 +92,6 @@ STATUS_LABELS: dict[BroadcastStatus, str] = {
 }
 
 
-# What recipients get: one rule, for the preview here and for the sender ---------------------
-
-
-# Who is asking, and what they may reach ---------------------------------------------------
-
-
 # /broadcast ----------------------------------------------------------------------------
 
 
