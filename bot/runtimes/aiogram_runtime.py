@@ -50,8 +50,8 @@ from bot.messenger import (
     RetryAfter,
     Transient,
 )
-from bot.runtimes.common import SECRET_HEADER, health, menus
-from bot.scheduler import background
+from bot.runtimes.common import SECRET_HEADER, health_handler, menus
+from bot.scheduler import Background, background
 from bot.updates import ALLOWED_UPDATES, event_from_update
 
 log = logging.getLogger(__name__)
@@ -271,9 +271,9 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
         # hundred ms every few seconds under load (bench/checkin_throughput.py).
         gc.collect()
         gc.freeze()
-        async with background(app):
+        async with background(app) as service:
             if app.settings.telegram.mode == "webhook":
-                await _serve_webhook(app, bot, messenger, stop)
+                await _serve_webhook(app, bot, messenger, stop, service)
             else:
                 await _poll(app, bot, messenger, stop)
             await app.drain()
@@ -331,7 +331,7 @@ async def _handle_polled(app: App, messenger: AiogramMessenger, update: dict[str
 
 
 async def _serve_webhook(
-    app: App, bot: Bot, messenger: AiogramMessenger, stop: asyncio.Event
+    app: App, bot: Bot, messenger: AiogramMessenger, stop: asyncio.Event, service: Background | None
 ) -> None:
     hook = app.settings.telegram.webhook
     secret = hook.secret.get_secret_value()
@@ -357,11 +357,7 @@ async def _serve_webhook(
     web_app = web.Application()
     web_app.router.add_post(hook.path, receive)
 
-    async def healthz(_: web.Request) -> web.Response:
-        status, body = await health(app)
-        return web.json_response(body, status=status)
-
-    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/healthz", health_handler(app, service))
     runner = web.AppRunner(web_app)
     await runner.setup()
     site = web.TCPSite(runner, hook.listen_host, hook.listen_port)

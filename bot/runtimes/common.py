@@ -14,6 +14,7 @@ from aiohttp import web
 from bot import scheduler
 from bot.app import App
 from bot.messenger import Messenger, MessengerError
+from bot.scheduler import Background
 from models import leases
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-def scheduler_state(app: App) -> str:
+def scheduler_state(app: App, service: Background | None) -> str:
     """Whether this process runs the scheduler and sender.
 
     "running": it does; "off": scheduler.enabled is false here (another instance runs it);
@@ -65,19 +66,18 @@ def scheduler_state(app: App) -> str:
     """
     if not app.settings.scheduler.enabled:
         return "off"
-    service = scheduler.running()
-    if service is None or not service.scheduler.running:
+    if service is None or not service.running():
         return "stopped"
     return "running"
 
 
-async def health(app: App) -> tuple[int, dict[str, Any]]:
+async def health(app: App, service: Background | None = None) -> tuple[int, dict[str, Any]]:
     """For a load balancer in front of webhook instances: 200 while the database answers.
 
     The body also says whether this instance runs the scheduler and sender, and which
     process holds the scheduler lease, so an operator sees at a glance that exactly one does.
     """
-    body: dict[str, Any] = {"scheduler": scheduler_state(app)}
+    body: dict[str, Any] = {"scheduler": scheduler_state(app, service)}
     try:
         async with app.sessions() as session:
             lease = await leases.holder_of(session, scheduler.LEASE)
@@ -88,11 +88,13 @@ async def health(app: App) -> tuple[int, dict[str, Any]]:
     return 200, {"database": "ok", **body, "scheduler_holder": holder}
 
 
-def health_handler(app: App) -> Callable[[web.Request], Awaitable[web.Response]]:
+def health_handler(
+    app: App, service: Background | None
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     """GET /healthz for an aiohttp webhook server."""
 
     async def healthz(_: web.Request) -> web.Response:
-        status, body = await health(app)
+        status, body = await health(app, service)
         return web.json_response(body, status=status)
 
     return healthz

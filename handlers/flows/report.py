@@ -66,14 +66,9 @@ from handlers.flow import (
     refuse,
 )
 from handlers.labels import PLAN_LABELS
-from models import audit, broadcasts, organisation, reports
-from models.broadcasts import (
-    Audience,
-    Broadcast,
-    BroadcastStatus,
-    ContentKind,
-    message_text,
-)
+from handlers.outbox import Message, post
+from models import broadcasts, organisation, reports
+from models.broadcasts import Audience, Purpose
 from models.organisation import Enterprise
 from models.people import Role
 from models.reports import Figures, Report, WorkerPlan
@@ -475,7 +470,7 @@ def nudge_audience(enterprise_id: int, before: date) -> Audience:
 async def nudged_today(ctx: Context, enterprise_id: int) -> bool:
     """Whether the enterprise's workers were already reminded from /roster today."""
     midnight = datetime.combine(ctx.today, time(0), ctx.settings.timezone)
-    sent = await broadcasts.messages_since(ctx.session, NUDGE_KEY, midnight)
+    sent = await broadcasts.sent_since(ctx.session, Purpose.NUDGE, midnight)
     return any(b.audience.get("enterprise_id") == enterprise_id for b in sent)
 
 
@@ -545,34 +540,13 @@ async def on_nudge(ctx: Context, args: str) -> Sequence[Action]:
     count = await broadcasts.count_audience(ctx.session, audience)
     if count == 0:
         return [AnswerButton(Msg("roster.nobody_to_nudge"), alert=True)]
-    person = ctx.person
-    broadcast = await broadcasts.add(
+    await post(
         ctx.session,
-        Broadcast(
-            content_kind=ContentKind.MESSAGE,
-            text=message_text(NUDGE_KEY, enterprise=enterprise.name),
-            file_id=None,
-            audience=audience.to_json(),
-            send_at=ctx.now,
-            daily_until=None,
-            status=BroadcastStatus.SCHEDULED,
-            created_by=person.id if person else None,
-            notify_chat_id=None,
-            created_at=ctx.now,
-        ),
-    )
-    await audit.record(
-        ctx.session,
-        audit.Action.BROADCAST,
+        Message(Msg(NUDGE_KEY, enterprise=Raw(enterprise.name))),
+        audience,
+        Purpose.NUDGE,
         ctx.now,
-        actor_id=person.id if person else None,
-        scope={
-            "broadcast": broadcast.id,
-            "kind": ContentKind.MESSAGE.value,
-            "audience": audience.to_json(),
-            "send_at": ctx.now.isoformat(),
-        },
-        rows=count,
+        created_by=ctx.person.id if ctx.person else None,
     )
     actions: list[Action] = [AnswerButton()]
     event = ctx.event
