@@ -44,7 +44,6 @@ from handlers.events import (
     Inbound,
     Media,
     Text,
-    Trigger,
 )
 from handlers.flow import (
     CommandSpec,
@@ -300,7 +299,7 @@ class Engine:
     async def _stopped_at_gate(self, turn: _Turn, ctx: Context) -> bool:
         """Start the gate's flow instead of handling the event, when the person must pass it."""
         gate, event = self.gate, ctx.event
-        if gate is None or isinstance(event, Trigger) or not gate.needed(ctx):
+        if gate is None or not gate.needed(ctx):
             return False
         if isinstance(event, Command):
             if event.name in gate.exempt | {"cancel"}:
@@ -332,8 +331,6 @@ class Engine:
             await self._on_input(turn, ctx, "on_contact", event)
         elif isinstance(event, Media):
             await self._on_input(turn, ctx, "on_media", event)
-        elif isinstance(event, Trigger):
-            await self._on_input(turn, ctx, "on_trigger", event)
 
     async def _on_command(self, turn: _Turn, ctx: Context, event: Command) -> None:
         if event.name == "cancel":
@@ -408,7 +405,7 @@ class Engine:
         if handler is None:
             if isinstance(ctx.event, ButtonPress):
                 turn.actions.append(AnswerButton(Msg("error.stale_button"), alert=True))
-            elif not isinstance(ctx.event, Trigger):
+            else:
                 turn.actions.append(SendText(Msg(step.hint)))
             return
         snapshot = copy.deepcopy(state.data)

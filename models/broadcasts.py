@@ -420,14 +420,16 @@ async def enqueue_due(
 ) -> list[BroadcastRun]:
     """Enqueue the runs of the broadcasts due now and plan their next; the runs written.
 
-    A run later than `grace` seconds past its time (no sender ran then) is not sent: a
-    one-off broadcast is marked missed, a daily one goes on from its next day.
+    A run set for a time ahead, and later than `grace` seconds past it (no sender ran
+    then), is not sent: a one-off broadcast is marked missed, a daily one goes on from its
+    next day. A message written to go at once (a request passed on, a reminder) always goes.
     """
     runs: list[BroadcastRun] = []
     for broadcast in await due(session, now, limit):
         due_at = broadcast.next_run_at
         assert due_at is not None
-        late = (now - due_at).total_seconds() > grace
+        ahead = broadcast.daily_until is not None or broadcast.send_at > broadcast.created_at
+        late = ahead and (now - due_at).total_seconds() > grace
         if not late:
             run = await enqueue_run(session, broadcast, due_at, now)
             if run is not None:
