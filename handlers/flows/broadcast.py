@@ -520,6 +520,9 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
     )
     await audit_broadcast(ctx, broadcast)
     schedule = describe_schedule(send_at, until, ctx.now)
+    if schedule.key == "broadcast.schedule.now":
+        # Confirmed: it is going now, not "once confirmed" any more.
+        return Finish((say("broadcast.confirmed_now", number=broadcast.id),))
     return Finish((say("broadcast.confirmed", number=broadcast.id, schedule=schedule),))
 
 

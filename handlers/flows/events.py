@@ -49,6 +49,7 @@ from handlers.flow import (
     refuse,
 )
 from handlers.flows import broadcast
+from handlers.flows.common import worker_rows
 from models import broadcasts, events
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
 from models.events import Event, SignUp
@@ -85,8 +86,9 @@ def reminder(event: Event) -> Msg:
 
 
 def signup_markup(event_id: int) -> Inline:
-    """The sign-up button under the notice."""
-    return Inline.of([[Button(Msg("event.sign_up"), global_data("signup", event_id))]])
+    """The sign-up button under the notice, then what a worker may do next."""
+    sign_up = Button(Msg("event.sign_up"), global_data("signup", event_id))
+    return Inline.of([[sign_up], *worker_rows()])
 
 
 async def event_command(ctx: Context, arg: str) -> CommandResult:

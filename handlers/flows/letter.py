@@ -52,7 +52,7 @@ from handlers.flow import (
     refuse,
 )
 from handlers.flows.broadcast import audit_broadcast
-from handlers.flows.common import LANGUAGE_NAMES
+from handlers.flows.common import LANGUAGE_NAMES, worker_rows
 from models import broadcasts
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
 from models.people import Role
@@ -71,9 +71,9 @@ async def letter_body(session: AsyncSession, language: str) -> Msg | Raw:
 
 
 def read_markup(broadcast_id: int, *, done: bool = False) -> Inline:
-    """The button under every copy of the letter."""
+    """The buttons under every copy of the letter: "I have read it", then what to do next."""
     label = Msg("letter.read_done") if done else Msg("letter.read_button")
-    return Inline.of([[Button(label, global_data("read", broadcast_id))]])
+    return Inline.of([[Button(label, global_data("read", broadcast_id))], *worker_rows()])
 
 
 async def letter_for(ctx: Context) -> list[Action]:
