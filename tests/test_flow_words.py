@@ -128,6 +128,9 @@ async def test_a_notice_sent_now_says_it_is_going_and_a_later_one_when(db: Async
     assert keys(await staff.press("ui.confirm")) == ["broadcast.confirmed_now"]
     text = staff.last_text()
     assert "已开始发送" in text and "确认后" not in text
+    await staff.command("notices")
+    assert "确认后" not in staff.last_text(), "the list says when it went"
+    assert "2027年1月20日 10:00 发送" in staff.last_text()
 
     await compose_text(staff)
     await staff.press("broadcast.send_once")
