@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from handlers import content, helpdesk
 from handlers.actions import Inline, Msg
 from handlers.flow import global_data
-from handlers.flows import events as events_flow
-from handlers.flows import requests as requests_flow
 from models.checkins import Plan
 from models.invites import InviteKind
 from models.people import Role
@@ -91,7 +90,7 @@ async def test_an_event_notice_ends_with_the_same_buttons(db: AsyncEngine) -> No
         m for m in staff.messages if isinstance(m.text, Msg) and m.text.key == "event.notice"
     ]
     assert label_keys(notice.markup) == ["event.sign_up", *NEXT_STEPS]
-    assert events_flow.signup_markup(7).buttons()[0].data == global_data("signup", 7)
+    assert content.signup_markup(7).buttons()[0].data == global_data("signup", 7)
     assert "/" not in kit.render("zh_Hans", notice.text).replace("</", "")
 
 
@@ -163,16 +162,14 @@ async def test_a_second_report_today_is_not_called_the_first(db: AsyncEngine) ->
 
 async def test_a_request_waiting_minutes_says_minutes_not_zero_hours(db: AsyncEngine) -> None:
     since = datetime(2027, 1, 20, 2, tzinfo=UTC)
-    assert requests_flow.age(since, since) == Msg("requests.age_minutes", minutes=1)
-    assert requests_flow.age(since, since + timedelta(seconds=30)) == Msg(
+    assert helpdesk.age(since, since) == Msg("requests.age_minutes", minutes=1)
+    assert helpdesk.age(since, since + timedelta(seconds=30)) == Msg(
         "requests.age_minutes", minutes=1
     )
-    assert requests_flow.age(since, since + timedelta(minutes=59)) == Msg(
+    assert helpdesk.age(since, since + timedelta(minutes=59)) == Msg(
         "requests.age_minutes", minutes=59
     )
-    assert requests_flow.age(since, since + timedelta(hours=3)) == Msg(
-        "requests.age_hours", hours=3
-    )
+    assert helpdesk.age(since, since + timedelta(hours=3)) == Msg("requests.age_hours", hours=3)
     kit = Kit(db)
     worker = await request_person(kit, 100, Role.WORKER)
     await ask(worker, "request.category.housing", "宿舍漏风晚上很冷")

@@ -2,7 +2,7 @@
 
 Also the worker's move to another employer (a second employer's invite), what the bot says
 when someone writes outside any conversation, and the buttons that end what workers read
-(the open letter, event notices): check in, ask for help, the phone numbers.
+(the open letter, event notices: handlers/content.py): check in, ask for help, the phones.
 
 ```mermaid
 stateDiagram-v2
@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from handlers.access import EVERYONE, WORKERS, role_title
 from handlers.actions import (
     N_,
     Action,
@@ -45,23 +46,17 @@ from handlers.flow import (
     Switch,
     global_data,
 )
-from handlers.flows import roles
-from handlers.flows.checkin import PLAN_LABELS, describe
 from handlers.geography import province_name
+from handlers.labels import LANGUAGE_NAMES, PLAN_LABELS
+from handlers.plans import describe
+from handlers.role_invites import start_with_invite
 from models import checkins, invites, organisation
 from models.invites import InviteKind
 from models.people import Role
 
-EVERYONE: frozenset[Role | None] = frozenset({None, *Role})
-ENROLLED: frozenset[Role | None] = frozenset(Role)
 INVITE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # The commands a button under the letter or a notice may run, as the command would.
 BUTTON_COMMANDS = frozenset({"checkin", "request"})
-LANGUAGE_NAMES: dict[str, str] = {
-    "zh_Hans": N_("language.zh_Hans"),
-    "zh_Hant": N_("language.zh_Hant"),
-    "en": N_("language.en"),
-}
 
 
 # /start ----------------------------------------------------------------------------------
@@ -81,7 +76,7 @@ async def start(ctx: Context, arg: str) -> CommandResult:
     if invite is None:
         return [say("start.unknown_code")]
     if invite.kind is not InviteKind.WORKER:
-        return await roles.start_with_invite(ctx, invite)
+        return await start_with_invite(ctx, invite)
     if not invite.usable(ctx.now):
         return [say("start.expired_code")]
     enterprise = (
@@ -139,7 +134,7 @@ async def on_move(state: State, value: str, ctx: Context) -> Outcome:
 
 MOVE = Flow(
     name="move",
-    roles=frozenset({Role.WORKER}),
+    roles=WORKERS,
     switches_to=("checkin",),
     steps=(Step("confirm_move", ask_move, N_("hint.press_button"), on_button=on_move, ends=True),),
 )
@@ -163,17 +158,6 @@ def phones_line(ctx: Context) -> Msg:
     """The campaign's phone numbers, on one line."""
     phones = Lines(tuple(Raw(p) for p in ctx.settings.help_phones), sep=Msg("ui.list_separator"))
     return Msg("help.phones", phones=phones)
-
-
-def worker_rows() -> list[list[Button]]:
-    """What a worker can do next, as buttons at the end of the letter and of event notices."""
-    return [
-        [
-            Button(Msg("button.checkin"), global_data("cmd", "checkin")),
-            Button(Msg("button.request"), global_data("cmd", "request")),
-        ],
-        [Button(Msg("button.phones"), global_data("phones"))],
-    ]
 
 
 async def on_command_button(ctx: Context, name: str) -> Sequence[Action] | Switch:
@@ -233,7 +217,7 @@ async def mydata(ctx: Context, arg: str) -> CommandResult:
             province=province_name(person.hukou_province),
             city=person.hukou_city or not_given,
             enterprise=Raw(enterprise.name) if enterprise else not_given,
-            role=roles.role_title(person.role, inspection=person.labour_inspection),
+            role=role_title(person.role, inspection=person.labour_inspection),
             language=Msg(LANGUAGE_NAMES.get(person.language, "language.zh_Hans")),
             consent=person.consent_at or not_given,
             checkins=Lines(tuple(lines)) if lines else Msg("mydata.no_checkins"),
