@@ -16,7 +16,7 @@ from typing import Any
 from urllib.error import URLError
 from urllib.request import urlopen
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import importer
 from bot.config import ConfigError, Settings, load_settings
@@ -235,8 +235,7 @@ async def _configured_admins(
 async def _migrate(settings: Settings) -> int:
     engine = create_engine(settings.database.url)
     try:
-        await migrate.upgrade(engine)
-        print(f"database at revision {await migrate.current(engine)}")
+        print(await migrate.upgrade(engine))
     finally:
         await engine.dispose()
     return 0
@@ -270,12 +269,19 @@ def bot_username(settings: Settings) -> str:
         return ""
 
 
+async def upgrade_quietly(engine: AsyncEngine) -> None:
+    """Bring the schema up to date before a command; one line on stderr if that did anything."""
+    upgraded = await migrate.upgrade(engine)
+    if upgraded.changed:
+        print(upgraded, file=sys.stderr)
+
+
 @asynccontextmanager
 async def transaction(settings: Settings) -> AsyncIterator[AsyncSession]:
     """One session and transaction on the migrated database; a Refused rolls it back."""
     engine = create_engine(settings.database.url)
     try:
-        await migrate.upgrade(engine)
+        await upgrade_quietly(engine)
         async with create_sessionmaker(engine)() as session, session.begin():
             yield session
     finally:
@@ -680,7 +686,7 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
     )
     engine = create_engine(settings.database.url)
     try:
-        await migrate.upgrade(engine)
+        await upgrade_quietly(engine)
         sessions = create_sessionmaker(engine)
         town_id = None
         if args.town:

@@ -106,7 +106,7 @@ class DatabaseSettings(Section):
 class CampaignSettings(Section):
     """The season: its phases and dates, in local time."""
 
-    name: str = "留企过年"
+    name: str = "在务工地过年"
     timezone: str = "Asia/Shanghai"
     holiday: date = date(2027, 2, 6)
     publicity_start: date = date(2027, 1, 6)

@@ -41,7 +41,10 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Alembic tells its dialect and every step on each start; what a migration did is said
+    # once by its caller (models.migrate.Upgraded).
     for noisy in (
+        "alembic",
         "httpx",
         "httpcore",
         "aiohttp.access",

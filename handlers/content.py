@@ -1,7 +1,8 @@
 """What recipients get: one rule for a flow's preview and for the sender that delivers it.
 
 A broadcast's content, the open letter with its button, an event's notice, reminder and
-sign-up button.
+sign-up button; the letter and a notice end with what a worker may do next (check in, ask
+for help, the phone numbers), buttons that do what the commands do (handlers/flows/common.py).
 """
 
 from __future__ import annotations
@@ -48,10 +49,21 @@ async def letter_body(session: AsyncSession, language: str) -> Msg | Raw:
     return Raw(replaced) if replaced is not None else Msg("letter.body")
 
 
+def worker_rows() -> list[list[Button]]:
+    """What a worker can do next, as buttons at the end of the letter and of event notices."""
+    return [
+        [
+            Button(Msg("button.checkin"), global_data("cmd", "checkin")),
+            Button(Msg("button.request"), global_data("cmd", "request")),
+        ],
+        [Button(Msg("button.phones"), global_data("phones"))],
+    ]
+
+
 def read_markup(broadcast_id: int, *, done: bool = False) -> Inline:
-    """The button under every copy of the letter."""
+    """The buttons under every copy of the letter: "I have read it", then what to do next."""
     label = Msg("letter.read_done") if done else Msg("letter.read_button")
-    return Inline.of([[Button(label, global_data("read", broadcast_id))]])
+    return Inline.of([[Button(label, global_data("read", broadcast_id))], *worker_rows()])
 
 
 async def letter_for(ctx: Context) -> list[Action]:
@@ -77,5 +89,6 @@ def reminder(event: Event) -> Msg:
 
 
 def signup_markup(event_id: int) -> Inline:
-    """The sign-up button under the notice."""
-    return Inline.of([[Button(Msg("event.sign_up"), global_data("signup", event_id))]])
+    """The sign-up button under the notice, then what a worker may do next."""
+    sign_up = Button(Msg("event.sign_up"), global_data("signup", event_id))
+    return Inline.of([[sign_up], *worker_rows()])

@@ -17,6 +17,7 @@ reads it.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -91,8 +92,11 @@ def parse_number(text: str) -> int | None:
 
 
 def age(since: datetime, now: datetime) -> Msg:
-    """How long something has waited, in hours or days."""
-    hours = max(0, int((now - since).total_seconds() // 3600))
+    """How long something has waited: minutes (at least one) under an hour, else hours or days."""
+    seconds = max(0, (now - since).total_seconds())
+    if seconds < 3600:
+        return Msg("requests.age_minutes", minutes=max(1, math.ceil(seconds / 60)))
+    hours = int(seconds // 3600)
     if hours < 24:
         return Msg("requests.age_hours", hours=hours)
     return Msg("requests.age_days", days=hours // 24)
@@ -153,7 +157,10 @@ async def card(
         route_line(request),
     ]
     if request.anonymous:
-        lines.append(Msg("request.card.anonymous"))
+        # From a check-in the worker chose nothing: a wage matter is kept from the employer by rule.
+        by_rule = request.source is Source.CHECKIN
+        withheld = N_("request.card.anonymous_by_rule") if by_rule else N_("request.card.anonymous")
+        lines.append(Msg(withheld))
     if request.description and shows_description(viewer, request):
         lines.append(Msg("request.card.description", text=request.description))
     elif request.source is Source.CHECKIN:

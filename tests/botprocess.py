@@ -62,6 +62,8 @@ class BotProcess:
     python_args: tuple[str, ...] = ()
     # More TOML sections, e.g. "[broadcast]\nrate_per_second = 300".
     extra_config: str = ""
+    # Off: telegram.bot_username is left unset, and the bot learns its name from getMe.
+    name_in_config: bool = True
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -76,7 +78,7 @@ class BotProcess:
                 [
                     "[telegram]",
                     f'api_base_url = "{self.api.base_url}"',
-                    f'bot_username = "{self.api.bot_username}"',
+                    f'bot_username = "{self.api.bot_username if self.name_in_config else ""}"',
                     f'runtime = "{self.runtime}"',
                     f'mode = "{self.mode}"',
                     "polling_timeout = 1",

@@ -89,7 +89,7 @@ async def test_text_to_all_workers_now(db: AsyncEngine) -> None:
     await staff.press("broadcast.send_now")
     assert await stored(kit) == [], "nothing is stored before Confirm"
     answer = await staff.press("ui.confirm")
-    assert keys(answer) == ["broadcast.confirmed"]
+    assert keys(answer) == ["broadcast.confirmed_now"]
     [row] = await stored(kit)
     assert row.status is BroadcastStatus.SCHEDULED
     assert row.content_kind is ContentKind.TEXT

@@ -217,7 +217,7 @@ async def test_every_check_in_is_kept_and_the_latest_is_the_plan(db: AsyncEngine
     rows = await kit.rows(CheckIn)
     assert [c.plan for c in rows] == [Plan.UNDECIDED, Plan.STAY]
     assert keys(await user.command("status")) == ["status.current"]
-    assert "留在本地过年" in user.last_text()
+    assert "在本地过年" in user.last_text()
 
 
 async def test_a_note_too_long_is_refused_with_its_length(db: AsyncEngine) -> None:
@@ -250,4 +250,4 @@ async def test_the_summary_reads_in_english(db: AsyncEngine) -> None:
     await user.press("transport.plane")
     text = user.last_text()
     assert "Going to: Shenzhen, Guangdong" in text
-    assert "Leaving: Feb 5, 2027" in text and "Travelling by: Plane" in text
+    assert "Leaving for home: Feb 5, 2027" in text and "Travelling by: Plane" in text

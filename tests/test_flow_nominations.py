@@ -524,7 +524,7 @@ async def test_staff_review_a_candidate_with_the_bots_figures(db: AsyncEngine) -
         status=Msg("nomination.status.submitted"),
     )
     card = said(kit, answer)[0]
-    assert "登记的外地务工人员 2 人，已登记去留 2 人，留下过年 1 人" in card
+    assert "登记的外地务工人员 2 人，已登记去留 2 人，在本地过年 1 人" in card
     assert "已读公开信 1 人（50%）" in card
     assert "未结束 1 件，已解决 1 件" in card
     assert "上报 2 天，其中按时 1 天" in card

@@ -162,7 +162,7 @@ async def test_the_overview_shows_what_the_workers_said(db: AsyncEngine) -> None
     assert Msg("report.deadline", deadline="16:00") in details
     assert user.button_keys() == ["report.enter", "nav.cancel"]
     text = user.last_text()
-    assert "留守 2 · 返乡 1 · 未定 1 · 未登记 1" in text
+    assert "在本地过年 2 · 返乡过年 1 · 未定 1 · 未登记 1" in text
 
 
 async def test_a_report_typed_figure_by_figure(db: AsyncEngine) -> None:
@@ -267,10 +267,10 @@ async def test_the_rules_are_explained_in_the_persons_language(db: AsyncEngine) 
     await type_figures(user, "100", "80")
     answer = await user.send("30")
     assert answer.language == "en"
-    assert "80 staying and 30 gone home make more than the total of 100" in said(kit, answer)
+    assert "80 staying here and 30 gone home make more than the total of 100" in said(kit, answer)
     assert "At most 20 can have gone home" in said(kit, answer)
     hant = catalogs().render("zh_Hant", Msg("report.rule.on_duty", on_duty=9, staying=8))
-    assert "在崗人數（9）不能超過留守人數（8）" in hant
+    assert "節日在崗人數（9）不能超過在本地過年的人數（8）" in hant
 
 
 async def test_needs_can_be_skipped_or_kept(db: AsyncEngine) -> None:
@@ -493,8 +493,8 @@ async def test_the_roster_lists_the_silent_and_the_stale_first(db: AsyncEngine) 
     text = said(kit, answer)
     assert text.index("李四") < text.index("王五") < text.index("赵六")
     assert "❔ 李四 · 未登记去留" in text
-    assert "⚠️ 王五 · 🤔 还没决定 · 2027年1月12日（已过时）" in text
-    assert "赵六 · 🏠 留在本地过年 · 2027年1月13日" in text
+    assert "⚠️ 王五 · 🤔 未定 · 2027年1月12日（已过时）" in text
+    assert "赵六 · 🏠 在本地过年 · 2027年1月13日" in text
     assert "孙七" not in text and "周八" not in text
     assert "未登记 1 人；超过 7 天没更新 1 人" in text
     assert user.button_keys() == ["roster.remind"]

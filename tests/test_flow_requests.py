@@ -391,7 +391,7 @@ async def test_the_worker_is_told_in_their_language_when_staff_pass_it_on(
     told = {s.chat_id: s for s in await sent(kit, answer)}
     assert set(told) == {boss.user_id, user.user_id}
     to_worker = told[user.user_id]
-    assert f"#{row.id}" in to_worker.text and "Wages unpaid or late" in to_worker.text
+    assert f"#{row.id}" in to_worker.text and "Unpaid wages" in to_worker.text
     assert "without telling them it was you" in to_worker.text
     # The worker is not told twice: it can be passed on only once.
     assert keys(await staff.press_data(f"!rqf|{row.id}")) == ["error.stale_button"]
@@ -573,7 +573,7 @@ async def test_needs_ticked_in_a_checkin_open_requests_once(db: AsyncEngine) -> 
     }
     assert "宿舍没有暖气" in notes[staff.user_id].text
     assert "宿舍没有暖气" not in notes[boss.user_id].text
-    assert "工人在春节去留登记" in notes[boss.user_id].text, "the need's own line instead"
+    assert "务工人员在春节去留登记" in notes[boss.user_id].text, "the need's own line instead"
 
     answer = await checkin_staying(user, "need.heating", "need.food")
     assert keys(answer)[:2] == ["checkin.saved", "request.opened_from_checkin"]
@@ -682,7 +682,7 @@ async def test_four_chinese_characters_are_description_enough(db: AsyncEngine) -
     user = await worker(kit)
     await user.command("request")
     answer = await user.press("request.category.wages")
-    assert "（2–1,000 个字）" in said(kit, answer)[-1]
+    assert "（2–1000 个字）" in said(kit, answer)[-1]
     for typed in ("a", "。"):
         answer = await user.send(typed)
         assert keys(answer) == ["request.description_too_short", "request.ask_description"]
@@ -845,7 +845,7 @@ async def test_staff_list_open_requests_by_age_category_town_and_enterprise(
     text = said(kit, answer)[-1]
     assert "共 3 件" in text
     assert text.index(f"#{food.id}") < text.index(f"#{heating.id}") < text.index(f"#{wages.id}")
-    assert "1 天" in text and "3 小时" in text and "0 小时" in text
+    assert "1 天" in text and "3 小时" in text and "已等 1 分钟" in text
     assert staff.button_keys() == [
         *["requests.open_button"] * 3,
         "requests.by_category",

@@ -34,7 +34,7 @@ def test_inline_keyboard_labels_are_translated_and_plain() -> None:
     assert markup_json(catalogs(), "en", markup) == {
         "inline_keyboard": [
             [
-                {"text": "🏠 Stay here", "callback_data": "t|s|v"},
+                {"text": "🏠 Staying here", "callback_data": "t|s|v"},
                 {"text": "A & B <Co>", "callback_data": "!x|1"},
             ]
         ]

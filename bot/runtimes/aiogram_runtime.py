@@ -251,6 +251,16 @@ async def set_menus(app: App, messenger: AiogramMessenger) -> None:
             log.warning("could not set the %s menu: %s", language_code or "default", error)
 
 
+async def learn_username(app: App, bot: Bot) -> None:
+    """Ask Telegram who the bot is (getMe), for the invite links made in the bot."""
+    try:
+        me = await _call(bot.me())
+    except MessengerError as error:
+        log.warning("could not ask Telegram for the bot's username: %s", type(error).__name__)
+        return
+    app.know_username(me.username)
+
+
 def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -265,6 +275,7 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     bot = make_bot(app)
     messenger = AiogramMessenger(bot)
     try:
+        await learn_username(app, bot)
         await set_menus(app, messenger)
         # What is built by now lives as long as the process: frozen out of the collector's
         # way, it is no longer walked by every full collection, each a pause of a few

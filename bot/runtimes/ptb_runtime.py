@@ -383,7 +383,9 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     application = make_application(app.settings, polling=polling)
     messenger = PtbMessenger(application.bot)
     add_handlers(app, application, messenger)
+    # initialize() asks Telegram who the bot is (getMe): invite links made in the bot use it.
     await application.initialize()
+    app.know_username(application.bot.username)
     try:
         await set_menus(app, messenger)
         # What is built by now lives as long as the process: frozen out of the collector's

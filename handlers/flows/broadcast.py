@@ -242,11 +242,11 @@ async def on_daily_until(state: State, text: str, ctx: Context) -> Outcome:
     return Goto("confirm")
 
 
-def describe_schedule(send_at: datetime, daily_until: date | None, now: datetime) -> Msg:
-    """When a broadcast goes, in words."""
+def describe_schedule(send_at: datetime, daily_until: date | None, now: datetime | None) -> Msg:
+    """When a broadcast goes, in words; "once confirmed" only before it is (`now` given)."""
     if daily_until is not None:
         return Msg("broadcast.schedule.daily", first=send_at, until=daily_until)
-    if send_at <= now + timedelta(seconds=5):
+    if now is not None and send_at <= now + timedelta(seconds=5):
         return Msg("broadcast.schedule.now")
     return Msg("broadcast.schedule.once", moment=send_at)
 
@@ -302,6 +302,9 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
         names={"town_name": data.get("town_name"), "enterprise_name": data.get("enterprise_name")},
     )
     schedule = describe_schedule(send_at, until, ctx.now)
+    if schedule.key == "broadcast.schedule.now":
+        # Confirmed: it is going now, not "once confirmed" any more.
+        return Finish((say("broadcast.confirmed_now", number=broadcast.id),))
     return Finish((say("broadcast.confirmed", number=broadcast.id, schedule=schedule),))
 
 
@@ -337,7 +340,7 @@ def _notice_line(listed: broadcasts.Listed, now: datetime) -> Msg:
         status=Msg(STATUS_LABELS[b.status]),
         kind=Msg(KIND_LABELS[b.content_kind]),
         audience=describe_audience(b.audience),
-        schedule=describe_schedule(b.send_at, b.daily_until, b.created_at),
+        schedule=describe_schedule(b.send_at, b.daily_until, None),
         sent=figures[DeliveryStatus.SENT],
         blocked=figures[DeliveryStatus.BLOCKED],
         failed=figures[DeliveryStatus.FAILED],

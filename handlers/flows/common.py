@@ -1,7 +1,8 @@
 """Commands everyone meets: /start with an invite, /help, /status, /mydata, /language, /checkin.
 
-Also the worker's move to another employer (a second employer's invite), and what the bot
-says when someone writes outside any conversation.
+Also the worker's move to another employer (a second employer's invite), what the bot says
+when someone writes outside any conversation, and the buttons that end what workers read
+(the open letter, event notices: handlers/content.py): check in, ask for help, the phones.
 
 ```mermaid
 stateDiagram-v2
@@ -54,6 +55,8 @@ from models.invites import InviteKind
 from models.people import Role
 
 INVITE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The commands a button under the letter or a notice may run, as the command would.
+BUTTON_COMMANDS = frozenset({"checkin", "request"})
 
 
 # /start ----------------------------------------------------------------------------------
@@ -148,8 +151,29 @@ async def help_(ctx: Context, arg: str) -> CommandResult:
         for spec in ctx.commands
         if spec.in_menu and role in spec.roles
     ]
+    return [say("help.text", commands=Lines(tuple(lines)), phones=phones_line(ctx))]
+
+
+def phones_line(ctx: Context) -> Msg:
+    """The campaign's phone numbers, on one line."""
     phones = Lines(tuple(Raw(p) for p in ctx.settings.help_phones), sep=Msg("ui.list_separator"))
-    return [say("help.text", commands=Lines(tuple(lines)), phones=phones)]
+    return Msg("help.phones", phones=phones)
+
+
+async def on_command_button(ctx: Context, name: str) -> Sequence[Action] | Switch:
+    """A button that does what its command does, for whoever may use that command."""
+    spec = next((s for s in ctx.commands if s.name == name), None)
+    if name not in BUTTON_COMMANDS or spec is None or spec.run is None:
+        return [AnswerButton(Msg("error.stale_button"), alert=True)]
+    if (ctx.person.role if ctx.person else None) not in spec.roles:
+        return [AnswerButton(Msg("error.not_allowed"), alert=True)]
+    result = await spec.run(ctx, "")
+    return result if isinstance(result, Switch) else [AnswerButton(), *result]
+
+
+async def on_phones_button(ctx: Context, args: str) -> Sequence[Action]:
+    """The campaign's phone numbers, as a message of their own."""
+    return [AnswerButton(), SendText(phones_line(ctx))]
 
 
 async def status(ctx: Context, arg: str) -> CommandResult:
@@ -251,4 +275,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("help", N_("command.help"), help_, EVERYONE, keeps_conversation=True),
     CommandSpec("cancel", N_("command.cancel"), None, EVERYONE),
 )
-BUTTONS: tuple[GlobalButton, ...] = (GlobalButton("lang", on_language, EVERYONE),)
+BUTTONS: tuple[GlobalButton, ...] = (
+    GlobalButton("lang", on_language, EVERYONE),
+    GlobalButton("cmd", on_command_button, EVERYONE),
+    GlobalButton("phones", on_phones_button, EVERYONE),
+)

@@ -225,9 +225,9 @@ async def ask_overview(state: State, ctx: Context) -> list[Action]:
             else Msg("report.same_as_day", date=previous.local_date)
         )
         rows.append([Button(same, "same")])
-    else:
-        parts.append(Msg("report.no_previous"))
     today = await reports.latest(ctx.session, enterprise_id, day)
+    if previous is None and today is None:
+        parts.append(Msg("report.no_previous"))
     if today is not None:
         parts.append(Msg("report.sent_today", revision=today.revision, at=today.submitted_at))
     parts.append(Msg("report.deadline", deadline=deadline_text(ctx)))

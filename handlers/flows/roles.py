@@ -89,7 +89,9 @@ async def _claim(ctx: Context, state: State) -> Target | Msg:
 async def ask_consent(state: State, ctx: Context) -> list[Action]:
     """What is kept about a staff member or contact, and why; Agree or Decline."""
     target = Target.from_data(state.data)
-    return [SendText(Msg("role.consent", role=target.title), AGREE_OR_DECLINE)]
+    # Only a contact is asked for a phone number (see on_name): only a contact is told so.
+    kept = Msg("role.kept_name_phone") if target.role is Role.CONTACT else Msg("role.kept_name")
+    return [SendText(Msg("role.consent", role=target.title, kept=kept), AGREE_OR_DECLINE)]
 
 
 async def on_consent(state: State, value: str, ctx: Context) -> Outcome:

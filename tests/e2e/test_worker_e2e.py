@@ -56,7 +56,7 @@ def test_invite_to_confirmed_checkin(shared_bot: BotProcess, new_user: Any) -> N
     assert count_rows(shared_bot, "checkins") == before + 1
     assert count_rows(shared_bot, "people", "phone = '13812345678'") >= 1
     user.command("status")
-    assert "留在本地过年" in user.wait_text("您的当前计划")["text"]
+    assert "在本地过年" in user.wait_text("您的当前计划")["text"]
 
 
 def test_bad_input_gets_a_clear_reply_and_changes_nothing(
@@ -179,7 +179,7 @@ def test_a_crash_mid_checkin_loses_nothing_then_a_new_consent_text_is_asked(
     user.send("长沙市")
     user.wait_text("哪天")
     user.send("2/1")
-    user.wait_text("哪天回来")
+    user.wait_text("哪天返岗")
     user.press(label("checkin.return_not_known"))
     user.wait_text("您怎么回去")
     user.press(label("transport.train"))
