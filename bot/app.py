@@ -55,6 +55,7 @@ def flow_settings(settings: Settings) -> FlowSettings:
         nomination_target=settings.nominations.target,
         gap_threshold=settings.stats.gap_threshold,
         campaign_start=settings.campaign.service_start,
+        holiday=settings.campaign.holiday,
     )
 
 

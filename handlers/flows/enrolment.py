@@ -43,7 +43,13 @@ from handlers.flow import (
     refuse,
 )
 from handlers.flows import letter
-from handlers.geography import PROVINCES, province_keyboard, province_name
+from handlers.geography import (
+    PROVINCES,
+    prefecture_keyboard,
+    prefecture_of,
+    province_keyboard,
+    province_name,
+)
 from models import invites, organisation, people
 from models.people import Person, Role
 
@@ -109,15 +115,31 @@ async def on_province(state: State, value: str, ctx: Context) -> Outcome:
 
 
 async def ask_city(state: State, ctx: Context) -> list[Action]:
-    """The city or county within the province."""
-    return [say("enrol.ask_city", province=province_name(state.data.get("province")))]
+    """The city within the province: picked from its prefectures where known, or typed."""
+    province = state.data.get("province")
+    keyboard = prefecture_keyboard(province)
+    if keyboard is None:
+        return [say("enrol.ask_city", province=province_name(province))]
+    return [SendText(Msg("enrol.pick_city", province=province_name(province)), keyboard)]
 
 
 async def on_city(state: State, text: str, ctx: Context) -> Outcome:
-    """Store the completed profile and go on to the first check-in."""
+    """Store the completed profile with a typed city, and go on to the first check-in."""
     city = validation.parse_place(text)
     if isinstance(city, validation.Invalid):
         return refuse(city)
+    return await _enrol(state, city, ctx)
+
+
+async def on_city_button(state: State, value: str, ctx: Context) -> Outcome:
+    """Store the completed profile with a prefecture from the buttons."""
+    city = prefecture_of(state.data.get("province"), value)
+    if city is None:
+        return Reject(Msg("error.stale_button"))
+    return await _enrol(state, city, ctx)
+
+
+async def _enrol(state: State, city: str, ctx: Context) -> Outcome:
     invite = await invites.get(ctx.session, state.data["invite"])
     enterprise = await organisation.get_enterprise(ctx.session, state.data["enterprise_id"])
     if (
@@ -162,6 +184,7 @@ ENROLMENT = Flow(
              on_contact=on_phone_shared, goes_to=("province",)),
         Step("province", ask_province, N_("hint.press_button"), on_button=on_province,
              goes_to=("city",)),
-        Step("city", ask_city, N_("enrol.hint_city"), on_text=on_city, ends=True),
+        Step("city", ask_city, N_("enrol.hint_city"), on_text=on_city, on_button=on_city_button,
+             ends=True),
     ),
 )  # fmt: skip
