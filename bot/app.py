@@ -127,6 +127,8 @@ async def build_app(
         buttons=registry.BUTTONS,
         idle=registry.idle,
         gate=registry.GATE,
+        home_keyboards=registry.HOME_KEYBOARDS,
+        shortcuts=registry.SHORTCUTS,
         settings=flow_settings(settings),
         texts=catalogs,
         clock=clock,

@@ -50,7 +50,7 @@ from bot.messenger import (
     RetryAfter,
     Transient,
 )
-from bot.runtimes.common import SECRET_HEADER, health, menus
+from bot.runtimes.common import SECRET_HEADER, health, introduce
 from bot.scheduler import background
 from bot.updates import ALLOWED_UPDATES, event_from_update
 
@@ -191,6 +191,14 @@ class AiogramMessenger:
             )
         )
 
+    async def set_description(
+        self, description: str, short_description: str, language_code: str | None
+    ) -> None:
+        await _call(self.bot.set_my_description(description, language_code=language_code))
+        await _call(
+            self.bot.set_my_short_description(short_description, language_code=language_code)
+        )
+
 
 class PinnedResponseSession(AiohttpSession):
     """aiogram's HTTP session, keeping each method's parametrised Response model alive.
@@ -242,15 +250,6 @@ async def forward(app: App, messenger: AiogramMessenger, update: Mapping[str, An
         await app.on_event(event, messenger)
 
 
-async def set_menus(app: App, messenger: AiogramMessenger) -> None:
-    """The per-language command menu."""
-    for language_code, commands in menus(app):
-        try:
-            await messenger.set_commands(commands, language_code, None)
-        except MessengerError as error:
-            log.warning("could not set the %s menu: %s", language_code or "default", error)
-
-
 def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -265,7 +264,7 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     bot = make_bot(app)
     messenger = AiogramMessenger(bot)
     try:
-        await set_menus(app, messenger)
+        await introduce(app, messenger, messenger)
         # What is built by now lives as long as the process: frozen out of the collector's
         # way, it is no longer walked by every full collection, each a pause of a few
         # hundred ms every few seconds under load (bench/checkin_throughput.py).

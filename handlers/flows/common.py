@@ -20,12 +20,14 @@ from handlers.actions import (
     Action,
     AnswerButton,
     Button,
+    EditMarkup,
     EditText,
     Inline,
     Lines,
     Msg,
     Param,
     Raw,
+    Reply,
     SendText,
     say,
 )
@@ -47,12 +49,15 @@ from handlers.flow import (
 from handlers.flows import roles
 from handlers.flows.checkin import PLAN_LABELS, describe
 from handlers.geography import province_name
+from handlers.menus import home_markup, menu_for
 from models import checkins, invites, organisation
 from models.invites import InviteKind
 from models.people import Role
 
 EVERYONE: frozenset[Role | None] = frozenset({None, *Role})
 ENROLLED: frozenset[Role | None] = frozenset(Role)
+# A worker's own commands; someone not yet enrolled is told how to enrol.
+WORKERS_AND_NEWCOMERS: frozenset[Role | None] = frozenset({None, Role.WORKER})
 INVITE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LANGUAGE_NAMES: dict[str, str] = {
     "zh_Hans": N_("language.zh_Hans"),
@@ -71,7 +76,13 @@ async def start(ctx: Context, arg: str) -> CommandResult:
     if not code:
         if person is None:
             return [say("start.no_code")]
-        return [say("start.welcome_back"), *(await current_plan(ctx))]
+        # The menu and keyboard of the person's role, set again: people enrolled before
+        # either existed get them here.
+        return [
+            menu_for(ctx.commands, person.role),
+            SendText(Msg("start.welcome_back"), home_markup(person.role)),
+            *(await current_plan(ctx)),
+        ]
     if not INVITE_CODE.match(code):
         return [say("start.bad_code")]
     invite = await invites.get(ctx.session, code)
@@ -153,8 +164,16 @@ async def help_(ctx: Context, arg: str) -> CommandResult:
         for spec in ctx.commands
         if spec.in_menu and role in spec.roles
     ]
-    phones = Lines(tuple(Raw(p) for p in ctx.settings.help_phones), sep=Msg("ui.list_separator"))
-    return [say("help.text", commands=Lines(tuple(lines)), phones=phones)]
+    return [say("help.text", commands=Lines(tuple(lines)), phones=_phones(ctx))]
+
+
+def _phones(ctx: Context) -> Lines:
+    return Lines(tuple(Raw(p) for p in ctx.settings.help_phones), sep=Msg("ui.list_separator"))
+
+
+async def phones(ctx: Context, arg: str) -> CommandResult:
+    """The campaign's phone numbers (a worker's 咨询电话 button)."""
+    return [say("phones.text", phones=_phones(ctx))]
 
 
 async def status(ctx: Context, arg: str) -> CommandResult:
@@ -222,10 +241,19 @@ async def on_language(ctx: Context, code: str) -> Sequence[Action]:
         return [AnswerButton(Msg("error.stale_button"), alert=True)]
     ctx.choose_language(code)
     done = Msg("language.changed", language=Msg(LANGUAGE_NAMES[code]))
+    # The menu, and a worker's own keyboard, now in the new language: a keyboard comes only
+    # with a new message, so the choice's buttons are taken away and the answer is sent anew.
+    role = ctx.person.role if ctx.person else None
+    menu = menu_for(ctx.commands, role)
+    keyboard = home_markup(role)
     event = ctx.event
-    if isinstance(event, ButtonPress) and event.message_id is not None:
-        return [AnswerButton(), EditText(event.message_id, done)]
-    return [AnswerButton(), SendText(done)]
+    pressed = event.message_id if isinstance(event, ButtonPress) else None
+    if isinstance(keyboard, Reply):
+        cleared = [EditMarkup(pressed, None)] if pressed is not None else []
+        return [AnswerButton(), menu, *cleared, SendText(done, keyboard)]
+    if pressed is not None:
+        return [AnswerButton(), menu, EditText(pressed, done)]
+    return [AnswerButton(), menu, SendText(done)]
 
 
 async def checkin(ctx: Context, arg: str) -> CommandResult:
@@ -243,17 +271,20 @@ async def idle(ctx: Context) -> list[Action]:
     if person is None:
         return [say("start.no_code")]
     if person.role is Role.WORKER:
-        return [say("idle.worker")]
+        return [SendText(Msg("idle.worker"), home_markup(person.role))]
     return [say("idle.other")]
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("start", N_("command.start"), start, EVERYONE, in_menu=False),
-    CommandSpec("checkin", N_("command.checkin"), checkin, EVERYONE),
-    CommandSpec("status", N_("command.status"), status, EVERYONE, keeps_conversation=True),
+    CommandSpec("checkin", N_("command.checkin"), checkin, WORKERS_AND_NEWCOMERS),
+    CommandSpec(
+        "status", N_("command.status"), status, WORKERS_AND_NEWCOMERS, keeps_conversation=True
+    ),
     CommandSpec("mydata", N_("command.mydata"), mydata, EVERYONE, keeps_conversation=True),
     CommandSpec("language", N_("command.language"), language, EVERYONE, keeps_conversation=True),
     CommandSpec("help", N_("command.help"), help_, EVERYONE, keeps_conversation=True),
+    CommandSpec("phones", N_("command.phones"), phones, EVERYONE, keeps_conversation=True),
     CommandSpec("cancel", N_("command.cancel"), None, EVERYONE),
 )
 BUTTONS: tuple[GlobalButton, ...] = (GlobalButton("lang", on_language, EVERYONE),)

@@ -50,6 +50,7 @@ from handlers.geography import (
     province_keyboard,
     province_name,
 )
+from handlers.menus import home_markup, menu_for
 from models import invites, organisation, people
 from models.people import Person, Role
 
@@ -168,8 +169,13 @@ async def _enrol(state: State, city: str, ctx: Context) -> Outcome:
         ),
     )
     ctx.person = person
-    done = say("enrol.done", name=person.full_name or "", enterprise=Raw(enterprise.name))
-    return Switch("checkin", say=(done, *await letter.letter_for(ctx)))
+    # The worker's own keyboard and menu come with the welcome, before the first check-in.
+    done = SendText(
+        Msg("enrol.done", name=person.full_name or "", enterprise=Raw(enterprise.name)),
+        home_markup(Role.WORKER),
+    )
+    menu = menu_for(ctx.commands, Role.WORKER)
+    return Switch("checkin", say=(menu, done, *await letter.letter_for(ctx)))
 
 
 ENROLMENT = Flow(

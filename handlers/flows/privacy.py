@@ -41,6 +41,7 @@ from handlers.flow import (
     Switch,
 )
 from handlers.flows.roles import person_title
+from handlers.menus import home_markup, menu_for
 from models import audit, organisation, people, privacy
 from models.people import Role
 
@@ -99,7 +100,11 @@ async def on_forget(state: State, value: str, ctx: Context) -> Outcome:
         scope={"person_id": person.id, "role": person.role.value},
         rows=erased.people + erased.checkins,
     )
-    actions: list[Action] = [say("forget.done")]
+    # Back to what someone not enrolled has: the common menu and no keyboard of their own.
+    actions: list[Action] = [
+        menu_for(ctx.commands, None),
+        SendText(Msg("forget.done"), home_markup(None)),
+    ]
     if enterprise is not None:
         for chat_id, language in await people.staff_chats(ctx.session, enterprise.town_id):
             actions.append(
