@@ -1,4 +1,5 @@
-"""Event notices: staff's /event, the sign-up button, and the reminder to those signed up.
+"""Event notices: staff's /event, the sign-up button (the notice then says the person is
+signed up, with the places left, and offers to cancel), and the reminder to those signed up.
 
 The audience steps are the broadcast's own (the same table rows, so one rule chooses an
 audience); they lead to `content`, which here is the notice's preview and confirmation.
@@ -31,7 +32,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers import validation
-from handlers.actions import N_, Action, AnswerButton, Button, Inline, Msg, Param, SendText, say
+from handlers.actions import (
+    N_,
+    Action,
+    AnswerButton,
+    Button,
+    EditMarkup,
+    EditText,
+    Inline,
+    Msg,
+    Param,
+    SendText,
+    say,
+)
+from handlers.events import ButtonPress
 from handlers.flow import (
     CommandResult,
     CommandSpec,
@@ -66,17 +80,32 @@ SIGNUP_ANSWERS: dict[SignUp, str] = {
     SignUp.FULL: N_("event.full"),
     SignUp.PAST: N_("event.past"),
     SignUp.GONE: N_("error.stale_button"),
+    SignUp.CANCELLED: N_("event.cancelled"),
+    SignUp.NOT_SIGNED: N_("event.not_signed_up"),
+}
+# What the notice says under its details, once the person pressed its button.
+NOTICE_AFTER: dict[SignUp, str] = {
+    SignUp.DONE: N_("event.notice_signed_up"),
+    SignUp.ALREADY: N_("event.notice_signed_up"),
+    SignUp.FULL: N_("event.notice_full"),
+    SignUp.CANCELLED: N_("event.notice_cancelled"),
+    SignUp.NOT_SIGNED: N_("event.notice_cancelled"),
 }
 
 
-def notice(title: str, starts_at: datetime, place: str, capacity: int | None, taken: int) -> Msg:
-    """The event notice as recipients read it."""
+def details(title: str, starts_at: datetime, place: str, capacity: int | None, taken: int) -> Msg:
+    """What, when and where, and the places left."""
     seats: Param = (
         Msg("event.seats", capacity=capacity, left=max(capacity - taken, 0))
         if capacity is not None
         else Msg("event.no_limit")
     )
-    return Msg("event.notice", title=title, starts=starts_at, place=place, seats=seats)
+    return Msg("event.details", title=title, starts=starts_at, place=place, seats=seats)
+
+
+def notice(title: str, starts_at: datetime, place: str, capacity: int | None, taken: int) -> Msg:
+    """The event notice as recipients read it."""
+    return Msg("event.notice", details=details(title, starts_at, place, capacity, taken))
 
 
 def reminder(event: Event) -> Msg:
@@ -257,12 +286,50 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
 
 
 async def on_sign_up(ctx: Context, args: str) -> list[Action]:
-    """Sign up for an event, if there is still a place."""
+    """Sign up for an event, if there is still a place; the notice itself then says so."""
     person = ctx.person
     if person is None or not args.isdigit():
         return [AnswerButton(Msg("error.stale_button"), alert=True)]
     result = await events.sign_up(ctx.session, int(args), person.id, ctx.now)
-    return [AnswerButton(Msg(SIGNUP_ANSWERS[result]), alert=result is not SignUp.DONE)]
+    return await _answered(ctx, int(args), result)
+
+
+async def on_cancel_sign_up(ctx: Context, args: str) -> list[Action]:
+    """Take one's sign-up back before the event starts; the notice offers signing up again."""
+    person = ctx.person
+    if person is None or not args.isdigit():
+        return [AnswerButton(Msg("error.stale_button"), alert=True)]
+    result = await events.cancel(ctx.session, int(args), person.id, ctx.now)
+    return await _answered(ctx, int(args), result)
+
+
+async def _answered(ctx: Context, event_id: int, result: SignUp) -> list[Action]:
+    """The press answered, and the notice it came from brought up to date in place: the
+    places left now, whether the person is signed up, and the button that fits."""
+    answer = AnswerButton(
+        Msg(SIGNUP_ANSWERS[result]),
+        alert=result not in (SignUp.DONE, SignUp.ALREADY, SignUp.CANCELLED, SignUp.NOT_SIGNED),
+    )
+    event = await events.get(ctx.session, event_id)
+    message_id = ctx.event.message_id if isinstance(ctx.event, ButtonPress) else None
+    if event is None or result not in NOTICE_AFTER:
+        return [answer, *([EditMarkup(message_id, None)] if message_id is not None else [])]
+    taken = await events.signups(ctx.session, event.id)
+    text = Msg(
+        NOTICE_AFTER[result],
+        details=details(event.title, event.starts_at, event.place, event.capacity, taken),
+    )
+    signed = result in (SignUp.DONE, SignUp.ALREADY)
+    markup: Inline | None = None
+    if signed:
+        markup = Inline.of(
+            [[Button(Msg("event.cancel_sign_up"), global_data("unsignup", event.id))]]
+        )
+    elif result is not SignUp.FULL:
+        markup = signup_markup(event.id)
+    if message_id is None:
+        return [answer, SendText(text, markup)]
+    return [answer, EditText(message_id, text, markup)]
 
 
 def _steps() -> tuple[Step, ...]:
@@ -288,4 +355,7 @@ EVENT = Flow(name="event", roles=broadcast.STAFF_ROLES, steps=_steps())
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("event", N_("command.event"), event_command, broadcast.STAFF_ROLES),
 )
-BUTTONS: tuple[GlobalButton, ...] = (GlobalButton("signup", on_sign_up, ATTENDEES),)
+BUTTONS: tuple[GlobalButton, ...] = (
+    GlobalButton("signup", on_sign_up, ATTENDEES),
+    GlobalButton("unsignup", on_cancel_sign_up, ATTENDEES),
+)
