@@ -423,7 +423,12 @@ class Engine:
     async def _on_input(self, turn: _Turn, ctx: Context, kind: str, value: Any) -> None:
         state = turn.state
         if state is None:
-            turn.actions.extend(await self.idle(ctx))
+            # Outside any conversation: an answer, or a flow offered (a request, prefilled).
+            idle = await self.idle(ctx)
+            if isinstance(idle, Switch):
+                await self._switch(turn, ctx, idle)
+            else:
+                turn.actions.extend(idle)
             return
         step = self._step(state)
         handler = getattr(step, kind, None)

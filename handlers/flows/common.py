@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from handlers import validation
 from handlers.actions import (
     N_,
     Action,
@@ -31,7 +32,7 @@ from handlers.actions import (
     SendText,
     say,
 )
-from handlers.events import ButtonPress
+from handlers.events import ButtonPress, Text
 from handlers.flow import (
     CommandResult,
     CommandSpec,
@@ -56,6 +57,9 @@ from models.people import Role
 
 EVERYONE: frozenset[Role | None] = frozenset({None, *Role})
 ENROLLED: frozenset[Role | None] = frozenset(Role)
+# Fewer characters than this typed outside a conversation ("你好", "hello") are not offered
+# as a request: a problem takes a few more words.
+OFFER_MIN_LENGTH = 6
 # A worker's own commands; someone not yet enrolled is told how to enrol.
 WORKERS_AND_NEWCOMERS: frozenset[Role | None] = frozenset({None, Role.WORKER})
 INVITE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -265,12 +269,19 @@ async def checkin(ctx: Context, arg: str) -> CommandResult:
     return Switch("checkin")
 
 
-async def idle(ctx: Context) -> list[Action]:
-    """What to do next, for someone writing outside any conversation."""
+async def idle(ctx: Context) -> list[Action] | Switch:
+    """What to do next, for someone writing outside any conversation: a worker who writes a
+    few words ("宿舍暖气还是不热，怎么办") is offered to send them as a request for help."""
     person = ctx.person
     if person is None:
         return [say("start.no_code")]
     if person.role is Role.WORKER:
+        event = ctx.event
+        if isinstance(event, Text):
+            said = validation.parse_note(event.text, max_len=ctx.settings.description_max_length)
+            if isinstance(said, str) and len(said) >= OFFER_MIN_LENGTH:
+                offer = say("idle.offer_request", text=said)
+                return Switch("request", {"description": said}, say=(offer,))
         return [SendText(Msg("idle.worker"), home_markup(person.role))]
     return [say("idle.other")]
 
