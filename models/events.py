@@ -68,14 +68,22 @@ async def signups(session: AsyncSession, event_id: int) -> int:
     return int(await session.scalar(count) or 0)
 
 
-async def sign_up(session: AsyncSession, event_id: int, person_id: int, now: datetime) -> SignUp:
-    """Sign the person up unless the event is full or over; full means full."""
-    # The event row is locked first, so two people cannot take the last place at once.
+async def _open_event(session: AsyncSession, event_id: int, now: datetime) -> Event | SignUp:
+    """The event, locked (so two people cannot take the last place at once), while it has
+    not started; else why not."""
     event = await session.scalar(select(Event).where(Event.id == event_id).with_for_update())
     if event is None:
         return SignUp.GONE
     if event.starts_at <= now:
         return SignUp.PAST
+    return event
+
+
+async def sign_up(session: AsyncSession, event_id: int, person_id: int, now: datetime) -> SignUp:
+    """Sign the person up unless the event is full or over; full means full."""
+    event = await _open_event(session, event_id, now)
+    if isinstance(event, SignUp):
+        return event
     taken = await session.scalar(
         select(func.count()).where(
             EventSignup.event_id == event_id, EventSignup.person_id == person_id
@@ -95,19 +103,11 @@ async def sign_up(session: AsyncSession, event_id: int, person_id: int, now: dat
     return SignUp.DONE
 
 
-async def is_signed_up(session: AsyncSession, event_id: int, person_id: int) -> bool:
-    """Whether the person is signed up for the event."""
-    found = await session.get(EventSignup, (event_id, person_id))
-    return found is not None
-
-
 async def cancel(session: AsyncSession, event_id: int, person_id: int, now: datetime) -> SignUp:
     """Take the person's sign-up back, while the event has not started; the place is free."""
-    event = await session.scalar(select(Event).where(Event.id == event_id).with_for_update())
-    if event is None:
-        return SignUp.GONE
-    if event.starts_at <= now:
-        return SignUp.PAST
+    event = await _open_event(session, event_id, now)
+    if isinstance(event, SignUp):
+        return event
     removed = await session.execute(
         delete(EventSignup).where(
             EventSignup.event_id == event_id, EventSignup.person_id == person_id
