@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.sender import render_content
+from handlers import content
 from handlers.actions import Msg
 from handlers.flows import events as events_flow
 from models import broadcasts
@@ -124,8 +125,8 @@ async def test_the_diagram_matches_the_table() -> None:
 
 def received_notice(user: SimUser, event: Event) -> ChatMessage:
     """The event's notice in the user's chat, as the sender delivers it."""
-    text = events_flow.notice(event.title, event.starts_at, event.place, event.capacity, 0)
-    message = ChatMessage(next(user.kit.message_ids), text, events_flow.signup_markup(event.id))
+    text = content.notice(event.title, event.starts_at, event.place, event.capacity, 0)
+    message = ChatMessage(next(user.kit.message_ids), text, content.signup_markup(event.id))
     user.messages.append(message)
     return message
 

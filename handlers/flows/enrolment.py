@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers import phone, validation
+from handlers.access import NEWCOMERS
 from handlers.actions import (
     N_,
     Action,
@@ -29,6 +30,7 @@ from handlers.actions import (
     say,
 )
 from handlers.consent import AGREE_OR_DECLINE, worker_notice
+from handlers.content import letter_for
 from handlers.events import ContactShared
 from handlers.flow import (
     Context,
@@ -42,7 +44,6 @@ from handlers.flow import (
     Switch,
     refuse,
 )
-from handlers.flows import letter
 from handlers.geography import (
     PROVINCES,
     prefecture_keyboard,
@@ -175,12 +176,12 @@ async def _enrol(state: State, city: str, ctx: Context) -> Outcome:
         home_markup(Role.WORKER),
     )
     menu = menu_for(ctx.commands, Role.WORKER)
-    return Switch("checkin", say=(menu, done, *await letter.letter_for(ctx)))
+    return Switch("checkin", say=(menu, done, *await letter_for(ctx)))
 
 
 ENROLMENT = Flow(
     name="enrolment",
-    roles=frozenset({None}),
+    roles=NEWCOMERS,
     switches_to=("checkin",),
     steps=(
         Step("consent", ask_consent, N_("hint.press_button"), on_button=on_consent,
