@@ -55,6 +55,7 @@ def flow_settings(settings: Settings) -> FlowSettings:
         nomination_target=settings.nominations.target,
         gap_threshold=settings.stats.gap_threshold,
         campaign_start=settings.campaign.service_start,
+        holiday=settings.campaign.holiday,
     )
 
 
@@ -138,6 +139,8 @@ async def build_app(
         buttons=registry.BUTTONS,
         idle=registry.idle,
         gate=registry.GATE,
+        home_keyboards=registry.HOME_KEYBOARDS,
+        shortcuts=registry.SHORTCUTS,
         settings=flow_settings(settings),
         texts=catalogs,
         clock=clock,

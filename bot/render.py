@@ -23,6 +23,7 @@ from handlers.actions import (
     SendMade,
     SendPhoto,
     SendText,
+    SetMenu,
 )
 from handlers.engine import Answer
 from handlers.events import ButtonPress, Inbound
@@ -64,6 +65,9 @@ def markup_json(catalogs: Catalogs, language: str, markup: Any) -> Markup | None
             "resize_keyboard": True,
             "one_time_keyboard": False,
         }
+        if markup.persistent:
+            # Shown even while the phone's own keyboard is open, as a person's own buttons.
+            keyboard["is_persistent"] = True
         if markup.placeholder is not None:
             keyboard["input_field_placeholder"] = catalogs.label(language, markup.placeholder)
         return keyboard
@@ -291,6 +295,12 @@ class Renderer:
             caption = render(language, action.caption) if action.caption else None
             markup = markup_json(self.catalogs, language, action.markup)
             await self.messenger.send_photo(chat_id, action.photo, caption, markup)
+        elif isinstance(action, SetMenu):
+            # This chat's menu, for every language: it is the person's, in their language.
+            commands = [
+                (name, self.catalogs.label(language, Msg(key))) for name, key in action.commands
+            ]
+            await self.messenger.set_commands(commands, None, chat_id)
 
     async def _edit(self, chat_id: int, message_id: int, text: str, markup: Markup | None) -> None:
         if len(text) > TEXT_LIMIT:

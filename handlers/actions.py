@@ -99,10 +99,15 @@ class ReplyButton:
 
 @dataclass(frozen=True)
 class Reply:
-    """A reply keyboard (needed for "share my number", which inline buttons cannot do)."""
+    """A reply keyboard (needed for "share my number", which inline buttons cannot do).
+
+    A `persistent` one is a person's own keyboard (a worker's 登记去留 / 我要求助...), kept
+    under every conversation; the others belong to the question that shows them.
+    """
 
     rows: tuple[tuple[ReplyButton, ...], ...]
     placeholder: Msg | None = None
+    persistent: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,8 +195,17 @@ class SendMade:
     params: Mapping[str, str | int | bool | None]
 
 
+@dataclass(frozen=True)
+class SetMenu:
+    """Set the command menu of this chat: each command with its description's key, described
+    in the reader's language. Said when a person's role is set in their own conversation."""
+
+    commands: tuple[tuple[str, str], ...]
+
+
 Action: TypeAlias = (
     "SendText | EditText | EditMarkup | AnswerButton | SendDocument | SendPhoto | SendMade | Tell"
+    " | SetMenu"
 )
 
 

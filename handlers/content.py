@@ -73,14 +73,19 @@ async def letter_for(ctx: Context) -> list[Action]:
     return [SendText(body, read_markup(campaign.id if campaign else 0))]
 
 
-def notice(title: str, starts_at: datetime, place: str, capacity: int | None, taken: int) -> Msg:
-    """The event notice as recipients read it."""
+def details(title: str, starts_at: datetime, place: str, capacity: int | None, taken: int) -> Msg:
+    """An event's what, when and where, and the places left."""
     seats: Param = (
         Msg("event.seats", capacity=capacity, left=max(capacity - taken, 0))
         if capacity is not None
         else Msg("event.no_limit")
     )
-    return Msg("event.notice", title=title, starts=starts_at, place=place, seats=seats)
+    return Msg("event.details", title=title, starts=starts_at, place=place, seats=seats)
+
+
+def notice(title: str, starts_at: datetime, place: str, capacity: int | None, taken: int) -> Msg:
+    """The event notice as recipients read it."""
+    return Msg("event.notice", details=details(title, starts_at, place, capacity, taken))
 
 
 def reminder(event: Event) -> Msg:
@@ -92,3 +97,9 @@ def signup_markup(event_id: int) -> Inline:
     """The sign-up button under the notice, then what a worker may do next."""
     sign_up = Button(Msg("event.sign_up"), global_data("signup", event_id))
     return Inline.of([[sign_up], *worker_rows()])
+
+
+def cancel_signup_markup(event_id: int) -> Inline:
+    """The button under the notice once the person signed up: to take it back."""
+    cancel = Button(Msg("event.cancel_sign_up"), global_data("unsignup", event_id))
+    return Inline.of([[cancel], *worker_rows()])

@@ -1813,6 +1813,11 @@ class FakeBotAPI:
         with self._cond:
             return [dict(c) for c in self._commands.get((scope, language_code), [])]
 
+    def bot_text(self, field_name: str, language_code: str = "") -> str:
+        """What setMyDescription / setMyShortDescription / setMyName stored for a language."""
+        with self._cond:
+            return self._bot_texts.get((field_name, language_code), "")
+
     def menu_button(self, chat_id: int | None = None) -> JSON:
         """The menu button stored by setChatMenuButton for a chat (None: the default)."""
         with self._cond:

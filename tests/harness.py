@@ -285,6 +285,8 @@ class Kit:
             buttons=registry.BUTTONS,
             idle=registry.idle,
             gate=registry.GATE,
+            home_keyboards=registry.HOME_KEYBOARDS,
+            shortcuts=registry.SHORTCUTS,
             settings=self.settings,
             texts=catalogs(),
             clock=self.clock,

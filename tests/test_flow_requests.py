@@ -1116,3 +1116,24 @@ async def test_labour_inspection_changes_nothing_for_a_housing_request(db: Async
     other = await worker(kit, 101, "钢铁二厂")
     answer = await ask(other, "request.category.housing", "宿舍没有了")
     assert {s.chat_id for s in await sent(kit, answer)} == {staff.user_id, brigade.user_id}
+
+
+async def test_free_text_outside_a_conversation_is_offered_as_a_request(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    worker = await enrolled(kit)
+    await worker.command("cancel")
+    answer = await worker.send("宿舍暖气还是不热，怎么办")
+    assert keys(answer) == ["idle.offer_request", "request.ask_category"]
+    assert "「宿舍暖气还是不热，怎么办」" in kit.render("zh_Hans", worker.messages[-2].text)
+    await worker.press("request.category.heating")
+    assert worker.button_keys()[0] == "request.keep_description"
+    assert keys(await worker.press("request.keep_description")) == ["request.ask_photo"]
+    await worker.press("ui.skip")
+    await worker.press("ui.confirm")
+    [request] = await kit.rows(HelpRequest)
+    assert request.description == "宿舍暖气还是不热，怎么办"
+    # A greeting is not an offer, and Cancel leaves nothing behind.
+    assert keys(await worker.send("你好")) == ["idle.worker"]
+    await worker.send("工资一直没有发")
+    assert keys(await worker.press("nav.cancel")) == ["conversation.cancelled"]
+    assert await kit.count(HelpRequest) == 1

@@ -50,7 +50,7 @@ from bot.messenger import (
     RetryAfter,
     Transient,
 )
-from bot.runtimes.common import SECRET_HEADER, health_handler, menus
+from bot.runtimes.common import SECRET_HEADER, health_handler, introduce
 from bot.scheduler import Background, background
 from bot.updates import ALLOWED_UPDATES, event_from_update
 
@@ -191,6 +191,14 @@ class AiogramMessenger:
             )
         )
 
+    async def set_description(
+        self, description: str, short_description: str, language_code: str | None
+    ) -> None:
+        await _call(self.bot.set_my_description(description, language_code=language_code))
+        await _call(
+            self.bot.set_my_short_description(short_description, language_code=language_code)
+        )
+
 
 class PinnedResponseSession(AiohttpSession):
     """aiogram's HTTP session, keeping each method's parametrised Response model alive.
@@ -242,15 +250,6 @@ async def forward(app: App, messenger: AiogramMessenger, update: Mapping[str, An
         await app.on_event(event, messenger)
 
 
-async def set_menus(app: App, messenger: AiogramMessenger) -> None:
-    """The per-language command menu."""
-    for language_code, commands in menus(app):
-        try:
-            await messenger.set_commands(commands, language_code, None)
-        except MessengerError as error:
-            log.warning("could not set the %s menu: %s", language_code or "default", error)
-
-
 async def learn_username(app: App, bot: Bot) -> None:
     """Ask Telegram who the bot is (getMe), for the invite links made in the bot."""
     try:
@@ -276,7 +275,7 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     messenger = AiogramMessenger(bot)
     try:
         await learn_username(app, bot)
-        await set_menus(app, messenger)
+        await introduce(app, messenger, messenger)
         # What is built by now lives as long as the process: frozen out of the collector's
         # way, it is no longer walked by every full collection, each a pause of a few
         # hundred ms every few seconds under load (bench/checkin_throughput.py).

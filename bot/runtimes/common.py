@@ -13,8 +13,9 @@ from aiohttp import web
 
 from bot import scheduler
 from bot.app import App
-from bot.messenger import Messenger, MessengerError
+from bot.messenger import BotProfile, Messenger, MessengerError
 from bot.scheduler import Background
+from handlers.actions import N_, Msg
 from models import leases
 
 log = logging.getLogger(__name__)
@@ -23,22 +24,29 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-def menus(app: App) -> list[tuple[str | None, list[tuple[str, str]]]]:
-    """(Telegram language code, commands) pairs; the default language also serves as default.
+def language_codes(app: App) -> list[tuple[str | None, str]]:
+    """(Telegram language code, catalog language) pairs; the default language also serves
+    as the default (None).
 
-    Telegram keys menus by two-letter codes only, so zh_Hant readers get the zh_Hans menu
-    unless Traditional Chinese is the configured default.
+    Telegram keys menus and descriptions by two-letter codes only, so zh_Hant readers get
+    the zh_Hans texts unless Traditional Chinese is the configured default.
     """
     default = app.settings.i18n.default_language
-    result: list[tuple[str | None, list[tuple[str, str]]]] = [(None, app.menu(default))]
+    result: list[tuple[str | None, str]] = [(None, default)]
     seen: set[str] = set()
     for language in [default, *app.settings.i18n.languages]:
         code = language.split("_")[0].lower()
         if code in seen:
             continue
         seen.add(code)
-        result.append((code, app.menu(language)))
+        result.append((code, language))
     return result
+
+
+def menus(app: App) -> list[tuple[str | None, list[tuple[str, str]]]]:
+    """(Telegram language code, commands) pairs: the menu of someone not enrolled yet; each
+    person's chat gets their role's own when the role is set (handlers/menus.py)."""
+    return [(code, app.menu(language)) for code, language in language_codes(app)]
 
 
 async def set_menus(app: App, messenger: Messenger) -> None:
@@ -48,6 +56,23 @@ async def set_menus(app: App, messenger: Messenger) -> None:
             await messenger.set_commands(commands, language_code, None)
         except MessengerError as error:
             log.warning("could not set the %s menu: %s", language_code or "default", error)
+
+
+async def set_descriptions(app: App, profile: BotProfile) -> None:
+    """What the bot is, per language: the first screen after scanning the QR code shows it."""
+    for language_code, language in language_codes(app):
+        description = app.catalogs.label(language, Msg(N_("bot.description")))
+        short = app.catalogs.label(language, Msg(N_("bot.short_description")))
+        try:
+            await profile.set_description(description, short, language_code)
+        except MessengerError as error:
+            log.warning("could not describe the bot (%s): %s", language_code or "default", error)
+
+
+async def introduce(app: App, messenger: Messenger, profile: BotProfile) -> None:
+    """At start: the default menus and the bot's descriptions."""
+    await set_menus(app, messenger)
+    await set_descriptions(app, profile)
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

@@ -70,7 +70,7 @@ from bot.messenger import (
 from bot.runtimes.common import (
     SECRET_HEADER,
     health_handler,
-    set_menus,
+    introduce,
     stop_on_signals,
 )
 from bot.scheduler import Background, background
@@ -227,6 +227,14 @@ class PtbMessenger:
                 scope=scope,
                 language_code=language_code,
             )
+        )
+
+    async def set_description(
+        self, description: str, short_description: str, language_code: str | None
+    ) -> None:
+        await _call(self.bot.set_my_description(description, language_code=language_code))
+        await _call(
+            self.bot.set_my_short_description(short_description, language_code=language_code)
         )
 
 
@@ -387,7 +395,7 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     await application.initialize()
     app.know_username(application.bot.username)
     try:
-        await set_menus(app, messenger)
+        await introduce(app, messenger, messenger)
         # What is built by now lives as long as the process: frozen out of the collector's
         # way, it is not walked again by every full collection (as the aiogram runtime does).
         gc.collect()

@@ -1,4 +1,5 @@
-"""Event notices: staff's /event, the sign-up button, and the reminder to those signed up.
+"""Event notices: staff's /event, the sign-up button (the notice then says the person is
+signed up, with the places left, and offers to cancel), and the reminder to those signed up.
 
 The audience steps are the broadcast's own (the same table rows, `AUDIENCE_STEPS` in
 handlers/broadcasting.py, so one rule chooses an audience); they lead to `content`, which
@@ -33,7 +34,18 @@ from typing import Any
 
 from handlers import validation
 from handlers.access import ATTENDEES, STAFF_ROLES, own_town
-from handlers.actions import N_, Action, AnswerButton, Button, Inline, Msg, SendText, say
+from handlers.actions import (
+    N_,
+    Action,
+    AnswerButton,
+    Button,
+    EditMarkup,
+    EditText,
+    Inline,
+    Msg,
+    SendText,
+    say,
+)
 from handlers.broadcasting import (
     AUDIENCE_STEPS,
     FURTHEST_SCHEDULE,
@@ -41,7 +53,8 @@ from handlers.broadcasting import (
     audience_start,
     describe_audience,
 )
-from handlers.content import notice, signup_markup
+from handlers.content import cancel_signup_markup, details, notice, signup_markup
+from handlers.events import ButtonPress
 from handlers.flow import (
     CommandResult,
     CommandSpec,
@@ -73,6 +86,16 @@ SIGNUP_ANSWERS: dict[SignUp, str] = {
     SignUp.FULL: N_("event.full"),
     SignUp.PAST: N_("event.past"),
     SignUp.GONE: N_("error.stale_button"),
+    SignUp.CANCELLED: N_("event.cancelled"),
+    SignUp.NOT_SIGNED: N_("event.not_signed_up"),
+}
+# What the notice says under its details, once the person pressed its button.
+NOTICE_AFTER: dict[SignUp, str] = {
+    SignUp.DONE: N_("event.notice_signed_up"),
+    SignUp.ALREADY: N_("event.notice_signed_up"),
+    SignUp.FULL: N_("event.notice_full"),
+    SignUp.CANCELLED: N_("event.notice_cancelled"),
+    SignUp.NOT_SIGNED: N_("event.notice_cancelled"),
 }
 
 
@@ -234,12 +257,48 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
 
 
 async def on_sign_up(ctx: Context, args: str) -> list[Action]:
-    """Sign up for an event, if there is still a place."""
+    """Sign up for an event, if there is still a place; the notice itself then says so."""
     person = ctx.person
     if person is None or not args.isdigit():
         return [AnswerButton(Msg("error.stale_button"), alert=True)]
     result = await events.sign_up(ctx.session, int(args), person.id, ctx.now)
-    return [AnswerButton(Msg(SIGNUP_ANSWERS[result]), alert=result is not SignUp.DONE)]
+    return await _answered(ctx, int(args), result)
+
+
+async def on_cancel_sign_up(ctx: Context, args: str) -> list[Action]:
+    """Take one's sign-up back before the event starts; the notice offers signing up again."""
+    person = ctx.person
+    if person is None or not args.isdigit():
+        return [AnswerButton(Msg("error.stale_button"), alert=True)]
+    result = await events.cancel(ctx.session, int(args), person.id, ctx.now)
+    return await _answered(ctx, int(args), result)
+
+
+async def _answered(ctx: Context, event_id: int, result: SignUp) -> list[Action]:
+    """The press answered, and the notice it came from brought up to date in place: the
+    places left now, whether the person is signed up, and the button that fits."""
+    answer = AnswerButton(
+        Msg(SIGNUP_ANSWERS[result]),
+        alert=result not in (SignUp.DONE, SignUp.ALREADY, SignUp.CANCELLED, SignUp.NOT_SIGNED),
+    )
+    event = await events.get(ctx.session, event_id)
+    message_id = ctx.event.message_id if isinstance(ctx.event, ButtonPress) else None
+    if event is None or result not in NOTICE_AFTER:
+        return [answer, *([EditMarkup(message_id, None)] if message_id is not None else [])]
+    taken = await events.signups(ctx.session, event.id)
+    text = Msg(
+        NOTICE_AFTER[result],
+        details=details(event.title, event.starts_at, event.place, event.capacity, taken),
+    )
+    signed = result in (SignUp.DONE, SignUp.ALREADY)
+    markup: Inline | None = None
+    if signed:
+        markup = cancel_signup_markup(event.id)
+    elif result is not SignUp.FULL:
+        markup = signup_markup(event.id)
+    if message_id is None:
+        return [answer, SendText(text, markup)]
+    return [answer, EditText(message_id, text, markup)]
 
 
 EVENT = Flow(
@@ -260,4 +319,7 @@ EVENT = Flow(
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("event", N_("command.event"), event_command, STAFF_ROLES),
 )
-BUTTONS: tuple[GlobalButton, ...] = (GlobalButton("signup", on_sign_up, ATTENDEES),)
+BUTTONS: tuple[GlobalButton, ...] = (
+    GlobalButton("signup", on_sign_up, ATTENDEES),
+    GlobalButton("unsignup", on_cancel_sign_up, ATTENDEES),
+)

@@ -41,6 +41,7 @@ from handlers.flow import (
     Step,
     Switch,
 )
+from handlers.menus import home_markup, menu_for
 from models import audit, organisation, people, privacy
 from models.broadcasts import Purpose
 from models.people import Role
@@ -98,7 +99,11 @@ async def on_forget(state: State, value: str, ctx: Context) -> Outcome:
         scope={"person_id": person.id, "role": person.role.value},
         rows=erased.people + erased.checkins,
     )
-    actions: list[Action] = [say("forget.done")]
+    # Back to what someone not enrolled has: the common menu and no keyboard of their own.
+    actions: list[Action] = [
+        menu_for(ctx.commands, None),
+        SendText(Msg("forget.done"), home_markup(None)),
+    ]
     if enterprise is not None:
         staff = await people.staff_ids(ctx.session, enterprise.town_id)
         left = Msg("forget.contact_left", enterprise=Raw(enterprise.name))
