@@ -250,7 +250,7 @@ async def test_the_summary_reads_in_english(db: AsyncEngine) -> None:
     await user.press("transport.plane")
     text = user.last_text()
     assert "Going to: Shenzhen, Guangdong" in text
-    assert "Leaving: Feb 5, 2027" in text and "Travelling by: Plane" in text
+    assert "Leaving for home: Feb 5, 2027" in text and "Travelling by: Plane" in text
 
 
 async def test_going_home_to_the_registered_home_takes_one_tap(db: AsyncEngine) -> None:

@@ -17,6 +17,7 @@ from models.people import Role
 from tests.harness import ChatMessage, Kit, SimUser, catalogs, keys
 from tests.test_flow_broadcast import member, said, stored
 from tests.test_flow_checkin import enrolled
+from tests.test_flow_words import NEXT_STEPS
 
 
 async def announce(kit: Kit, capacity: str | None = "1") -> Event:
@@ -144,13 +145,13 @@ async def test_signing_up_changes_the_notice_itself_and_can_be_taken_back(
     assert isinstance(notice.text, Msg) and notice.text.key == "event.notice_signed_up"
     shown = kit.render("zh_Hans", notice.text)
     assert "✅ <b>已报名</b>" in shown and "剩余 1" in shown
-    assert first.button_keys() == ["event.cancel_sign_up"]
+    assert first.button_keys() == ["event.cancel_sign_up", *NEXT_STEPS]
     # Someone else takes the last place; the first person's cancel frees it again.
     await second.press("event.sign_up", message=received_notice(second, event))
     answer = await first.press("event.cancel_sign_up", message=notice)
     assert keys(answer) == ["event.cancelled", "event.notice_cancelled"]
     assert "剩余 1" in kit.render("zh_Hans", notice.text)
-    assert first.button_keys() == ["event.sign_up"]
+    assert first.button_keys() == ["event.sign_up", *NEXT_STEPS]
     assert await kit.count(EventSignup) == 1
     # Cancelling twice, or after the start, changes nothing.
     assert keys(await first.press_data(f"!unsignup|{event.id}", notice.message_id))[0] == (

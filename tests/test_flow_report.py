@@ -707,7 +707,7 @@ async def test_one_figure_is_changed_from_the_summary(db: AsyncEngine) -> None:
     await user.press("report.no_needs")
     assert keys(await user.press("report.change.on_duty", value=50)) == ["report.ask_on_duty"]
     assert keys(await user.send("60")) == ["report.summary"], "straight back to the summary"
-    assert "春节期间在岗：<b>60</b>" in user.last_text()
+    assert "节日在岗：<b>60</b>" in user.last_text()
     # A change that breaks a rule with a figure after it is refused, and nothing changes.
     await user.press("report.change.total", value=120)
     answer = await user.send("100")
