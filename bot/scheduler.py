@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from bot import jobs
 from bot.app import App
 from bot.config import ConfigError
+from bot.resilience import Outage, RetryingExecutor, describe
 from bot.sender import Sender
 from bot.telegram_http import HttpMessenger
 from models import broadcasts, leases
@@ -95,10 +96,16 @@ class Background:
         telegram = app.settings.telegram
         self.messenger = HttpMessenger(telegram.api_base_url, app.settings.require_token())
         self.sender = Sender(
-            app.sessions, self.messenger, app.catalogs, app.settings.broadcast, app.clock
+            app.sessions,
+            self.messenger,
+            app.catalogs,
+            app.settings.broadcast,
+            app.clock,
+            retry=app.settings.retry,
         )
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=job_store_url(app.settings.database.url))},
+            executors={"default": RetryingExecutor(app.settings.retry)},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -138,8 +145,12 @@ class Background:
             self.scheduler.shutdown(wait=False)
         _service = None
         await self.messenger.close()
-        async with self.app.sessions() as session, session.begin():
-            await leases.release(session, LEASE, self.holder)
+        try:
+            async with self.app.sessions() as session, session.begin():
+                await leases.release(session, LEASE, self.holder)
+        except Exception as error:
+            # It lapses by itself within LEASE_SECONDS; a new process waits that long at most.
+            log.warning("the scheduler lease was not given up: %s", describe(error))
 
     async def _take_lease(self) -> None:
         deadline = asyncio.get_running_loop().time() + LEASE_SECONDS + 5
@@ -168,16 +179,21 @@ class Background:
             await asyncio.sleep(1.0)
 
     async def _renew_regularly(self) -> None:
+        outage = Outage("the scheduler lease", self.settings.retry, log)
+        wait = LEASE_SECONDS / 3
         while True:
-            await asyncio.sleep(LEASE_SECONDS / 3)
+            await asyncio.sleep(wait)
             now = self.app.clock()
             try:
                 async with self.app.sessions() as session, session.begin():
                     until = now + timedelta(seconds=LEASE_SECONDS)
                     kept = await leases.acquire(session, LEASE, self.holder, now, until)
-            except Exception:
-                log.exception("could not renew the scheduler lease")
+            except Exception as error:
+                # Sooner than the usual renewal: the lease must not lapse over a short outage.
+                wait = min(outage.failed(error), LEASE_SECONDS / 3)
                 continue
+            outage.succeeded()
+            wait = LEASE_SECONDS / 3
             if not kept:
                 log.error("the scheduler lease was lost; stopping the sender to never send twice")
                 await self.sender.stop()
@@ -200,12 +216,17 @@ class Background:
     # Matching broadcasts with jobs ----------------------------------------------------------
 
     async def _sync_regularly(self) -> None:
+        outage = Outage("matching scheduled broadcasts with jobs", self.settings.retry, log)
+        wait = SYNC_SECONDS
         while True:
-            await asyncio.sleep(SYNC_SECONDS)
+            await asyncio.sleep(wait)
             try:
                 await self.sync()
-            except Exception:
-                log.exception("could not match scheduled broadcasts with jobs")
+            except Exception as error:
+                wait = max(outage.failed(error), SYNC_SECONDS)
+                continue
+            outage.succeeded()
+            wait = SYNC_SECONDS
 
     async def sync(self) -> None:
         """Give every scheduled broadcast its job, and drop jobs of cancelled ones."""

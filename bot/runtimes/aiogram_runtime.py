@@ -50,9 +50,15 @@ from bot.messenger import (
     RetryAfter,
     Transient,
 )
-from bot.runtimes.common import SECRET_HEADER, health, menus
+from bot.runtimes.common import (
+    SECRET_HEADER,
+    health_handler,
+    menus,
+    not_an_update,
+    reach_bot_api,
+)
 from bot.scheduler import background
-from bot.updates import ALLOWED_UPDATES, event_from_update
+from bot.updates import ALLOWED_UPDATES, NotAnUpdate, event_from_update, read_update
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -265,6 +271,9 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     bot = make_bot(app)
     messenger = AiogramMessenger(bot)
     try:
+        # bot.me() keeps Telegram's answer, which the polling loop reads again.
+        if not await reach_bot_api(app, lambda: _call(bot.me()), stop):
+            return
         await set_menus(app, messenger)
         # What is built by now lives as long as the process: frozen out of the collector's
         # way, it is no longer walked by every full collection, each a pause of a few
@@ -341,14 +350,13 @@ async def _serve_webhook(
         if not compare_digest(given, secret.encode()):
             return web.Response(status=401, text="Unauthorized")
         try:
-            update = await request.json()
-        except ValueError:
-            return web.Response(status=400, text="not an update")
-        if not isinstance(update, dict):
-            return web.Response(status=400, text="not an update")
+            update, event = read_update(await request.read())
+        except NotAnUpdate as error:
+            return not_an_update(error)
         # Processed before the reply, so a crash means Telegram delivers the update again.
         try:
-            await forward(app, messenger, update)
+            if event is not None:
+                await app.on_event(event, messenger)
         except Exception:
             log.exception("update %s failed", update.get("update_id"))
             raise
@@ -357,11 +365,7 @@ async def _serve_webhook(
     web_app = web.Application()
     web_app.router.add_post(hook.path, receive)
 
-    async def healthz(_: web.Request) -> web.Response:
-        status, body = await health(app)
-        return web.json_response(body, status=status)
-
-    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/healthz", health_handler(app))
     runner = web.AppRunner(web_app)
     await runner.setup()
     site = web.TCPSite(runner, hook.listen_host, hook.listen_port)
