@@ -23,6 +23,7 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, GetUpdates, SendMessage
 from aiogram.methods.base import Response, TelegramMethod, TelegramType
@@ -87,6 +88,8 @@ async def _call(request: Awaitable[T]) -> T:
     except TelegramBadRequest as error:
         if "chat not found" in error.message.lower():
             raise ChatNotFound(error.message) from error
+        raise Rejected(error.message) from error
+    except TelegramUnauthorizedError as error:  # a wrong or revoked token: no use trying again
         raise Rejected(error.message) from error
     except (TelegramNetworkError, TelegramServerError, TimeoutError) as error:
         raise Transient(str(error)) from error

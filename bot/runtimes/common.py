@@ -13,7 +13,8 @@ from aiohttp import web
 
 from bot import scheduler
 from bot.app import App
-from bot.messenger import Messenger, MessengerError, RetryAfter, Transient
+from bot.config import ConfigError
+from bot.messenger import Messenger, MessengerError, Rejected, RetryAfter, Transient
 from bot.resilience import Backoff, Outage, keep_trying
 from models import leases
 
@@ -60,9 +61,16 @@ async def reach_bot_api(
     """
     where = f"the Bot API at {app.settings.telegram.api_base_url}"
     backoff = Backoff.configured(app.settings.retry)
-    failed = await keep_trying(
-        call, where, backoff, lambda error: isinstance(error, Transient | RetryAfter), stop=stop
-    )
+    try:
+        failed = await keep_trying(
+            call, where, backoff, lambda error: isinstance(error, Transient | RetryAfter), stop=stop
+        )
+    except Rejected:
+        # Not an outage: waiting would not help, and the operator must act. (The error is
+        # not quoted: PTB's repeats the token.)
+        raise ConfigError(
+            f"telegram.token: {where} refused it; check the token @BotFather gave"
+        ) from None
     return failed is None
 
 

@@ -386,8 +386,13 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     messenger = PtbMessenger(application.bot)
     add_handlers(app, application, messenger)
     # PTB's initialize asks getMe: the first call that needs the Bot API.
-    if not await reach_bot_api(app, lambda: _call(application.initialize()), stop):
-        await application.bot.shutdown()  # the connection pools opened for the attempts
+    reached = False
+    try:
+        reached = await reach_bot_api(app, lambda: _call(application.initialize()), stop)
+    finally:
+        if not reached:
+            await application.bot.shutdown()  # the connection pools opened for the attempts
+    if not reached:
         return
     try:
         await set_menus(app, messenger)

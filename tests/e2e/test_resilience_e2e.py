@@ -152,6 +152,18 @@ def test_the_bot_waits_for_an_unreachable_bot_api(
     assert "Traceback" not in log, log
 
 
+def test_a_token_the_bot_api_refuses_is_one_line_and_exit_2(tmp_path: Path, runtime: str) -> None:
+    with FakeBotAPI(token="999:not-this-bot") as api:
+        bot = BotProcess(api, tmp_path, runtime, log_level="INFO")
+        bot.launch()
+        assert bot.process is not None
+        assert bot.process.wait(60) == 2
+    log = bot.log()
+    said = lines_with(log, "config error: telegram.token: the Bot API at")
+    assert len(said) == 1 and "refused it" in said[0], log
+    assert TOKEN not in log and "Traceback" not in log and "Unclosed" not in log, log
+
+
 def test_an_unreachable_database_at_start_is_named_then_the_bot_exits(
     tmp_path: Path, closed_port_api: FakeBotAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
