@@ -18,6 +18,7 @@ from bot import scheduler
 from bot.app import build_app
 from bot.cli import DATABASE_UNREACHABLE, Refused, wait_for_database
 from bot.config import DatabaseSettings, RetrySettings, SchedulerSettings, Settings
+from bot.logs import SeldomRepeated
 from bot.resilience import (
     Backoff,
     Outage,
@@ -264,3 +265,14 @@ async def test_health_is_503_while_the_sender_is_stuck(
         assert (await health(app))[0] == 503, "a sender that has ended is stuck"
     finally:
         await app.close()
+
+
+def test_apschedulers_own_job_store_warning_is_seldom_repeated() -> None:
+    quiet = SeldomRepeated("Error getting due jobs", every=300)
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("apscheduler.scheduler", logging.WARNING, "", 0, message, (), None)
+
+    said = [quiet.filter(record("Error getting due jobs from job store %r: %s")) for _ in range(5)]
+    assert said == [True, False, False, False, False]
+    assert quiet.filter(record("Added job %s")), "other messages pass"
