@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers import outbox
 from handlers.actions import (
     Action,
     AnswerButton,
@@ -33,6 +34,7 @@ from handlers.actions import (
     Reply,
     ReplyButton,
     SendText,
+    Tell,
 )
 from handlers.events import (
     ButtonPress,
@@ -76,10 +78,12 @@ Fallback = Callable[[Context], "Any"]
 
 @dataclass(frozen=True)
 class Answer:
-    """The engine's answer to one event: actions to render, in the reader's language."""
+    """The engine's answer to one event: actions to render, in the reader's language; and
+    what it told other people, already written to the outbox (not for the renderer)."""
 
     language: str
     actions: tuple[Action, ...] = ()
+    told: tuple[Tell, ...] = ()
 
 
 class _Refused(Exception):
@@ -231,7 +235,10 @@ class Engine:
                 # refused step leaves nothing half-written (cheaper than a savepoint per step).
                 raise _Refused(Answer(ctx.language, tuple(actions)))
             await self._store(turn, conversation, ctx)
-            return Answer(ctx.language, tuple(actions))
+            told = tuple(a for a in actions if isinstance(a, Tell))
+            await self._tell_others(told, ctx)
+            mine = tuple(a for a in actions if not isinstance(a, Tell))
+            return Answer(ctx.language, mine, told)
 
     async def _after_failure(self, event: Inbound) -> Answer:
         # Record the update as handled so a redelivery cannot fail the same way forever.
@@ -502,6 +509,12 @@ class Engine:
             ctx.session, chat_id, user_id, language=remembered, state=state_json, now=ctx.now
         )
 
+    async def _tell_others(self, told: Iterable[Tell], ctx: Context) -> None:
+        """Write what is said to other people to the outbox, in this transaction."""
+        by = ctx.person.id if ctx.person is not None else None
+        for message in told:
+            await outbox.tell(ctx.session, message, ctx.now, by)
+
     # Decorating the answer ----------------------------------------------------------
 
     def _encode_all(self, actions: Iterable[Action], state: State) -> list[Action]:
@@ -583,7 +596,7 @@ def _encode_action(action: Action, state: State) -> Action:
 
 def _remove_reply_keyboard(actions: list[Action]) -> list[Action]:
     for index, action in enumerate(actions):
-        if isinstance(action, SendText) and action.markup is None and action.chat_id is None:
+        if isinstance(action, SendText) and action.markup is None:
             actions[index] = replace(action, markup=RemoveReply())
             return actions
     return [SendText(Msg("ui.keyboard_closed"), RemoveReply()), *actions]
@@ -591,7 +604,7 @@ def _remove_reply_keyboard(actions: list[Action]) -> list[Action]:
 
 def _answer_in_place(actions: list[Action], message_id: int) -> list[Action]:
     for index, action in enumerate(actions):
-        if isinstance(action, SendText) and action.chat_id is None:
+        if isinstance(action, SendText):
             if action.markup is None or isinstance(action.markup, Inline):
                 actions[index] = EditText(message_id, action.text, action.markup)
             return actions

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import charts, exports, poster
 from bot.cli import main as outreach
+from handlers.actions import Msg, text_to_json
 from handlers.flows.stats import picture_message
 from handlers.phone import mask_phone
 from models import audit, nominations, organisation, reports, stats
@@ -36,7 +37,7 @@ from models.broadcasts import (
     ContentKind,
     Delivery,
     DeliveryStatus,
-    message_text,
+    Purpose,
 )
 from models.checkins import CheckIn, Need, Plan, Transport
 from models.db import create_engine, create_sessionmaker
@@ -170,6 +171,7 @@ async def build_district(sessions: async_sessionmaker[AsyncSession]) -> District
 
         letter = Broadcast(
             content_kind=ContentKind.TEXT,
+            purpose=Purpose.BROADCAST,
             text="春节慰问：\n请留意安全",
             audience={"role": "worker"},
             send_at=at(D2),
@@ -178,7 +180,8 @@ async def build_district(sessions: async_sessionmaker[AsyncSession]) -> District
         )
         reminder = Broadcast(
             content_kind=ContentKind.MESSAGE,
-            text=message_text("report.remind.before", deadline="18:00"),
+            purpose=Purpose.REPORT_REMINDER,
+            message={"text": text_to_json(Msg("report.remind.before", deadline="18:00"))},
             audience={"role": "contact"},
             send_at=at(D3, 16),
             status=BroadcastStatus.DONE,
@@ -213,7 +216,6 @@ def delivery(run_id: int, person_id: int, status: DeliveryStatus) -> Delivery:
     return Delivery(
         run_id=run_id,
         person_id=person_id,
-        chat_id=person_id,
         language="zh_Hans",
         status=status,
         attempts=1,

@@ -20,6 +20,7 @@ from models.broadcasts import (
     ContentKind,
     Delivery,
     LetterRead,
+    Purpose,
 )
 from models.checkins import Plan
 from models.people import Person, Role
@@ -93,7 +94,7 @@ async def test_text_to_all_workers_now(db: AsyncEngine) -> None:
     assert row.content_kind is ContentKind.TEXT
     assert row.send_at == CAMPAIGN_NOW
     assert row.daily_until is None
-    assert row.notify_chat_id == 900
+    assert row.report_progress and row.purpose is Purpose.BROADCAST
     assert Audience.from_json(row.audience) == Audience(Role.WORKER)
     assert await staff.state() is None
 

@@ -8,13 +8,12 @@ import logging
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import cast
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from bot import scheduler
 from bot.app import build_app
 from bot.cli import DATABASE_UNREACHABLE, Refused, wait_for_database
 from bot.config import DatabaseSettings, RetrySettings, SchedulerSettings, Settings
@@ -29,7 +28,8 @@ from bot.resilience import (
     unavailable,
 )
 from bot.runtimes.common import health
-from bot.sender import Sender
+from bot.scheduler import Background
+from bot.sender import Schedule, Sender
 from bot.updates import NotAnUpdate, read_update
 
 FAST = RetrySettings(first_seconds=0.01, longest_seconds=0.04)
@@ -241,28 +241,27 @@ def test_an_update_is_read_with_its_event() -> None:
 # A stuck sender -----------------------------------------------------------------------------
 
 
-async def test_health_is_503_while_the_sender_is_stuck(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_health_is_503_while_the_sender_is_stuck(tmp_path: Path) -> None:
     settings = Settings(
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"),
         scheduler=SchedulerSettings(enabled=True),
     )
     app = await build_app(settings)
     try:
-        sender = Sender(app.sessions, Any, app.catalogs, settings.broadcast, app.clock)  # type: ignore[arg-type]
-        service = SimpleNamespace(sender=sender, scheduler=SimpleNamespace(running=True))
-        monkeypatch.setattr(scheduler, "_service", service)
+        schedule = Schedule(settings.campaign.zone, settings.scheduler.misfire_grace_seconds)
+        sender = Sender(app.sessions, {}, app.catalogs, settings.broadcast, app.clock, schedule)
+        # The service as health() reads it: its sender, and whether it runs.
+        service = cast(Background, SimpleNamespace(sender=sender, running=lambda: True))
         sender.running = True
-        status, body = await health(app)
+        status, body = await health(app, service)
         assert (status, body["sender"]["alive"], body["sender"]["stuck"]) == (200, True, False)
         sender.last_pass = time.monotonic() - settings.broadcast.stuck_seconds - 1
-        status, body = await health(app)
+        status, body = await health(app, service)
         assert (status, body["sender"]["stuck"]) == (503, True)
         assert body["database"] == "ok" and body["sender"]["last_pass_seconds_ago"] > 60
         sender.running = False
         sender.last_pass = time.monotonic()
-        assert (await health(app))[0] == 503, "a sender that has ended is stuck"
+        assert (await health(app, service))[0] == 503, "a sender that has ended is stuck"
     finally:
         await app.close()
 

@@ -58,7 +58,7 @@ from bot.runtimes.common import (
     not_an_update,
     reach_bot_api,
 )
-from bot.scheduler import background
+from bot.scheduler import Background, background
 from bot.updates import ALLOWED_UPDATES, NotAnUpdate, event_from_update, read_update
 
 log = logging.getLogger(__name__)
@@ -283,9 +283,9 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
         # hundred ms every few seconds under load (bench/checkin_throughput.py).
         gc.collect()
         gc.freeze()
-        async with background(app):
+        async with background(app) as service:
             if app.settings.telegram.mode == "webhook":
-                await _serve_webhook(app, bot, messenger, stop)
+                await _serve_webhook(app, bot, messenger, stop, service)
             else:
                 await _poll(app, bot, messenger, stop)
             await app.drain()
@@ -343,7 +343,7 @@ async def _handle_polled(app: App, messenger: AiogramMessenger, update: dict[str
 
 
 async def _serve_webhook(
-    app: App, bot: Bot, messenger: AiogramMessenger, stop: asyncio.Event
+    app: App, bot: Bot, messenger: AiogramMessenger, stop: asyncio.Event, service: Background | None
 ) -> None:
     hook = app.settings.telegram.webhook
     secret = hook.secret.get_secret_value()
@@ -368,7 +368,7 @@ async def _serve_webhook(
     web_app = web.Application()
     web_app.router.add_post(hook.path, receive)
 
-    web_app.router.add_get("/healthz", health_handler(app))
+    web_app.router.add_get("/healthz", health_handler(app, service))
     runner = web.AppRunner(web_app)
     await runner.setup()
     site = web.TCPSite(runner, hook.listen_host, hook.listen_port)

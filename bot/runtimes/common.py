@@ -16,6 +16,7 @@ from bot.app import App
 from bot.config import ConfigError, RetrySettings
 from bot.messenger import Messenger, MessengerError, Rejected, RetryAfter, Transient
 from bot.resilience import Backoff, Outage, keep_trying
+from bot.scheduler import Background
 from models import leases
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-def scheduler_state(app: App) -> str:
+def scheduler_state(app: App, service: Background | None) -> str:
     """Whether this process runs the scheduler and sender.
 
     "running": it does; "off": scheduler.enabled is false here (another instance runs it);
@@ -90,16 +91,14 @@ def scheduler_state(app: App) -> str:
     """
     if not app.settings.scheduler.enabled:
         return "off"
-    service = scheduler.running()
-    if service is None or not service.scheduler.running:
+    if service is None or not service.running():
         return "stopped"
     return "running"
 
 
-def sender_state(app: App) -> dict[str, Any] | None:
+def sender_state(app: App, service: Background | None) -> dict[str, Any] | None:
     """Whether this process's sender runs and how long ago it last got through to the
     database; "stuck" past `broadcast.stuck_seconds`. None where no sender runs here."""
-    service = scheduler.running()
     if service is None:
         return None
     sender = service.sender
@@ -111,7 +110,9 @@ def sender_state(app: App) -> dict[str, Any] | None:
     }
 
 
-async def health(app: App, outage: Outage | None = None) -> tuple[int, dict[str, Any]]:
+async def health(
+    app: App, service: Background | None = None, outage: Outage | None = None
+) -> tuple[int, dict[str, Any]]:
     """For a load balancer in front of webhook instances: 200 while the database answers
     and this instance's sender, if it runs one, is not stuck.
 
@@ -120,8 +121,8 @@ async def health(app: App, outage: Outage | None = None) -> tuple[int, dict[str,
     that exactly one does. With an `outage`, an unreachable database is logged once per
     outage rather than at every check.
     """
-    body: dict[str, Any] = {"scheduler": scheduler_state(app)}
-    sender = sender_state(app)
+    body: dict[str, Any] = {"scheduler": scheduler_state(app, service)}
+    sender = sender_state(app, service)
     if sender is not None:
         body["sender"] = sender
     try:
@@ -147,14 +148,16 @@ def not_an_update(error: Exception) -> web.Response:
     return web.Response(status=400, text="not an update")
 
 
-def health_handler(app: App) -> Callable[[web.Request], Awaitable[web.Response]]:
+def health_handler(
+    app: App, service: Background | None
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     """GET /healthz for an aiohttp webhook server."""
 
     # Only for saying an outage once: the checker asks again, so its waits go unused.
     outage = Outage("the health check", RetrySettings(), log)
 
     async def healthz(_: web.Request) -> web.Response:
-        status, body = await health(app, outage)
+        status, body = await health(app, service, outage)
         return web.json_response(body, status=status)
 
     return healthz

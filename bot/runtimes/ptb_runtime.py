@@ -75,7 +75,7 @@ from bot.runtimes.common import (
     set_menus,
     stop_on_signals,
 )
-from bot.scheduler import background
+from bot.scheduler import Background, background
 from bot.updates import ALLOWED_UPDATES, NotAnUpdate, event_from_update, read_update
 
 # PTB's opt-in to time periods as timedelta (its next major version's only behaviour);
@@ -400,13 +400,13 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
         # way, it is not walked again by every full collection (as the aiogram runtime does).
         gc.collect()
         gc.freeze()
-        async with background(app):
+        async with background(app) as service:
             await application.start()
             try:
                 if polling:
                     await _poll(app, application, stop)
                 else:
-                    await _serve_webhook(app, application, stop)
+                    await _serve_webhook(app, application, stop, service)
             finally:
                 # Handles what the updater already fetched, then waits for those updates.
                 await application.stop()
@@ -431,7 +431,9 @@ async def _poll(app: App, application: PtbApplication, stop: asyncio.Event) -> N
         await updater.stop()
 
 
-async def _serve_webhook(app: App, application: PtbApplication, stop: asyncio.Event) -> None:
+async def _serve_webhook(
+    app: App, application: PtbApplication, stop: asyncio.Event, service: Background | None
+) -> None:
     hook = app.settings.telegram.webhook
     secret = hook.secret.get_secret_value()
 
@@ -453,7 +455,7 @@ async def _serve_webhook(app: App, application: PtbApplication, stop: asyncio.Ev
 
     web_app = web.Application()
     web_app.router.add_post(hook.path, receive)
-    web_app.router.add_get("/healthz", health_handler(app))
+    web_app.router.add_get("/healthz", health_handler(app, service))
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, hook.listen_host, hook.listen_port)

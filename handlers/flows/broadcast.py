@@ -69,6 +69,7 @@ from handlers.flow import (
 )
 from handlers.flows.checkin import PLAN_LABELS
 from handlers.flows.common import LANGUAGE_NAMES
+from handlers.outbox import StaffContent, post
 from models import audit, broadcasts, organisation
 from models.broadcasts import (
     NO_CHECKIN,
@@ -77,6 +78,7 @@ from models.broadcasts import (
     BroadcastStatus,
     ContentKind,
     DeliveryStatus,
+    Purpose,
 )
 from models.checkins import Plan
 from models.people import Role
@@ -499,26 +501,18 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
     # "Now" means when it is confirmed, not when the preview was shown.
     if until is None and send_at < ctx.now:
         send_at = ctx.now
-    broadcast = await broadcasts.add(
+    broadcast = await post(
         ctx.session,
-        Broadcast(
-            content_kind=ContentKind(data["kind"]),
-            text=data.get("text"),
-            file_id=data.get("file_id"),
-            audience={
-                **audience.to_json(),
-                "town_name": data.get("town_name"),
-                "enterprise_name": data.get("enterprise_name"),
-            },
-            send_at=send_at,
-            daily_until=until,
-            status=BroadcastStatus.SCHEDULED,
-            created_by=person.id if person else None,
-            notify_chat_id=ctx.event.chat_id,
-            created_at=ctx.now,
-        ),
+        StaffContent(ContentKind(data["kind"]), data.get("text"), data.get("file_id")),
+        audience,
+        Purpose.BROADCAST,
+        ctx.now,
+        send_at=send_at,
+        daily_until=until,
+        created_by=person.id if person else None,
+        report_progress=True,
+        names={"town_name": data.get("town_name"), "enterprise_name": data.get("enterprise_name")},
     )
-    await audit_broadcast(ctx, broadcast)
     schedule = describe_schedule(send_at, until, ctx.now)
     return Finish((say("broadcast.confirmed", number=broadcast.id, schedule=schedule),))
 

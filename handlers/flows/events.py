@@ -49,8 +49,9 @@ from handlers.flow import (
     refuse,
 )
 from handlers.flows import broadcast
+from handlers.outbox import EventNotice, post
 from models import broadcasts, events
-from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
+from models.broadcasts import Audience, Purpose
 from models.events import Event, SignUp
 from models.people import Role
 
@@ -219,39 +220,29 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
             created_at=ctx.now,
         ),
     )
-    names = {"town_name": data.get("town_name"), "enterprise_name": data.get("enterprise_name")}
-    common: dict[str, Any] = {
-        "text": None,
-        "file_id": None,
-        "event_id": event.id,
-        "daily_until": None,
-        "status": BroadcastStatus.SCHEDULED,
-        "created_by": person.id if person else None,
-        "created_at": ctx.now,
-    }
-    announcement = await broadcasts.add(
+    by = person.id if person else None
+    await post(
         ctx.session,
-        Broadcast(
-            content_kind=ContentKind.EVENT,
-            audience={**audience.to_json(), **names},
-            send_at=ctx.now,
-            notify_chat_id=ctx.event.chat_id,
-            **common,
-        ),
+        EventNotice(event.id),
+        audience,
+        Purpose.EVENT_NOTICE,
+        ctx.now,
+        created_by=by,
+        report_progress=True,
+        names={"town_name": data.get("town_name"), "enterprise_name": data.get("enterprise_name")},
     )
-    await broadcast.audit_broadcast(ctx, announcement)
     remind_at = starts - REMINDER_BEFORE
     if remind_at > ctx.now:
         signed = Audience(role=audience.role, signed_up_for=event.id)
-        await broadcasts.add(
+        await post(
             ctx.session,
-            Broadcast(
-                content_kind=ContentKind.EVENT_REMINDER,
-                audience=signed.to_json(),
-                send_at=remind_at,
-                notify_chat_id=None,
-                **common,
-            ),
+            EventNotice(event.id, reminder=True),
+            signed,
+            Purpose.EVENT_REMINDER,
+            ctx.now,
+            send_at=remind_at,
+            created_by=by,
+            audited=False,
         )
     return Finish((say("event.confirmed", number=event.id, title=event.title),))
 

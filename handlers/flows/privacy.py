@@ -25,7 +25,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from handlers.actions import N_, Action, Button, Inline, Lines, Msg, Raw, SendText, say
+from handlers.actions import N_, Action, Button, Inline, Lines, Msg, Raw, SendText, Tell, say
 from handlers.consent import AGREE_OR_DECLINE, worker_notice
 from handlers.flow import (
     CommandResult,
@@ -42,6 +42,7 @@ from handlers.flow import (
 )
 from handlers.flows.roles import person_title
 from models import audit, organisation, people, privacy
+from models.broadcasts import Purpose
 from models.people import Role
 
 ENROLLED: frozenset[Role | None] = frozenset(Role)
@@ -101,14 +102,9 @@ async def on_forget(state: State, value: str, ctx: Context) -> Outcome:
     )
     actions: list[Action] = [say("forget.done")]
     if enterprise is not None:
-        for chat_id, language in await people.staff_chats(ctx.session, enterprise.town_id):
-            actions.append(
-                SendText(
-                    Msg("forget.contact_left", enterprise=Raw(enterprise.name)),
-                    chat_id=chat_id,
-                    language=language,
-                )
-            )
+        staff = await people.staff_ids(ctx.session, enterprise.town_id)
+        left = Msg("forget.contact_left", enterprise=Raw(enterprise.name))
+        actions.append(Tell(tuple(staff), left, Purpose.ERASURE))
     ctx.person = None
     return Finish(tuple(actions), forget=True)
 

@@ -65,14 +65,9 @@ from handlers.flow import (
     refuse,
 )
 from handlers.flows.checkin import PLAN_LABELS
-from models import audit, broadcasts, organisation, reports
-from models.broadcasts import (
-    Audience,
-    Broadcast,
-    BroadcastStatus,
-    ContentKind,
-    message_text,
-)
+from handlers.outbox import Message, post
+from models import broadcasts, organisation, reports
+from models.broadcasts import Audience, Purpose
 from models.organisation import Enterprise
 from models.people import Role
 from models.reports import Figures, Report, WorkerPlan
@@ -96,9 +91,7 @@ QUESTIONS = {
 }
 HISTORY_DAYS = 7
 ROSTER_SHOWN = 50
-# Contacts' reminders to report (scheduled, or staff's remind-all in /missing); every key
-# starts with REMINDER_PREFIX.
-REMINDER_PREFIX = "report.remind."
+# Contacts' reminders to report (scheduled, or staff's remind-all in /missing).
 REMINDER_BEFORE = N_("report.remind.before")
 REMINDER_OVERDUE = N_("report.remind.overdue")
 # The check-in reminder a contact sends their workers from /roster (at most once a day).
@@ -122,10 +115,10 @@ def deadline_text(ctx: Context) -> str:
     return f"{ctx.settings.report_deadline:%H:%M}"
 
 
-def reminder_text(local_time: time, deadline: time) -> str:
-    """A report reminder as a broadcast stores it: due by the deadline, or overdue after it."""
+def reminder_text(local_time: time, deadline: time) -> Msg:
+    """A report reminder: due by the deadline, or overdue after it."""
     key = REMINDER_OVERDUE if local_time >= deadline else REMINDER_BEFORE
-    return message_text(key, deadline=f"{deadline:%H:%M}")
+    return Msg(key, deadline=f"{deadline:%H:%M}")
 
 
 def is_late(day: date, ctx: Context) -> bool:
@@ -486,7 +479,7 @@ def nudge_audience(enterprise_id: int, before: date) -> Audience:
 async def nudged_today(ctx: Context, enterprise_id: int) -> bool:
     """Whether the enterprise's workers were already reminded from /roster today."""
     midnight = datetime.combine(ctx.today, time(0), ctx.settings.timezone)
-    sent = await broadcasts.messages_since(ctx.session, NUDGE_KEY, midnight)
+    sent = await broadcasts.sent_since(ctx.session, Purpose.NUDGE, midnight)
     return any(b.audience.get("enterprise_id") == enterprise_id for b in sent)
 
 
@@ -556,34 +549,13 @@ async def on_nudge(ctx: Context, args: str) -> Sequence[Action]:
     count = await broadcasts.count_audience(ctx.session, audience)
     if count == 0:
         return [AnswerButton(Msg("roster.nobody_to_nudge"), alert=True)]
-    person = ctx.person
-    broadcast = await broadcasts.add(
+    await post(
         ctx.session,
-        Broadcast(
-            content_kind=ContentKind.MESSAGE,
-            text=message_text(NUDGE_KEY, enterprise=enterprise.name),
-            file_id=None,
-            audience=audience.to_json(),
-            send_at=ctx.now,
-            daily_until=None,
-            status=BroadcastStatus.SCHEDULED,
-            created_by=person.id if person else None,
-            notify_chat_id=None,
-            created_at=ctx.now,
-        ),
-    )
-    await audit.record(
-        ctx.session,
-        audit.Action.BROADCAST,
+        Message(Msg(NUDGE_KEY, enterprise=Raw(enterprise.name))),
+        audience,
+        Purpose.NUDGE,
         ctx.now,
-        actor_id=person.id if person else None,
-        scope={
-            "broadcast": broadcast.id,
-            "kind": ContentKind.MESSAGE.value,
-            "audience": audience.to_json(),
-            "send_at": ctx.now.isoformat(),
-        },
-        rows=count,
+        created_by=ctx.person.id if ctx.person else None,
     )
     actions: list[Action] = [AnswerButton()]
     event = ctx.event

@@ -72,6 +72,7 @@ from handlers.actions import (
     Raw,
     SendPhoto,
     SendText,
+    Tell,
     say,
 )
 from handlers.events import ButtonPress, Media
@@ -95,6 +96,7 @@ from handlers.flow import (
 )
 from handlers.flows.roles import ROLE_NAMES
 from models import organisation, people, requests
+from models.broadcasts import Purpose
 from models.checkins import CheckIn
 from models.people import Person, Role
 from models.requests import (
@@ -297,71 +299,62 @@ async def _town_of(session: AsyncSession, request: HelpRequest) -> int | None:
     return enterprise.town_id if enterprise is not None else None
 
 
-async def _staff_targets(
-    session: AsyncSession, request: HelpRequest
-) -> list[tuple[int, str, Role]]:
+Target = tuple[int, Role]  # a person to tell, and the role they read the request as
+
+
+async def _staff_targets(session: AsyncSession, request: HelpRequest) -> list[Target]:
     """Labour inspection for wages (all district staff while none can be reached, so that
     nothing is lost); staff and the town's officers else."""
     if request.about_wages:
-        chats = await people.labour_inspection_chats(session) or await people.staff_chats(session)
-        return [(chat, language, Role.STAFF) for chat, language in chats]
-    town = await _town_of(session, request)
-    found = await people.staff_chats(session, town)
-    return [(chat, language, Role.STAFF) for chat, language in found]
+        found = await people.labour_inspection_ids(session) or await people.staff_ids(session)
+    else:
+        found = await people.staff_ids(session, await _town_of(session, request))
+    return [(person_id, Role.STAFF) for person_id in found]
 
 
-async def _contact_targets(
-    session: AsyncSession, request: HelpRequest
-) -> list[tuple[int, str, Role]]:
+async def _contact_targets(session: AsyncSession, request: HelpRequest) -> list[Target]:
     if request.enterprise_id is None:
         return []
     contacts = await requests.contacts_of(session, request.enterprise_id)
-    return [(p.chat_id, p.language, Role.CONTACT) for p in contacts if p.chat_id is not None]
+    return [(p.id, Role.CONTACT) for p in contacts if p.chat_id is not None]
 
 
-async def tell_worker(session: AsyncSession, request: HelpRequest, key: str) -> list[SendText]:
+async def tell_worker(session: AsyncSession, request: HelpRequest, key: str) -> list[Tell]:
     """The news `key` (marked N_ by the caller) about the request, with its number and
     category, to the worker in their language; nothing if the bot cannot reach them."""
     worker = await session.get(Person, request.person_id)
     if worker is None or worker.chat_id is None or not worker.active:
         return []
     text = Msg(key, number=request.id, category=Msg(CATEGORY_LABELS[request.category]))
-    return [SendText(text, chat_id=worker.chat_id, language=worker.language)]
+    return [Tell((worker.id,), text, Purpose.REQUEST_NEWS)]
 
 
 async def notify(
     session: AsyncSession,
     request: HelpRequest,
-    targets: Sequence[tuple[int, str, Role]],
+    targets: Sequence[Target],
     key: str,
     now: datetime,
     **params: Param,
-) -> list[SendText]:
+) -> list[Tell]:
     """The request's card, introduced by `key` (marked N_ by the caller), to each target in
     their language, with the Answer button; each reader sees only what their role may."""
-    cards: dict[Role, Lines] = {}
-    sent: list[SendText] = []
-    seen: set[int] = set()
-    for chat_id, language, role in targets:
-        if chat_id in seen:
-            continue
-        seen.add(chat_id)
-        if role not in cards:
-            cards[role] = await card(session, request, role, now)
-        sent.append(
-            SendText(
-                Msg(key, card=cards[role], **params),
-                answer_markup(request.id),
-                chat_id=chat_id,
-                language=language,
-            )
+    by_role: dict[Role, list[int]] = {}
+    for person_id, role in targets:
+        if all(person_id not in ids for ids in by_role.values()):
+            by_role.setdefault(role, []).append(person_id)
+    return [
+        Tell(
+            tuple(ids),
+            Msg(key, card=await card(session, request, role, now), **params),
+            Purpose.REQUEST_NOTICE,
+            answer_markup(request.id),
         )
-    return sent
+        for role, ids in by_role.items()
+    ]
 
 
-async def _route_new(
-    session: AsyncSession, request: HelpRequest, now: datetime
-) -> list[tuple[int, str, Role]]:
+async def _route_new(session: AsyncSession, request: HelpRequest, now: datetime) -> list[Target]:
     """Decide who handles a new request (stored on it) and return who to tell."""
     if request.about_wages:
         request.route = Route.STAFF
@@ -385,7 +378,7 @@ async def open_request(
     anonymous: bool,
     source: Source,
     now: datetime,
-) -> tuple[HelpRequest, list[SendText]]:
+) -> tuple[HelpRequest, list[Tell]]:
     """Store a new request, routed, and the notifications to whoever handles it."""
     request = HelpRequest(
         person_id=worker.id,
@@ -450,11 +443,12 @@ async def from_checkin(ctx: Context, checkin: CheckIn) -> list[Action]:
 
 async def escalate_due(
     session: AsyncSession, now: datetime, settings: FlowSettings
-) -> list[SendText]:
-    """Pass every request its contact left unanswered too long on to staff; the messages."""
+) -> tuple[int, list[Tell]]:
+    """Pass every request its contact left unanswered too long on to staff; how many, and
+    the messages."""
     due = await requests.due_for_escalation(session, now - settings.request_escalate_after)
     wait = wait_time(settings.request_escalate_after)
-    sent: list[SendText] = []
+    sent: list[Tell] = []
     for request in due:
         request.escalated_at = now
         targets = await _staff_targets(session, request)
@@ -464,7 +458,7 @@ async def escalate_due(
         sent.extend(await tell_worker(session, request, N_("request.escalated_to_worker")))
         log.info("request %s escalated to staff", request.id)
     await session.flush()
-    return sent
+    return len(due), sent
 
 
 # /request: the worker's request ---------------------------------------------------------
@@ -727,26 +721,20 @@ async def _send_answer(
     if worker is None or worker.chat_id is None or not worker.active:
         return [say("request.worker_unreachable", number=request.id)]
     by = Msg("request.by_contact") if handler.role is Role.CONTACT else Msg("request.by_staff")
+    answer = Msg(
+        "request.answer_to_worker",
+        number=request.id,
+        category=Msg(CATEGORY_LABELS[request.category]),
+        by=by,
+        text=text,
+    )
     return [
         say("request.answer_sent", number=request.id),
-        SendText(
-            Msg(
-                "request.answer_to_worker",
-                number=request.id,
-                category=Msg(CATEGORY_LABELS[request.category]),
-                by=by,
-                text=text,
-            ),
-            worker_markup(request.id),
-            chat_id=worker.chat_id,
-            language=worker.language,
-        ),
+        Tell((worker.id,), answer, Purpose.REQUEST_NEWS, worker_markup(request.id)),
     ]
 
 
-async def _reply_targets(
-    session: AsyncSession, request: HelpRequest
-) -> list[tuple[int, str, Role]]:
+async def _reply_targets(session: AsyncSession, request: HelpRequest) -> list[Target]:
     """Whoever answered last, if they still handle it; else those the request goes to."""
     if request.answered_by is not None:
         last = await session.get(Person, request.answered_by)
@@ -758,7 +746,7 @@ async def _reply_targets(
             and scope is not None
             and await requests.visible(session, scope, request.id) is not None
         ):
-            return [(last.chat_id, last.language, last.role)]
+            return [(last.id, last.role)]
     for_contact = request.forwarded_at is not None or (
         not request.about_wages and request.route is Route.CONTACT
     )
@@ -841,14 +829,9 @@ async def on_solved_button(ctx: Context, args: str) -> list[Action]:
         actions.append(EditMarkup(event.message_id, None))
     actions.append(say("request.solved_done", number=request.id))
     category = Msg(CATEGORY_LABELS[request.category])
-    for chat_id, language, _role in await _reply_targets(ctx.session, request):
-        actions.append(
-            SendText(
-                Msg("request.solved_notice", number=request.id, category=category),
-                chat_id=chat_id,
-                language=language,
-            )
-        )
+    targets = tuple(person_id for person_id, _ in await _reply_targets(ctx.session, request))
+    notice = Msg("request.solved_notice", number=request.id, category=category)
+    actions.append(Tell(targets, notice, Purpose.REQUEST_NOTICE))
     return actions
 
 

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import phone, validation
-from handlers.actions import N_, Action, Button, Inline, Msg, Raw, SendText, say
+from handlers.actions import N_, Action, Button, Inline, Msg, Raw, SendText, Tell, say
 from handlers.consent import AGREE_OR_DECLINE
 from handlers.events import ContactShared
 from handlers.flow import (
@@ -52,6 +52,7 @@ from handlers.flow import (
     refuse,
 )
 from models import audit, invites, organisation, people
+from models.broadcasts import Purpose
 from models.invites import Invite, InviteKind
 from models.people import Person, Role
 
@@ -196,15 +197,8 @@ async def relieve(
         await audit.record(
             ctx.session, audit.Action.ROLE_CHANGE, ctx.now, actor_id=actor, scope=scope
         )
-        if person.chat_id is not None and person.active:
-            title = role_title(Role.CONTACT, place, deputy=deputy)
-            told.append(
-                SendText(
-                    Msg("role.relieved", role=title),
-                    chat_id=person.chat_id,
-                    language=person.language,
-                )
-            )
+        title = role_title(Role.CONTACT, place, deputy=deputy)
+        told.append(Tell((person.id,), Msg("role.relieved", role=title), Purpose.ROLE_CHANGE))
     return told
 
 
