@@ -21,6 +21,9 @@ from sqlalchemy.pool import NullPool
 
 from bot.cli import DATABASE_UNREACHABLE
 from bot.runtimes.common import SECRET_HEADER
+from handlers import outbox
+from models.broadcasts import Audience, ContentKind, Purpose
+from models.db import create_engine, create_sessionmaker
 from tests.botprocess import (
     POSTGRES_URL,
     TOKEN,
@@ -29,7 +32,7 @@ from tests.botprocess import (
     postgres_database,
     wait_until,
 )
-from tests.e2e.test_broadcast_e2e import add_broadcast, received, seed
+from tests.e2e.test_broadcast_e2e import received, seed
 from tests.fakebotapi import FakeBotAPI
 
 # Short waits between tries, so that an outage of a few seconds is many tries.
@@ -77,6 +80,24 @@ def allow_connections(url: str, allowed: bool) -> None:
     asyncio.run(run())
 
 
+def post_to_workers(bot: BotProcess, send_at: datetime) -> None:
+    """A text to every worker in the outbox, due at `send_at`, as staff would send it."""
+
+    async def write() -> None:
+        engine = create_engine(bot.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                content = outbox.StaffContent(ContentKind.TEXT, "今晚联欢会")
+                now = datetime.now(UTC)
+                await outbox.post(
+                    session, content, Audience(), Purpose.BROADCAST, now, send_at=send_at
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(write())
+
+
 def sender_of(bot: BotProcess) -> tuple[int, dict[str, Any]]:
     """/healthz's status and what it says of the sender."""
     status, body = bot.health()
@@ -97,7 +118,7 @@ def test_the_sender_rides_out_a_database_outage(tmp_path: Path) -> None:
             assert (status, sender["alive"], sender["stuck"]) == (200, True, False)
             # Due in a moment: whatever writes its deliveries meets the outage first.
             due = datetime.now(UTC) + timedelta(seconds=1)
-            add_broadcast(bot, due)
+            post_to_workers(bot, due)
             allow_connections(url, False)
             out_since = time.monotonic()
             wait_until(lambda: sender_of(bot)[1].get("stuck") is True, timeout=30)
