@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot import importer
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+from bot.resilience import Backoff, describe, keep_trying, unavailable
 from handlers import validation
 from models import audit, invites, migrate, organisation, people, privacy
-from models.db import create_engine, create_sessionmaker
+from models.db import create_engine, create_sessionmaker, location, ping
 from models.invites import InviteKind
 from models.organisation import ENTERPRISE_NAME_LENGTH, TOWN_NAME_LENGTH, Enterprise, Town
 from models.people import Role
@@ -166,6 +167,9 @@ class Refused(Exception):
         self.code = code
 
 
+# The exit code of `outreach run` when the database cannot be reached at start.
+DATABASE_UNREACHABLE = 3
+
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
 
@@ -193,9 +197,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return refused.code
 
 
+async def wait_for_database(settings: Settings) -> None:
+    """Return once the database answers, trying again with backoff for at most
+    `database.start_wait_seconds` (one line per attempt); else Refused, exit code 3."""
+    where = location(settings.database.url)
+    wait = settings.database.start_wait_seconds
+    engine = create_engine(settings.database.url)
+    try:
+        failed = await keep_trying(
+            lambda: ping(engine),
+            f"the database {where}",
+            Backoff.configured(settings.retry),
+            unavailable,
+            give_up_after=wait,
+        )
+    finally:
+        await engine.dispose()
+    if failed is not None:
+        raise Refused(
+            f"the database {where} is unreachable ({describe(failed)}); giving up after "
+            f"database.start_wait_seconds = {wait:g}",
+            code=DATABASE_UNREACHABLE,
+        )
+
+
 async def _run(settings: Settings) -> int:
     from bot.app import build_app
 
+    await wait_for_database(settings)
     app = await build_app(settings)
     try:
         await _configured_admins(settings, app.sessions)

@@ -22,7 +22,6 @@ from datetime import datetime, time, timedelta
 from functools import partial
 from typing import Any
 
-from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
@@ -31,6 +30,7 @@ from bot import jobs
 from bot.app import App
 from bot.config import ConfigError
 from bot.messenger import Messenger
+from bot.resilience import Outage, RetryingExecutor, describe
 from bot.sender import Schedule, Sender
 from bot.telegram_http import HttpMessenger
 from models import broadcasts, leases
@@ -79,12 +79,13 @@ class _Call:
         return self.name
 
 
-class _ServiceExecutor(AsyncIOExecutor):  # type: ignore[misc]
+class _ServiceExecutor(RetryingExecutor):
     """Runs each stored job with the service as its `service` argument: a job store keeps
-    only a reference to a module-level function, and no global is needed to find it."""
+    only a reference to a module-level function, and no global is needed to find it. A job
+    that finds the database out of reach is run again with backoff (RetryingExecutor)."""
 
     def __init__(self, service: Background) -> None:
-        super().__init__()
+        super().__init__(service.settings.retry)
         self._service = service
 
     def _do_submit_job(self, job: Any, run_times: Any) -> None:
@@ -122,6 +123,7 @@ class Background:
             app.settings.broadcast,
             app.clock,
             schedule,
+            retry=app.settings.retry,
         )
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=job_store_url(app.settings.database.url))},
@@ -159,8 +161,12 @@ class Background:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.close()
-        async with self.app.sessions() as session, session.begin():
-            await leases.release(session, LEASE, self.holder)
+        try:
+            async with self.app.sessions() as session, session.begin():
+                await leases.release(session, LEASE, self.holder)
+        except Exception as error:
+            # It lapses by itself within LEASE_SECONDS; a new process waits that long at most.
+            log.warning("the scheduler lease was not given up: %s", describe(error))
 
     async def close(self) -> None:
         """Close the Telegram connection this service opened for itself."""
@@ -195,16 +201,21 @@ class Background:
             await asyncio.sleep(1.0)
 
     async def _renew_regularly(self) -> None:
+        outage = Outage("the scheduler lease", self.settings.retry, log)
+        wait = LEASE_SECONDS / 3
         while True:
-            await asyncio.sleep(LEASE_SECONDS / 3)
+            await asyncio.sleep(wait)
             now = self.app.clock()
             try:
                 async with self.app.sessions() as session, session.begin():
                     until = now + timedelta(seconds=LEASE_SECONDS)
                     kept = await leases.acquire(session, LEASE, self.holder, now, until)
-            except Exception:
-                log.exception("could not renew the scheduler lease")
+            except Exception as error:
+                # Sooner than the usual renewal: the lease must not lapse over a short outage.
+                wait = min(outage.failed(error), LEASE_SECONDS / 3)
                 continue
+            outage.succeeded()
+            wait = LEASE_SECONDS / 3
             if not kept:
                 log.error("the scheduler lease was lost; stopping the sender to never send twice")
                 await self.sender.stop()

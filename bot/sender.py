@@ -10,6 +10,11 @@ for N seconds; a person who blocked the bot gets one attempt and is marked inact
 and server errors retry with backoff up to `max_attempts`. Outcomes are written back in
 small batches, so a crash repeats at most the sends whose outcome was not yet written.
 Exactly one process runs it.
+
+The database going away stops none of it: the loop, the flusher and the reporter log the
+outage once and try again with backoff (bot/resilience.py), outcomes wait in memory, and
+pending deliveries go out once it answers again. `stalled_for` tells /healthz how long ago
+the sender last got through to the database.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import BroadcastSettings
+from bot.config import BroadcastSettings, RetrySettings
 from bot.i18n import Catalogs
 from bot.messenger import (
     Blocked,
@@ -39,6 +44,7 @@ from bot.messenger import (
     Transient,
 )
 from bot.render import markup_json, split_text
+from bot.resilience import Outage, unavailable
 from handlers.actions import N_, Msg
 from handlers.content import content_text, letter_body, notice, read_markup, reminder, signup_markup
 from handlers.outbox import message_of
@@ -128,6 +134,8 @@ class Sender:
         settings: BroadcastSettings,
         clock: Callable[[], datetime],
         schedule: Schedule,
+        *,
+        retry: RetrySettings | None = None,
     ) -> None:
         self.sessions = sessions
         self.messengers = dict(messengers)
@@ -149,6 +157,11 @@ class Sender:
         self._gate = asyncio.Lock()
         self._contents: dict[tuple[int, str], asyncio.Future[Content]] = {}
         self.sent = 0
+        self.retry = retry or RetrySettings()
+        self._flush_outage = Outage("the broadcast sender writing outcomes", self.retry, log)
+        # When the sender last got through to the database (time.monotonic()), for /healthz.
+        self.last_pass = time.monotonic()
+        self.running = False
 
     def wake(self) -> None:
         """New deliveries were enqueued: look now rather than at the next idle tick."""
@@ -158,13 +171,24 @@ class Sender:
         """Send until stop() is called."""
         flusher = asyncio.create_task(self._flush_regularly())
         reporter = asyncio.create_task(self._report_regularly())
+        outage = Outage("the broadcast sender", self.retry, log)
+        self.running = True
         try:
             cursor = 0
             while not self._stopping:
-                if cursor == 0:
-                    await self.enqueue_due()
-                async with self.sessions() as session:
-                    batch = await broadcasts.due_deliveries(session, self.clock(), cursor, BATCH)
+                try:
+                    if cursor == 0:
+                        await self.enqueue_due()
+                    async with self.sessions() as session:
+                        batch = await broadcasts.due_deliveries(
+                            session, self.clock(), cursor, BATCH
+                        )
+                except Exception as error:
+                    self._wake.clear()
+                    await self._rest(outage.failed(error))
+                    continue
+                outage.succeeded()
+                self.last_pass = time.monotonic()
                 batch = [due for due in batch if due.id not in self._in_hand]
                 if not batch:
                     if cursor == 0:
@@ -180,7 +204,13 @@ class Sender:
             await self._drain()
             flusher.cancel()
             reporter.cancel()
-            await self.flush()
+            if await self._flush_guarded() is not None:
+                log.warning(
+                    "%d delivery outcomes could not be written: those sends may repeat after a "
+                    "restart",
+                    len(self._outcomes),
+                )
+            self.running = False
 
     async def enqueue_due(self) -> int:
         """Write the deliveries of every outgoing message that is due; how many runs."""
@@ -207,9 +237,21 @@ class Sender:
 
     async def _idle(self) -> None:
         self._wake.clear()
-        await self.flush()
+        await self._flush_guarded()
+        await self._rest(IDLE_SECONDS)
+
+    async def _rest(self, seconds: float) -> None:
+        """Wait `seconds`, or less if woken (new deliveries) or stopped."""
+        if self._stopping:
+            return
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    def stalled_for(self) -> float:
+        """Seconds since the sender last got through to the database (0 during a pause
+        Telegram asked for, which is waiting, not being stuck)."""
+        now = time.monotonic()
+        return max(0.0, now - max(self.last_pass, min(self._paused_until, now)))
 
     async def _drain(self) -> None:
         if self._tasks:
@@ -303,6 +345,11 @@ class Sender:
         except (Rejected, MessengerError) as error:
             self._settle(due, DeliveryStatus.FAILED, str(error) or type(error).__name__)
         except Exception as error:
+            if unavailable(error):
+                # The database, not the delivery, failed (its content could not be read): it
+                # stays pending and goes when the database answers again.
+                self._defer(due, timedelta(seconds=self.retry.first_seconds), error=None)
+                return
             log.exception("delivery %s failed", due.id)
             self._settle(due, DeliveryStatus.FAILED, type(error).__name__)
         else:
@@ -362,11 +409,19 @@ class Sender:
 
     async def _flush_regularly(self) -> None:
         while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("could not write delivery outcomes; will try again")
+            wait = await self._flush_guarded()
+            await asyncio.sleep(FLUSH_SECONDS if wait is None else wait)
+
+    async def _flush_guarded(self) -> float | None:
+        """flush(); if it failed, the wait before the next try (the outage is logged once)."""
+        if not self._outcomes:
+            return None  # nothing written, so nothing learnt of the database either
+        try:
+            await self.flush()
+        except Exception as error:
+            return self._flush_outage.failed(error)
+        self._flush_outage.succeeded()
+        return None
 
     async def flush(self) -> None:
         """Write the outcomes gathered so far in one transaction."""
@@ -381,16 +436,22 @@ class Sender:
             raise
         for outcome in batch:
             self._in_hand.discard(outcome.delivery_id)
+        self.last_pass = time.monotonic()
 
     # Progress for the staff member who sent it -------------------------------------------
 
     async def _report_regularly(self) -> None:
+        outage = Outage("the broadcast progress reports", self.retry, log)
+        wait = self.settings.progress_seconds
         while True:
-            await asyncio.sleep(self.settings.progress_seconds)
+            await asyncio.sleep(wait)
             try:
                 await self.report()
-            except Exception:
-                log.exception("could not report broadcast progress")
+            except Exception as error:
+                wait = max(outage.failed(error), self.settings.progress_seconds)
+                continue
+            outage.succeeded()
+            wait = self.settings.progress_seconds
 
     async def report(self) -> None:
         """Update each unfinished run's progress message; close the runs with nothing pending."""

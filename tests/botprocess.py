@@ -133,18 +133,30 @@ class BotProcess:
         assert found, out
         return found.group(1)
 
+    def launch(self) -> None:
+        """Start the bot's process without waiting for it to serve."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    *self.python_args,
+                    "-m",
+                    "bot",
+                    "--config",
+                    str(self.config),
+                    "run",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.starts += 1
+
     def start(self) -> None:
         """Start the bot and wait until it serves."""
         mark = self.api.mark()
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, *self.python_args, "-m", "bot", "--config", str(self.config), "run"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.starts += 1
+        self.launch()
         if self.mode == "polling":
             # Both runtimes ask getMe first. Waiting for it keeps the long poll of a process
             # just killed, which the fake records when it times out, from passing for ours.

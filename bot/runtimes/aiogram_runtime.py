@@ -23,6 +23,7 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, GetUpdates, SendMessage
 from aiogram.methods.base import Response, TelegramMethod, TelegramType
@@ -50,9 +51,15 @@ from bot.messenger import (
     RetryAfter,
     Transient,
 )
-from bot.runtimes.common import SECRET_HEADER, health_handler, introduce
+from bot.runtimes.common import (
+    SECRET_HEADER,
+    health_handler,
+    introduce,
+    not_an_update,
+    reach_bot_api,
+)
 from bot.scheduler import Background, background
-from bot.updates import ALLOWED_UPDATES, event_from_update
+from bot.updates import ALLOWED_UPDATES, NotAnUpdate, event_from_update, read_update
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,6 +88,8 @@ async def _call(request: Awaitable[T]) -> T:
     except TelegramBadRequest as error:
         if "chat not found" in error.message.lower():
             raise ChatNotFound(error.message) from error
+        raise Rejected(error.message) from error
+    except TelegramUnauthorizedError as error:  # a wrong or revoked token: no use trying again
         raise Rejected(error.message) from error
     except (TelegramNetworkError, TelegramServerError, TimeoutError) as error:
         raise Transient(str(error)) from error
@@ -274,6 +283,9 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     bot = make_bot(app)
     messenger = AiogramMessenger(bot)
     try:
+        # bot.me() keeps Telegram's answer, which the polling loop reads again.
+        if not await reach_bot_api(app, lambda: _call(bot.me()), stop):
+            return
         await learn_username(app, bot)
         await introduce(app, messenger, messenger)
         # What is built by now lives as long as the process: frozen out of the collector's
@@ -351,14 +363,13 @@ async def _serve_webhook(
         if not compare_digest(given, secret.encode()):
             return web.Response(status=401, text="Unauthorized")
         try:
-            update = await request.json()
-        except ValueError:
-            return web.Response(status=400, text="not an update")
-        if not isinstance(update, dict):
-            return web.Response(status=400, text="not an update")
+            update, event = read_update(await request.read())
+        except NotAnUpdate as error:
+            return not_an_update(error)
         # Processed before the reply, so a crash means Telegram delivers the update again.
         try:
-            await forward(app, messenger, update)
+            if event is not None:
+                await app.on_event(event, messenger)
         except Exception:
             log.exception("update %s failed", update.get("update_id"))
             raise

@@ -71,10 +71,12 @@ from bot.runtimes.common import (
     SECRET_HEADER,
     health_handler,
     introduce,
+    not_an_update,
+    reach_bot_api,
     stop_on_signals,
 )
 from bot.scheduler import Background, background
-from bot.updates import ALLOWED_UPDATES, event_from_update
+from bot.updates import ALLOWED_UPDATES, NotAnUpdate, event_from_update, read_update
 
 # PTB's opt-in to time periods as timedelta (its next major version's only behaviour);
 # without it, every RetryAfter PTB raises also emits a deprecation warning.
@@ -391,8 +393,16 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     application = make_application(app.settings, polling=polling)
     messenger = PtbMessenger(application.bot)
     add_handlers(app, application, messenger)
-    # initialize() asks Telegram who the bot is (getMe): invite links made in the bot use it.
-    await application.initialize()
+    # PTB's initialize asks getMe: the first call that needs the Bot API.
+    reached = False
+    try:
+        reached = await reach_bot_api(app, lambda: _call(application.initialize()), stop)
+    finally:
+        if not reached:
+            await application.bot.shutdown()  # the connection pools opened for the attempts
+    if not reached:
+        return
+    # initialize() asked Telegram who the bot is (getMe): invite links made in the bot use it.
     app.know_username(application.bot.username)
     try:
         await introduce(app, messenger, messenger)
@@ -442,9 +452,13 @@ async def _serve_webhook(
         if not hmac.compare_digest(given.encode(), secret.encode()):
             return web.Response(status=401, text="Unauthorized")
         try:
-            update = Update.de_json(await request.json(), application.bot)
-        except (ValueError, TypeError, KeyError):
-            return web.Response(status=400, text="not an update")
+            body, _ = read_update(await request.read())
+        except NotAnUpdate as error:
+            return not_an_update(error)
+        try:
+            update = Update.de_json(body, application.bot)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
+            return not_an_update(NotAnUpdate(f"not a PTB Update ({type(error).__name__})"))
         # Processed before the reply, so a crash means Telegram delivers the update again.
         await application.process_update(update)
         return web.Response()
