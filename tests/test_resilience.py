@@ -105,7 +105,8 @@ def test_a_bug_is_logged_once_with_its_traceback(caplog: pytest.LogCaptureFixtur
             except KeyError as error:
                 outage.failed(error)
     [record] = caplog.records
-    assert record.levelno == logging.ERROR and record.exc_info is not None
+    # (exc_text where the bot's log filter, set up by an earlier test, formatted it already)
+    assert record.levelno == logging.ERROR and (record.exc_info or record.exc_text)
 
 
 async def test_retrying_goes_on_through_an_outage_but_not_past_a_bug() -> None:
