@@ -23,6 +23,7 @@ from handlers.actions import (
     SendMade,
     SendPhoto,
     SendText,
+    SetMenu,
 )
 from handlers.engine import Answer
 from handlers.events import ButtonPress, Inbound
@@ -64,6 +65,9 @@ def markup_json(catalogs: Catalogs, language: str, markup: Any) -> Markup | None
             "resize_keyboard": True,
             "one_time_keyboard": False,
         }
+        if markup.persistent:
+            # Shown even while the phone's own keyboard is open, as a person's own buttons.
+            keyboard["is_persistent"] = True
         if markup.placeholder is not None:
             keyboard["input_field_placeholder"] = catalogs.label(language, markup.placeholder)
         return keyboard
@@ -144,7 +148,8 @@ class _Joined:
 
 
 class Renderer:
-    """Delivers one answer to the chat the event came from.
+    """Delivers one answer to the chat the event came from, and to no other: what is said to
+    anyone else goes through the outbox (handlers/outbox.py) and the sender.
 
     A plain message (no keyboard) is joined to the next message or edit of the same chat,
     so a notice and the question after it arrive as one: fewer messages buzz the phone,
@@ -209,16 +214,13 @@ class Renderer:
         self, event: Inbound, language: str, first: Action | _Joined, then: Action
     ) -> _Joined | None:
         """`first` and `then` as one message, where they can be; else None."""
-        if not isinstance(then, SendText) or (then.language or language) != language:
+        if not isinstance(then, SendText):
             return None
-        target = then.chat_id if then.chat_id is not None else event.chat_id
+        target = event.chat_id
         render = self.catalogs.render
         lead: _Joined | None = None
         if isinstance(first, SendText) and first.markup is None:
-            if (first.language or language) != language:
-                return None
-            chat = first.chat_id if first.chat_id is not None else event.chat_id
-            lead = _Joined(chat, render(language, first.text), None)
+            lead = _Joined(target, render(language, first.text), None)
         elif isinstance(first, EditText) and then.markup is None:
             # A plain note after an edit is added to the edited message, which keeps its keys.
             markup = markup_json(self.catalogs, language, first.markup)
@@ -228,7 +230,7 @@ class Renderer:
             # and a message already carrying keys takes nothing more.
             editing = first.message_id is not None
             lead = first if (then.markup is None if editing else first.markup is None) else None
-        if lead is None or lead.chat_id != target:
+        if lead is None:
             return None
         text = f"{lead.text}\n\n{render(language, then.text)}"
         if len(text) > TEXT_LIMIT:
@@ -259,10 +261,8 @@ class Renderer:
             else:
                 await self.messenger.send_text(action.chat_id, action.text, action.markup)
         elif isinstance(action, SendText):
-            target = action.chat_id if action.chat_id is not None else chat_id
-            lang = action.language or language
-            markup = markup_json(self.catalogs, lang, action.markup)
-            await send_long_text(self.messenger, target, render(lang, action.text), markup)
+            markup = markup_json(self.catalogs, language, action.markup)
+            await send_long_text(self.messenger, chat_id, render(language, action.text), markup)
         elif isinstance(action, EditText):
             text = render(language, action.text)
             markup = markup_json(self.catalogs, language, action.markup)
@@ -295,6 +295,12 @@ class Renderer:
             caption = render(language, action.caption) if action.caption else None
             markup = markup_json(self.catalogs, language, action.markup)
             await self.messenger.send_photo(chat_id, action.photo, caption, markup)
+        elif isinstance(action, SetMenu):
+            # This chat's menu, for every language: it is the person's, in their language.
+            commands = [
+                (name, self.catalogs.label(language, Msg(key))) for name, key in action.commands
+            ]
+            await self.messenger.set_commands(commands, None, chat_id)
 
     async def _edit(self, chat_id: int, message_id: int, text: str, markup: Markup | None) -> None:
         if len(text) > TEXT_LIMIT:

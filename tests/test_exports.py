@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import charts, exports, poster
 from bot.cli import main as outreach
+from handlers.actions import Msg, text_to_json
 from handlers.phone import mask_phone
 from handlers.picture import picture_message
 from models import audit, nominations, organisation, reports, stats
@@ -36,7 +37,7 @@ from models.broadcasts import (
     ContentKind,
     Delivery,
     DeliveryStatus,
-    message_text,
+    Purpose,
 )
 from models.checkins import CheckIn, Need, Plan, Transport
 from models.db import create_engine, create_sessionmaker
@@ -170,6 +171,7 @@ async def build_district(sessions: async_sessionmaker[AsyncSession]) -> District
 
         letter = Broadcast(
             content_kind=ContentKind.TEXT,
+            purpose=Purpose.BROADCAST,
             text="春节慰问：\n请留意安全",
             audience={"role": "worker"},
             send_at=at(D2),
@@ -178,7 +180,8 @@ async def build_district(sessions: async_sessionmaker[AsyncSession]) -> District
         )
         reminder = Broadcast(
             content_kind=ContentKind.MESSAGE,
-            text=message_text("report.remind.before", deadline="18:00"),
+            purpose=Purpose.REPORT_REMINDER,
+            message={"text": text_to_json(Msg("report.remind.before", deadline="18:00"))},
             audience={"role": "contact"},
             send_at=at(D3, 16),
             status=BroadcastStatus.DONE,
@@ -213,7 +216,6 @@ def delivery(run_id: int, person_id: int, status: DeliveryStatus) -> Delivery:
     return Delivery(
         run_id=run_id,
         person_id=person_id,
-        chat_id=person_id,
         language="zh_Hans",
         status=status,
         attempts=1,
@@ -418,12 +420,14 @@ async def test_the_reports_sheet_has_a_row_per_enterprise_and_day_with_its_flags
         (D3, "城建二公司", 1, "No"),
     ]
     revised = rows[0]
-    assert (revised["Town"], revised["Staying"], revised["Undecided"]) == ("开发区", 5, 1)
+    assert (revised["Town"], revised["Staying here"], revised["Undecided"]) == ("开发区", 5, 1)
     assert (revised["Needs"], revised["Submitted by"]) == ("缺少取暖设备", "赵经理")
     summary = table(sheets(open_book(path), "en")["summary"])
     for day in summary:
         same_day = [r for r in rows if r["Date"] == day["Date"]]
-        assert sum(r["Staying"] for r in same_day) == day["Staying"], "a clerk's SUM is right"
+        assert sum(r["Staying here"] for r in same_day) == day["Staying here"], (
+            "a clerk's SUM is right"
+        )
 
 
 async def test_the_reconciliation_sets_each_report_beside_its_workers_widest_first(
@@ -433,7 +437,14 @@ async def test_the_reconciliation_sets_each_report_beside_its_workers_widest_fir
     path = tmp_path / "export.xlsx"
     await write(db, path, language="en", first=D1, last=D2)
     rows = table(sheets(open_book(path), "en")["reconciliation"])
-    columns = ("Staying", "Said staying", "Gone home", "Said gone home", "Not answered", "Gap")
+    columns = (
+        "Staying here",
+        "Said staying here",
+        "Gone home",
+        "Said going home",
+        "Not answered",
+        "Gap",
+    )
     assert [(r["Enterprise"], *(r[c] for c in columns)) for r in rows] == [
         # The erased worker is not counted; 王五 never answered.
         ("东城机械厂", 12, 0, 6, 0, 1, 18),
@@ -483,7 +494,7 @@ async def test_the_ledger_and_the_history(db: AsyncEngine, tmp_path: Path) -> No
     assert zhang["Holiday plan"] == text("en", "plan.return")
     assert zhang["Home province"] == text("en", "province.41")
     assert zhang["Destination"] == f"{text('en', 'province.41')} 信阳市"
-    assert (zhang["Leaves on"], zhang["Returns on"]) == (
+    assert (zhang["Leaving for home"], zhang["Back at work"]) == (
         datetime(2027, 2, 1),
         datetime(2027, 2, 20),
     )

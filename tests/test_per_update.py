@@ -15,7 +15,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import jobs
-from bot import scheduler as scheduler_module
 from handlers.events import ButtonPress, Text
 from models import conversations
 from models.conversations import ProcessedUpdate
@@ -23,7 +22,7 @@ from models.db import create_engine
 from models.invites import Invite
 from models.people import Person
 from tests.harness import Kit, before_the_city, keys
-from tests.test_jobs import background
+from tests.test_jobs import background, no_job_store_left  # noqa: F401 (a fixture)
 
 
 class Counted:
@@ -95,9 +94,8 @@ async def test_a_redelivered_update_changes_nothing(db: AsyncEngine) -> None:
     assert state is not None and state.flow == "checkin"
 
 
-async def test_old_update_ids_are_pruned_by_the_job(
-    db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("no_job_store_left")
+async def test_old_update_ids_are_pruned_by_the_job(db: AsyncEngine) -> None:
     kit = Kit(db)
     user = kit.user(100)
     await user.command("help")
@@ -108,8 +106,7 @@ async def test_old_update_ids_are_pruned_by_the_job(
         service.scheduler.start()
         jobs.register(service)
         assert service.scheduler.get_job(jobs.PRUNE_UPDATES_JOB) is not None
-        monkeypatch.setattr(scheduler_module, "_service", service)
-        await jobs.prune_processed_updates()
+        await jobs.prune_processed_updates(service=service)
     # The first is past Telegram's redelivery window (26 h), the second not (6 h).
     async with kit.sessions() as session:
         kept = list(await session.scalars(select(ProcessedUpdate.processed_at)))

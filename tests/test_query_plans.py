@@ -178,9 +178,9 @@ async def test_no_hot_query_scans_a_growing_table(db: AsyncEngine) -> None:
                 session, CAMPAIGN_NOW - conversations.REDELIVERY_WINDOW
             )
             # Every way staff are found, with and without a town.
-            await people.staff_chats(session)
-            await people.staff_chats(session, 1)
-            await people.labour_inspection_chats(session)
+            await people.staff_ids(session)
+            await people.staff_ids(session, 1)
+            await people.labour_inspection_ids(session)
             await people.staff_readers(session)
             await people.contacts(session, 1)
     dialect = db.dialect.name
