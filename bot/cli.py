@@ -582,9 +582,17 @@ async def _invite_poster(settings: Settings, args: argparse.Namespace) -> int:
         raise Refused(f"--out must end in .png or .pdf, not {out.name!r}", 2)
     if args.language not in settings.i18n.languages:
         raise Refused(f"--language: choose from {', '.join(settings.i18n.languages)}", 2)
+    campaign = settings.campaign
+    if not campaign.issuer:
+        raise Refused("the poster names the unit that issues it: set campaign.issuer", 2)
+    web = settings.web.public_base_url
     username = bot_username(settings)
-    if not username:
-        raise Refused("the poster's QR code needs the bot's name: set telegram.bot_username", 2)
+    if not web and not username:
+        raise Refused(
+            "the poster's QR code needs where to open: set web.public_base_url "
+            "(WeChat and any browser) or telegram.bot_username",
+            2,
+        )
     async with transaction(settings) as session:
         enterprise = await enterprise_named(session, args.enterprise)
         if not enterprise.active:
@@ -598,23 +606,29 @@ async def _invite_poster(settings: Settings, args: argparse.Namespace) -> int:
         settings.i18n.locales_dir,
         tuple(settings.i18n.languages),
         settings.i18n.default_language,
-        settings.campaign.zone,
+        campaign.zone,
     )
-    font = poster.make_poster(
-        out,
-        catalogs,
-        args.language,
-        enterprise=enterprise.name,
-        campaign=settings.campaign.name,
-        link=invites.deep_link(username, invite.code),
-    )
-    if font is None and args.language.startswith("zh"):
-        print(
-            "warning: no Chinese font found, so the Chinese text will not show; install one "
-            "(Debian: apt install fonts-noto-cjk) and make the poster again",
-            file=sys.stderr,
+    bot_link = invites.deep_link(username, invite.code) if username else ""
+    try:
+        font = poster.make_poster(
+            out,
+            catalogs,
+            args.language,
+            enterprise=enterprise.name,
+            campaign=campaign.name,
+            link=poster.poster_link(bot_link, web, invite.code),
+            web=bool(web),
+            phones=campaign.help_phones,
+            issuer=campaign.issuer,
         )
-    print(f"poster for {enterprise.name} written to {out}")
+    except poster.NoFont as error:
+        raise Refused(f"no poster made: {error}") from None
+    if not campaign.help_phones:
+        print("warning: campaign.help_phones is empty, so the poster lists no phone number",
+              file=sys.stderr)  # fmt: skip
+    opens = "the web page (WeChat, any browser)" if web else "the bot in Telegram"
+    print(f"poster for {enterprise.name} written to {out}: its QR code opens {opens}")
+    log.info("poster font: %s", font.family)
     return 0
 
 
@@ -699,6 +713,7 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
             town_id=town_id,
             mask_phones=not args.unmasked,
             zone=settings.campaign.zone,
+            issuer=settings.campaign.issuer,
         )
     except OSError as error:
         raise Refused(f"{out}: {error.strerror or error}") from None

@@ -79,7 +79,7 @@ async def digest(background: Background, now: datetime) -> int:
             town = reader.town_id if reader.role is Role.TOWN_OFFICER else None
             key = (town, reader.language)
             if key not in texts:
-                picture = await stats.picture(session, day, town)
+                picture = await stats.picture(session, day, town, zone=settings.campaign.zone)
                 missing = await stats.missing(session, day, town)
                 body = picture_message(picture, settings.stats.gap_threshold)
                 listed = missing_message(missing, day, admin=False)

@@ -70,13 +70,30 @@ def _figures(
     return found
 
 
+def rate_text(rate: int | None) -> str:
+    """A reporting rate as people read it: 85%, or a dash when nobody was due."""
+    return f"{rate}%" if rate is not None else "—"
+
+
+def _reporting(line: stats.Line) -> dict[str, Param]:
+    """Who was due, who reported, and how the rest are counted (their last figures carried
+    forward, or nowhere when they never reported)."""
+    return {
+        "enterprises": line.enterprises,
+        "reported": line.reported,
+        "rate": rate_text(line.rate),
+        "on_time": line.on_time,
+        "late": line.late,
+        "missing": line.missing,
+        "carried": line.carried,
+    }
+
+
 def _line(line: stats.Line) -> Msg:
     return Msg(
         "stats.town_line",
         town=line.name,
-        on_time=line.on_time,
-        late=line.late,
-        missing=line.missing,
+        **_reporting(line),
         **_figures(line.totals, line.before, _signed),
     )
 
@@ -94,10 +111,10 @@ def picture_message(picture: stats.Picture, threshold: int) -> Msg:
     return Msg(
         "stats.picture",
         day=picture.day,
-        enterprises=district.enterprises,
-        on_time=district.on_time,
-        late=district.late,
-        missing=district.missing,
+        **_reporting(district),
+        not_reported=Msg("stats.carried", carried=district.carried, unknown=district.unknown)
+        if district.missing
+        else "",
         **_figures(district.totals, picture.previous, _change),
         towns=Lines(tuple(_line(line) for line in picture.towns)) if picture.towns else "—",
         workers=picture.workers,
@@ -150,7 +167,7 @@ async def stats_command(ctx: Context, arg: str) -> CommandResult:
     if isinstance(day, validation.Invalid):
         return [SendText(refuse(day).problem)]
     town = own_town(ctx)
-    picture = await stats.picture(ctx.session, day, town)
+    picture = await stats.picture(ctx.session, day, town, zone=ctx.settings.timezone)
     return [say("stats.text", body=picture_message(picture, ctx.settings.gap_threshold))]
 
 
