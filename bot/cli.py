@@ -26,7 +26,7 @@ from models import audit, invites, migrate, organisation, people, privacy
 from models.db import create_engine, create_sessionmaker
 from models.invites import InviteKind
 from models.organisation import ENTERPRISE_NAME_LENGTH, TOWN_NAME_LENGTH, Enterprise, Town
-from models.people import Role
+from models.people import Person, Role
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +213,16 @@ async def _run(settings: Settings) -> int:
     return 0
 
 
+async def _make_admin(
+    session: AsyncSession, telegram_id: int, settings: Settings
+) -> tuple[Person, Role | None]:
+    """The account made an administrator; a contact's name and phone leave their enterprise."""
+    known = await people.by_telegram_id(session, telegram_id)
+    if known is not None:
+        await organisation.leave_contact_role(session, known)
+    return await people.make_admin(session, telegram_id, settings.i18n.default_language, utc_now())
+
+
 async def _configured_admins(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -221,9 +231,7 @@ async def _configured_admins(
         return
     async with sessions() as session, session.begin():
         for telegram_id in settings.telegram.admins:
-            person, previous = await people.make_admin(
-                session, telegram_id, settings.i18n.default_language, utc_now()
-            )
+            person, previous = await _make_admin(session, telegram_id, settings)
             if previous is not Role.ADMIN:
                 log.info("person %s made admin from the config (was %s)", person.id, previous)
                 scope = {"person_id": person.id, "from": previous, "to": Role.ADMIN.value}
@@ -315,9 +323,7 @@ async def _admin_add(settings: Settings, args: argparse.Namespace) -> int:
     if telegram_id <= 0:
         raise Refused("a Telegram user id is a positive number", 2)
     async with transaction(settings) as session:
-        person, previous = await people.make_admin(
-            session, telegram_id, settings.i18n.default_language, utc_now()
-        )
+        person, previous = await _make_admin(session, telegram_id, settings)
         if previous is not Role.ADMIN:
             scope = {"person_id": person.id, "from": previous, "to": Role.ADMIN.value}
             await audit.record(session, audit.Action.ROLE_CHANGE, utc_now(), via="cli", scope=scope)
@@ -644,14 +650,17 @@ async def _purge(settings: Settings, args: argparse.Namespace) -> int:
             due = "is due" if privacy.retention_over(until, zone, utc_now()) else "is not due yet"
             print(
                 f"retention until {until}; the purge {due}. It would anonymise "
-                f"{preview.people} worker(s) and blank {preview.checkins} check-in note(s)"
-                " or destination(s)."
+                f"{preview.people} worker(s) and blank the note or destination of "
+                f"{preview.checkins} check-in(s)."
             )
             return 0
         erased = await privacy.purge_after_retention(session, until, zone, utc_now(), "cli")
     if erased is None:
         raise Refused(f"personal data is kept until {until}; nothing was purged", 1)
-    print(f"anonymised {erased.people} worker(s); blanked {erased.checkins} check-in(s)")
+    print(
+        f"anonymised {erased.people} worker(s) and blanked the note or destination of "
+        f"{erased.checkins} check-in(s)"
+    )
     return 0
 
 
