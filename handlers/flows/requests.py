@@ -94,6 +94,7 @@ from handlers.flow import (
     refuse,
 )
 from handlers.flows.roles import ROLE_NAMES
+from handlers.phone import phone_for
 from models import organisation, people, requests
 from models.checkins import CheckIn
 from models.people import Person, Role
@@ -209,7 +210,7 @@ def who(worker: Person | None, request: HelpRequest, viewer: Role | None) -> Msg
     return Msg(
         "request.who",
         name=worker.full_name or "-",
-        phone=worker.phone or "-",
+        phone=phone_for(worker.phone, viewer) or "-",
     )
 
 

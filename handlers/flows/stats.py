@@ -30,7 +30,7 @@ from handlers.flows.broadcast import STAFF_ROLES, audit_broadcast, own_town
 from handlers.flows.checkin import PLAN_LABELS
 from handlers.flows.letter import percent
 from handlers.flows.report import REMINDER_PREFIX, reminder_text
-from handlers.phone import mask_phone
+from handlers.phone import phone_for
 from models import broadcasts, stats
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
 from models.checkins import Plan
@@ -181,7 +181,7 @@ def missing_message(missing: list[stats.Active], day: date, admin: bool) -> Msg:
             enterprise=e.name,
             town=e.town,
             contact=e.contact_name or Msg("missing.no_contact"),
-            phone=(e.contact_phone if admin else mask_phone(e.contact_phone)) or "—",
+            phone=phone_for(e.contact_phone, Role.ADMIN if admin else None) or "—",
         )
         for e in missing[:MISSING_SHOWN]
     )
