@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from xlsxwriter import Workbook
 
 from bot.i18n import Catalogs
+from bot.render import plain_text
 from handlers.actions import N_, Msg, Raw
 from handlers.flows.broadcast import KIND_LABELS
 from handlers.flows.checkin import NEED_LABELS, PLAN_LABELS, TRANSPORT_LABELS
@@ -178,7 +179,6 @@ A4_PAPER = 9
 SCOPE_COLUMN = len(SUMMARY_COLUMNS) + 2
 # Characters that may start an emoji: a cheap test before the emoji library's full one.
 MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u203c-\u3299\ufe0f\U0001f000-\U0001faff]")
-TAG = re.compile(r"</?[a-z][a-z-]*(?:\s[^>]*)?>")
 FORBIDDEN_IN_SHEET_NAMES = str.maketrans({c: "_" for c in "[]:*?/\\"})
 
 NEEDS = frozenset(need.value for need in Need)
@@ -279,7 +279,7 @@ class _Words:
             values = {name: Raw(value) for name, value in params.items()}
             # As the reader saw it, without the Telegram HTML tags.
             rendered = self.catalogs.render(self.language, Msg(key, **values))
-            text = html.unescape(TAG.sub("", rendered))
+            text = plain_text(rendered)
         flat = " ".join(text.split())
         return flat if len(flat) <= CONTENT_EXCERPT else flat[: CONTENT_EXCERPT - 1] + "…"
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +31,7 @@ from handlers.events import ButtonPress, Inbound
 
 log = logging.getLogger(__name__)
 TEXT_LIMIT = 4096
+TAG = re.compile(r"</?[a-z][a-z-]*(?:\s[^>]*)?>")
 CAPTION_LIMIT = 1024
 # The largest file a bot may upload through the Bot API.
 UPLOAD_LIMIT = 50 * 1000 * 1000
@@ -102,6 +105,11 @@ async def send_long_text(
     parts = split_text(text)
     for index, part in enumerate(parts):
         await messenger.send_text(chat_id, part, markup if index == len(parts) - 1 else None)
+
+
+def plain_text(text: str) -> str:
+    """A message's text without its HTML, for a text file."""
+    return html.unescape(TAG.sub("", text))
 
 
 def _safe_cut(line: str, limit: int) -> int:
@@ -211,6 +219,8 @@ class Renderer:
         """`first` and `then` as one message, where they can be; else None."""
         if not isinstance(then, SendText) or (then.language or language) != language:
             return None
+        if then.file_name or (isinstance(first, SendText) and first.file_name):
+            return None  # sent as a file when long: never joined to another message
         target = then.chat_id if then.chat_id is not None else event.chat_id
         render = self.catalogs.render
         lead: _Joined | None = None
@@ -262,7 +272,13 @@ class Renderer:
             target = action.chat_id if action.chat_id is not None else chat_id
             lang = action.language or language
             markup = markup_json(self.catalogs, lang, action.markup)
-            await send_long_text(self.messenger, target, render(lang, action.text), markup)
+            text = render(lang, action.text)
+            if action.file_name and action.markup is None and len(text) > TEXT_LIMIT:
+                note = render(lang, Msg("made.long_text_as_file"))
+                data = plain_text(text).encode("utf-8")
+                await self.messenger.send_document(target, action.file_name, data, note)
+            else:
+                await send_long_text(self.messenger, target, text, markup)
         elif isinstance(action, EditText):
             text = render(language, action.text)
             markup = markup_json(self.catalogs, language, action.markup)

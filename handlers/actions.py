@@ -115,12 +115,16 @@ Markup: TypeAlias = "Inline | Reply | RemoveReply | None"
 
 @dataclass(frozen=True)
 class SendText:
-    """Send a message to the chat of the event (or to `chat_id`, in `language`)."""
+    """Send a message to the chat of the event (or to `chat_id`, in `language`).
+
+    With `file_name` (and no keys), a text too long for one message goes as that plain-text
+    file instead of as several messages (what /mydata shows: one piece to keep)."""
 
     text: Msg | Raw
     markup: Markup = None
     chat_id: int | None = None
     language: str | None = None
+    file_name: str | None = None
 
 
 @dataclass(frozen=True)

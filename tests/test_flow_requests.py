@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import escalation
@@ -21,6 +22,7 @@ from handlers.engine import Answer
 from handlers.flows import requests as flow
 from handlers.phone import mask_phone
 from models import organisation, people, requests
+from models.checkins import CheckIn, Plan, Transport
 from models.people import Person, Role
 from models.requests import Category, HelpRequest, RequestMessage, Route, Source, Status
 from tests.harness import ZONE, ChatMessage, Kit, SimUser, catalogs, keys, photo
@@ -1194,3 +1196,58 @@ async def test_labour_inspection_changes_nothing_for_a_housing_request(db: Async
     other = await worker(kit, 101, "钢铁二厂")
     answer = await ask(other, "request.category.housing", "宿舍没有了")
     assert {s.chat_id for s in sent(kit, answer)} == {staff.user_id, brigade.user_id}
+
+
+async def test_mydata_shows_every_checkin_every_request_and_the_consent(db: AsyncEngine) -> None:
+    """/mydata shows all that is kept: each check-in with its destination, dates, transport
+    and note; each request with its thread and photo; the consent given and when."""
+    kit = Kit(db)
+    user = await worker(kit)
+    boss = await contact(kit)
+    await user.command("checkin")
+    await user.press("plan.stay")
+    await user.press("need.heating")
+    await user.press("ui.done")
+    await user.send("宿舍在三号楼")
+    await user.press("ui.confirm")
+    async with kit.sessions() as session, session.begin():
+        [me] = [p for p in await session.scalars(select(Person)) if p.telegram_user_id == 100]
+        me.consent_version, me.consent_at = 1, kit.clock()
+        session.add(
+            CheckIn(
+                person_id=me.id,
+                enterprise_id=me.enterprise_id,
+                created_at=kit.clock(),
+                local_date=kit.clock().date(),
+                plan=Plan.RETURN,
+                needs=[],
+                destination_province="51",
+                destination_city="南充市",
+                depart_date=date(2027, 2, 1),
+                return_date=date(2027, 2, 20),
+                transport=Transport.TRAIN,
+            )
+        )
+    hand_over(kit, await ask(user, photo=True), boss)
+    await boss.press("request.answer_button")
+    await boss.send("今天下午就修窗户")
+    hand_over(kit, await boss.press("request.send_button"), user)
+    answer = await user.command("mydata")
+    [text] = [a for a in answer.actions if isinstance(a, SendText)]
+    assert text.file_name == "mydata.txt", "a file when it does not fit a message"
+    shown = kit.render("zh_Hans", text.text)
+    for expected in (
+        "宿舍在三号楼",  # the stay check-in's note
+        "南充市",  # the trip home: destination, dates, transport
+        "2027年2月1日",
+        "2027年2月20日",
+        kit.render("zh_Hans", Msg("transport.train")),
+        "共 2 次",
+        "求助 #2",
+        "今天下午就修窗户",  # the thread
+        "附照片",
+        "第 1 版告知书，2027年1月20日 10:00 同意",  # the consent, and when
+    ):
+        assert expected in shown, expected
+    [photo] = [a for a in answer.actions if isinstance(a, SendPhoto)]
+    assert photo.photo == "FILE"
