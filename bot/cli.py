@@ -615,18 +615,19 @@ async def _invite_poster(settings: Settings, args: argparse.Namespace) -> int:
         campaign.zone,
     )
     bot_link = invites.deep_link(username, invite.code) if username else ""
+    link = poster.poster_link(bot_link, web, invite.code)
     try:
-        font = poster.make_poster(
-            out,
+        text = poster.poster_text(
             catalogs,
             args.language,
             enterprise=enterprise.name,
             campaign=campaign.name,
-            link=poster.poster_link(bot_link, web, invite.code),
+            link=link,
             web=bool(web),
             phones=campaign.help_phones,
             issuer=campaign.issuer,
         )
+        font = poster.render_poster(out, link, text)
     except poster.NoFont as error:
         raise Refused(f"no poster made: {error}") from None
     if not campaign.help_phones:

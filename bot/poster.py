@@ -272,9 +272,9 @@ def _qr_patch(link: str, left: float, bottom: float, size: float) -> tuple[PathP
     return patch, modules
 
 
-def render_poster(out: Path, link: str, text: PosterText, *, font: Font | None = None) -> None:
+def render_poster(out: Path, link: str, text: PosterText, *, font: Font | None = None) -> Font:
     """Draw the poster into `out` (.png at 300 dpi, or .pdf) with the font (by default the
-    one font_for finds, refusing with NoFont rather than printing empty boxes)."""
+    one font_for finds: NoFont, and no file, rather than empty boxes); returns the font."""
     font = font or font_for(text.characters())
     suffix = out.suffix.lower()
     if suffix not in SUFFIXES:
@@ -329,33 +329,4 @@ def render_poster(out: Path, link: str, text: PosterText, *, font: Font | None =
         facecolor="white",
         metadata={"Title": text.title} if suffix == ".pdf" else None,
     )
-
-
-def make_poster(
-    out: Path,
-    catalogs: Catalogs,
-    language: str,
-    *,
-    enterprise: str,
-    campaign: str,
-    link: str,
-    web: bool = False,
-    phones: Sequence[str] = (),
-    issuer: str = "",
-) -> Font:
-    """Write the enterprise's poster; returns the font it is drawn with. NoFont (and no file)
-    when no installed font draws all its words."""
-    text = poster_text(
-        catalogs,
-        language,
-        enterprise=enterprise,
-        campaign=campaign,
-        link=link,
-        web=web,
-        phones=phones,
-        issuer=issuer,
-    )
-    font = font_for(text.characters())
-    render_poster(out, link, text, font=font)
-    log.info("poster for %s drawn with %s (%s)", enterprise, font.family, font.path)
     return font

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -175,13 +175,12 @@ def _in_town(town_id: int) -> ColumnElement[bool]:
     return Report.enterprise_id.in_(select(Enterprise.id).where(Enterprise.town_id == town_id))
 
 
-async def newest_reports(
-    session: AsyncSession, first: date, last: date, town_id: int | None = None
+async def _newest_revisions(
+    session: AsyncSession, picked: Select[int, date], town_id: int | None
 ) -> list[Report]:
-    """The newest revision of each enterprise's report for each day from first to last."""
+    """The newest revision of each report whose enterprise and day `picked` selects."""
     newest = (
-        select(Report.enterprise_id, Report.local_date, func.max(Report.revision).label("rev"))
-        .where(Report.local_date >= first, Report.local_date <= last)
+        picked.add_columns(func.max(Report.revision).label("rev"))
         .group_by(Report.enterprise_id, Report.local_date)
         .subquery()
     )
@@ -198,6 +197,16 @@ async def newest_reports(
     return list(await session.scalars(query))
 
 
+async def newest_reports(
+    session: AsyncSession, first: date, last: date, town_id: int | None = None
+) -> list[Report]:
+    """The newest revision of each enterprise's report for each day from first to last."""
+    days = select(Report.enterprise_id, Report.local_date).where(
+        Report.local_date >= first, Report.local_date <= last
+    )
+    return await _newest_revisions(session, days, town_id)
+
+
 async def latest_reports(
     session: AsyncSession, day: date, town_id: int | None = None
 ) -> dict[int, Report]:
@@ -209,29 +218,12 @@ async def latest_reports(
         .group_by(Report.enterprise_id)
         .subquery()
     )
-    newest = (
-        select(Report.enterprise_id, Report.local_date, func.max(Report.revision).label("rev"))
-        .join(
-            latest,
-            and_(
-                Report.enterprise_id == latest.c.enterprise_id,
-                Report.local_date == latest.c.day,
-            ),
-        )
-        .group_by(Report.enterprise_id, Report.local_date)
-        .subquery()
+    days = select(Report.enterprise_id, Report.local_date).join(
+        latest,
+        and_(Report.enterprise_id == latest.c.enterprise_id, Report.local_date == latest.c.day),
     )
-    query = select(Report).join(
-        newest,
-        and_(
-            Report.enterprise_id == newest.c.enterprise_id,
-            Report.local_date == newest.c.local_date,
-            Report.revision == newest.c.rev,
-        ),
-    )
-    if town_id is not None:
-        query = query.where(_in_town(town_id))
-    return {report.enterprise_id: report for report in await session.scalars(query)}
+    found = await _newest_revisions(session, days, town_id)
+    return {report.enterprise_id: report for report in found}
 
 
 async def first_report_days(session: AsyncSession, town_id: int | None = None) -> dict[int, date]:

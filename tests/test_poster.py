@@ -88,15 +88,14 @@ def test_without_a_chinese_font_no_poster_of_empty_boxes_is_made(
     monkeypatch.setattr(poster, "find_cjk_font", lambda: None)
     out = tmp_path / "poster.png"
     with pytest.raises(poster.NoFont, match=r"apt install fonts-noto-cjk") as refused:
-        poster.make_poster(
-            out, catalogs(), "zh_Hans", enterprise="城建一公司", campaign="留企过年", link=LINK
-        )
+        poster.render_poster(out, LINK, words())
     assert "\n" not in str(refused.value), "one line"
     assert not out.exists()
     # In English, an enterprise with a Latin name needs no Chinese font.
-    font = poster.make_poster(
-        out, catalogs(), "en", enterprise="Tangshan Steel", campaign="", link=LINK
+    english = poster.poster_text(
+        catalogs(), "en", enterprise="Tangshan Steel", campaign="", link=LINK
     )
+    font = poster.render_poster(out, LINK, english)
     assert font.family == poster.LATIN_FAMILY and png_size(out)[0] > 2000
 
 
@@ -155,12 +154,7 @@ def test_the_poster_carries_every_glyph_the_issuer_the_phones_and_the_web_addres
 def test_with_a_chinese_font_when_one_is_installed(tmp_path: Path) -> None:
     font = cjk_font()
     out = tmp_path / "poster.pdf"
-    assert (
-        poster.make_poster(
-            out, catalogs(), "zh_Hant", enterprise="城建一公司", campaign="留企过年", link=LINK
-        )
-        == font
-    )
+    assert poster.render_poster(out, LINK, words("zh_Hant")) == font
     assert out.read_bytes().startswith(b"%PDF-")
 
 
