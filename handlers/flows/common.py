@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from handlers.access import EVERYONE, WORKERS, role_title
 from handlers.actions import (
     N_,
     Action,
@@ -45,18 +46,16 @@ from handlers.flow import (
     Switch,
     global_data,
 )
-from handlers.flows import roles
-from handlers.flows.checkin import describe
-from handlers.flows.requests import CATEGORY_LABELS, STATUS_LABELS
 from handlers.geography import province_name
+from handlers.labels import CATEGORY_LABELS, LANGUAGE_NAMES, REQUEST_STATUS_LABELS
+from handlers.plans import describe
+from handlers.role_invites import start_with_invite
 from models import checkins, invites, organisation
 from models import requests as help_requests
 from models.invites import InviteKind
 from models.people import Role
 from models.requests import HelpRequest, RequestMessage, Side
 
-EVERYONE: frozenset[Role | None] = frozenset({None, *Role})
-ENROLLED: frozenset[Role | None] = frozenset(Role)
 INVITE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # /mydata as a file, when it does not fit one message.
 MYDATA_FILE = "mydata.txt"
@@ -64,11 +63,6 @@ MYDATA_FILE = "mydata.txt"
 SIDE_LABELS: dict[Side, str] = {
     Side.WORKER: N_("mydata.side.worker"),
     Side.HANDLER: N_("mydata.side.handler"),
-}
-LANGUAGE_NAMES: dict[str, str] = {
-    "zh_Hans": N_("language.zh_Hans"),
-    "zh_Hant": N_("language.zh_Hant"),
-    "en": N_("language.en"),
 }
 
 
@@ -89,7 +83,7 @@ async def start(ctx: Context, arg: str) -> CommandResult:
     if invite is None:
         return [say("start.unknown_code")]
     if invite.kind is not InviteKind.WORKER:
-        return await roles.start_with_invite(ctx, invite)
+        return await start_with_invite(ctx, invite)
     if not invite.usable(ctx.now):
         return [say("start.expired_code")]
     enterprise = (
@@ -147,7 +141,7 @@ async def on_move(state: State, value: str, ctx: Context) -> Outcome:
 
 MOVE = Flow(
     name="move",
-    roles=frozenset({Role.WORKER}),
+    roles=WORKERS,
     switches_to=("checkin",),
     steps=(Step("confirm_move", ask_move, N_("hint.press_button"), on_button=on_move, ends=True),),
 )
@@ -217,7 +211,7 @@ async def mydata(ctx: Context, arg: str) -> CommandResult:
         province=province_name(person.hukou_province),
         city=person.hukou_city or not_given,
         enterprise=Raw(enterprise.name) if enterprise else not_given,
-        role=roles.role_title(person.role, inspection=person.labour_inspection),
+        role=role_title(person.role, inspection=person.labour_inspection),
         language=Msg(LANGUAGE_NAMES.get(person.language, "language.zh_Hans")),
         consent=consent,
         count=len(history),
@@ -251,7 +245,7 @@ def _request(request: HelpRequest, thread: Sequence[RequestMessage]) -> Msg:
         number=request.id,
         at=request.created_at,
         category=Msg(CATEGORY_LABELS[request.category]),
-        status=Msg(STATUS_LABELS[request.status]),
+        status=Msg(REQUEST_STATUS_LABELS[request.status]),
         description=request.description or Msg("common.not_given"),
         photo=Msg("mydata.request_photo") if request.photo_file_id else "",
         messages=Lines(said) if said else Msg("mydata.no_messages"),
