@@ -28,12 +28,21 @@ from sqlalchemy import insert
 
 from bot.config import BroadcastSettings
 from bot.i18n import Catalogs
-from bot.sender import Sender
+from bot.sender import Schedule, Sender
 from bot.telegram_http import HttpMessenger
+from handlers.actions import Msg, Raw
+from handlers.outbox import Message, post
 from models import broadcasts, migrate
-from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind, DeliveryStatus
+from models.broadcasts import (
+    Audience,
+    Broadcast,
+    BroadcastStatus,
+    ContentKind,
+    DeliveryStatus,
+    Purpose,
+)
 from models.db import create_engine, create_sessionmaker
-from models.people import Person, Role
+from models.people import TELEGRAM, Person, Role
 from tests.botprocess import TOKEN
 from tests.fakebotapi import FakeBotAPI
 from tests.harness import LANGUAGES, ROOT, ZONE
@@ -59,6 +68,7 @@ class Result(NamedTuple):
     busiest_at_sender: int
     busiest_second: int
     peak_bytes: int
+    by_purpose: dict[str, int]
     seen_rate: float = 0.0
 
 
@@ -70,8 +80,10 @@ def busiest_second(times: list[float]) -> int:
     )
 
 
-async def broadcast(recipients: int, cap: float, base_url: str, trace: bool) -> Result:
-    """Enqueue one run to `recipients` workers and drain it."""
+async def broadcast(
+    recipients: int, cap: float, base_url: str, trace: bool, requests: int
+) -> Result:
+    """Enqueue one run to `recipients` workers and `requests` request notices, and drain."""
     with tempfile.TemporaryDirectory() as home:
         engine = create_engine(f"sqlite+aiosqlite:///{Path(home) / 'bench.db'}")
         await migrate.upgrade(engine)
@@ -103,16 +115,34 @@ async def broadcast(recipients: int, cap: float, base_url: str, trace: bool) -> 
                     created_at=now,
                 ),
             )
+            # Requests for help passed on to a staff member each, through the same outbox.
+            for i in range(requests):
+                await post(
+                    session,
+                    Message(Msg("request.notify_new", card=Raw(f"#{i}"))),
+                    Audience(people=(i % recipients + 1,)),
+                    Purpose.REQUEST_NOTICE,
+                    now,
+                    audited=False,
+                )
         started = time.perf_counter()
         async with sessions() as session, session.begin():
             run = await broadcasts.enqueue_run(session, notice, now, now)
             assert run is not None and run.total == recipients
         enqueue_seconds = time.perf_counter() - started
+        recipients += requests
 
         messenger = HttpMessenger(base_url, TOKEN)
         catalogs = Catalogs(ROOT / "locales", LANGUAGES, "zh_Hans", ZONE)
         settings = BroadcastSettings(rate_per_second=cap, progress_seconds=3600)
-        sender = Sender(sessions, messenger, catalogs, settings, lambda: datetime.now(UTC))
+        sender = Sender(
+            sessions,
+            {TELEGRAM: messenger},
+            catalogs,
+            settings,
+            lambda: datetime.now(UTC),
+            Schedule(ZONE, 3600),
+        )
         if trace:
             tracemalloc.start()
         started = time.perf_counter()
@@ -127,6 +157,7 @@ async def broadcast(recipients: int, cap: float, base_url: str, trace: bool) -> 
         send_seconds = time.perf_counter() - started  # every outcome written by now
         async with sessions() as session:
             figures = await broadcasts.run_figures(session, run.id)
+            purposes = await broadcasts.figures_by_purpose(session)
         assert figures[DeliveryStatus.PENDING] == 0, figures
         peak = 0
         if trace:
@@ -134,18 +165,23 @@ async def broadcast(recipients: int, cap: float, base_url: str, trace: bool) -> 
             tracemalloc.stop()
         await messenger.close()
         await engine.dispose()
-        sent = figures[DeliveryStatus.SENT]
-        return Result(enqueue_seconds, send_seconds, sent, sender.window.busiest, 0, peak)
+        sent = sum(n for (_, status), n in purposes.items() if status is DeliveryStatus.SENT)
+        by_purpose = {
+            p.value: n for (p, status), n in purposes.items() if status is DeliveryStatus.SENT
+        }
+        return Result(
+            enqueue_seconds, send_seconds, sent, sender.window.busiest, 0, peak, by_purpose
+        )
 
 
-def measure(recipients: int, cap: float, trace: bool) -> Result:
+def measure(recipients: int, cap: float, trace: bool, requests: int = 0) -> Result:
     """One broadcast against a fresh fake Bot API process."""
     ours, theirs = multiprocessing.Pipe()
     server = multiprocessing.Process(target=serve, args=(theirs,), daemon=True)
     server.start()
     try:
         base_url = ours.recv()
-        result = asyncio.run(broadcast(recipients, cap, base_url, trace))
+        result = asyncio.run(broadcast(recipients, cap, base_url, trace, requests))
         ours.send("times")
         times = ours.recv()
     finally:
@@ -167,10 +203,12 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=50_000)
     parser.add_argument("--small", type=int, default=5_000)
     parser.add_argument("--cap", type=float, default=1000.0)
+    parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
-    big = measure(args.recipients, args.cap, trace=False)
+    big = measure(args.recipients, args.cap, trace=False, requests=args.requests)
     rate = big.sent / big.send_seconds
     print(f"recipients: {args.recipients}, cap: {args.cap:.0f} messages/s")
+    print("sent by purpose: " + ", ".join(f"{p} {n}" for p, n in sorted(big.by_purpose.items())))
     print(f"enqueue: {big.enqueue_seconds:.2f} s")
     print(
         f"send rate as the server saw it, first send to last: {big.seen_rate:.0f}/s, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,6 +55,7 @@ def flow_settings(settings: Settings) -> FlowSettings:
         nomination_target=settings.nominations.target,
         gap_threshold=settings.stats.gap_threshold,
         campaign_start=settings.campaign.service_start,
+        holiday=settings.campaign.holiday,
     )
 
 
@@ -92,6 +93,16 @@ class App:
             log.info("finishing %d update(s) in hand", len(pending))
             await asyncio.wait(pending, timeout=patience)
 
+    def know_username(self, username: str | None) -> None:
+        """The bot's @username as Telegram tells it (getMe) at start: the invite links made
+        in the bot then open, whether or not telegram.bot_username is set."""
+        if not username:
+            return
+        configured = self.settings.telegram.bot_username.lstrip("@")
+        if configured and configured.lower() != username.lower():
+            log.warning("telegram.bot_username is @%s but the token is @%s's", configured, username)
+        self.engine.settings = replace(self.engine.settings, bot_username=username)
+
     def menu(self, language: str) -> list[tuple[str, str]]:
         """The command menu in a language (what everyone may use)."""
         return [
@@ -111,7 +122,9 @@ async def build_app(
     """Every service, wired from the settings; the schema is brought up to date first."""
     db = create_engine(settings.database.url)
     if run_migrations:
-        await migrate.upgrade(db)
+        upgraded = await migrate.upgrade(db)
+        if upgraded.changed:
+            log.info("%s", upgraded)
     sessions = create_sessionmaker(db)
     catalogs = Catalogs(
         settings.i18n.locales_dir,
@@ -126,6 +139,8 @@ async def build_app(
         buttons=registry.BUTTONS,
         idle=registry.idle,
         gate=registry.GATE,
+        home_keyboards=registry.HOME_KEYBOARDS,
+        shortcuts=registry.SHORTCUTS,
         settings=flow_settings(settings),
         texts=catalogs,
         clock=clock,

@@ -16,14 +16,15 @@ from typing import Any
 from urllib.error import URLError
 from urllib.request import urlopen
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import importer
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+from bot.resilience import Backoff, describe, keep_trying, unavailable
 from handlers import validation
 from models import audit, invites, migrate, organisation, people, privacy
-from models.db import create_engine, create_sessionmaker
+from models.db import create_engine, create_sessionmaker, location, ping
 from models.invites import InviteKind
 from models.organisation import ENTERPRISE_NAME_LENGTH, TOWN_NAME_LENGTH, Enterprise, Town
 from models.people import Person, Role
@@ -166,6 +167,9 @@ class Refused(Exception):
         self.code = code
 
 
+# The exit code of `outreach run` when the database cannot be reached at start.
+DATABASE_UNREACHABLE = 3
+
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
 
@@ -193,9 +197,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return refused.code
 
 
+async def wait_for_database(settings: Settings) -> None:
+    """Return once the database answers, trying again with backoff for at most
+    `database.start_wait_seconds` (one line per attempt); else Refused, exit code 3."""
+    where = location(settings.database.url)
+    wait = settings.database.start_wait_seconds
+    engine = create_engine(settings.database.url)
+    try:
+        failed = await keep_trying(
+            lambda: ping(engine),
+            f"the database {where}",
+            Backoff.configured(settings.retry),
+            unavailable,
+            give_up_after=wait,
+        )
+    finally:
+        await engine.dispose()
+    if failed is not None:
+        raise Refused(
+            f"the database {where} is unreachable ({describe(failed)}); giving up after "
+            f"database.start_wait_seconds = {wait:g}",
+            code=DATABASE_UNREACHABLE,
+        )
+
+
 async def _run(settings: Settings) -> int:
     from bot.app import build_app
 
+    await wait_for_database(settings)
     app = await build_app(settings)
     try:
         await _configured_admins(settings, app.sessions)
@@ -243,8 +272,7 @@ async def _configured_admins(
 async def _migrate(settings: Settings) -> int:
     engine = create_engine(settings.database.url)
     try:
-        await migrate.upgrade(engine)
-        print(f"database at revision {await migrate.current(engine)}")
+        print(await migrate.upgrade(engine))
     finally:
         await engine.dispose()
     return 0
@@ -278,12 +306,19 @@ def bot_username(settings: Settings) -> str:
         return ""
 
 
+async def upgrade_quietly(engine: AsyncEngine) -> None:
+    """Bring the schema up to date before a command; one line on stderr if that did anything."""
+    upgraded = await migrate.upgrade(engine)
+    if upgraded.changed:
+        print(upgraded, file=sys.stderr)
+
+
 @asynccontextmanager
 async def transaction(settings: Settings) -> AsyncIterator[AsyncSession]:
     """One session and transaction on the migrated database; a Refused rolls it back."""
     engine = create_engine(settings.database.url)
     try:
-        await migrate.upgrade(engine)
+        await upgrade_quietly(engine)
         async with create_sessionmaker(engine)() as session, session.begin():
             yield session
     finally:
@@ -704,7 +739,7 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
     )
     engine = create_engine(settings.database.url)
     try:
-        await migrate.upgrade(engine)
+        await upgrade_quietly(engine)
         sessions = create_sessionmaker(engine)
         town_id = None
         if args.town:

@@ -109,6 +109,9 @@ class DatabaseSettings(Section):
     """Where the data lives."""
 
     url: str = "sqlite+aiosqlite:///outreach.db"
+    # At start, an unreachable database is tried again for this many seconds before the bot
+    # exits with code 3 (0: exit at the first failure).
+    start_wait_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator("url")
     @classmethod
@@ -121,7 +124,7 @@ class DatabaseSettings(Section):
 class CampaignSettings(Section):
     """The season: its phases and dates, in local time."""
 
-    name: str = "留企过年"
+    name: str = "在务工地过年"
     # The unit that issues the campaign's papers (posters, exports), as printed on them.
     issuer: str = ""
     timezone: str = "Asia/Shanghai"
@@ -194,6 +197,22 @@ class BroadcastSettings(Section):
     per_chat_seconds: float = Field(default=1.0, ge=0)
     max_attempts: int = Field(default=5, ge=1, le=50)
     progress_seconds: float = Field(default=5.0, gt=0)
+    # /healthz answers 503 once the sender has not read or written the database for longer.
+    stuck_seconds: float = Field(default=60.0, gt=0)
+
+
+class RetrySettings(Section):
+    """The waits between tries while the database or the Bot API is out of reach."""
+
+    # The first wait; each further one doubles it, up to the longest.
+    first_seconds: float = Field(default=1.0, gt=0, le=60)
+    longest_seconds: float = Field(default=30.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _order(self) -> RetrySettings:
+        if self.longest_seconds < self.first_seconds:
+            raise ValueError("longest_seconds is less than first_seconds")
+        return self
 
 
 class ReportingSettings(Section):
@@ -279,6 +298,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = PrivacySettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     broadcast: BroadcastSettings = BroadcastSettings()
+    retry: RetrySettings = RetrySettings()
     stats: StatsSettings = StatsSettings()
     invites: InviteSettings = InviteSettings()
     reporting: ReportingSettings = ReportingSettings()

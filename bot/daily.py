@@ -1,26 +1,27 @@
 """The district's own daily jobs: the digest to staff, and the retention purge.
 
-The digest is the day's picture (/stats) and the missing list (/missing), sent at
-`stats.digest_time` to every staff member and administrator, and to each town officer for
-their own town, in their language. The purge anonymises every worker once the retention
-date has passed (models/privacy.py), and is audited.
+The digest is the day's picture (/stats) and the missing list (/missing), written to the
+outbox at `stats.digest_time` for every staff member and administrator, and for each town
+officer for their own town; the sender renders it in each reader's language. The purge
+anonymises every worker once the retention date has passed (models/privacy.py), and is
+audited.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, time
 from typing import TYPE_CHECKING
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.messenger import MessengerError, RetryAfter
-from bot.render import LONGEST_REPLY_WAIT, send_long_text
+from bot.job_service import given
 from handlers.access import town_of
 from handlers.actions import Msg
+from handlers.outbox import Message, post
 from handlers.picture import missing_message, picture_message
 from models import people, privacy, stats
+from models.broadcasts import Audience, Purpose
 
 if TYPE_CHECKING:
     from bot.scheduler import Background
@@ -50,69 +51,41 @@ def schedule(background: Background) -> None:
     )
 
 
-def _background() -> Background | None:
-    from bot.scheduler import running  # the scheduler imports this module's caller
-
-    return running()
-
-
-async def send_digest() -> None:
+async def send_digest(*, service: Background | None = None) -> None:
     """The job: the day's figures and the missing list to every member of staff."""
-    background = _background()
-    if background is None:
-        return
+    background = given(service)
     await digest(background, background.app.clock())
+    background.sender.wake()
 
 
 async def digest(background: Background, now: datetime) -> int:
-    """Send the digest; how many staff members got it."""
+    """Write the digest to the outbox, one message per town's readers; how many readers."""
     app = background.app
     settings = app.settings
     day = now.astimezone(settings.campaign.zone).date()
-    sent = 0
-    async with app.sessions() as session:
-        readers = await people.staff_readers(session)
-        texts: dict[tuple[int | None, str], str] = {}
-        for reader in readers:
-            if reader.chat_id is None:
-                continue
+    async with app.sessions() as session, session.begin():
+        readers: dict[int | None, list[int]] = {}
+        for reader in await people.staff_readers(session):
             town = town_of(reader)
-            key = (town, reader.language)
-            if key not in texts:
-                picture = await stats.picture(session, day, town, zone=settings.campaign.zone)
-                missing = await stats.missing(session, day, town)
-                body = picture_message(picture, settings.stats.gap_threshold)
-                listed = missing_message(missing, day, admin=False)
-                message = Msg("stats.digest", picture=body, missing=listed)
-                texts[key] = app.catalogs.render(reader.language, message)
-            if await _deliver(background, reader.chat_id, texts[key], reader.id):
-                sent += 1
-    log.info("daily digest sent to %d staff member(s)", sent)
-    return sent
+            readers.setdefault(town, []).append(reader.id)
+        for town, ids in readers.items():
+            picture = await stats.picture(session, day, town, zone=settings.campaign.zone)
+            missing = await stats.missing(session, day, town)
+            body = picture_message(picture, settings.stats.gap_threshold)
+            listed = missing_message(missing, day, admin=False)
+            message = Msg("stats.digest", picture=body, missing=listed)
+            await post(
+                session, Message(message), Audience(people=tuple(ids)), Purpose.DIGEST, now,
+                via="scheduler", audited=False,
+            )  # fmt: skip
+    count = sum(len(ids) for ids in readers.values())
+    log.info("daily digest written for %d staff member(s)", count)
+    return count
 
 
-async def _deliver(background: Background, chat_id: int, text: str, person_id: int) -> bool:
-    """One staff member's digest, cut to Telegram's limit; waits once when told to."""
-    for attempt in range(2):
-        try:
-            await send_long_text(background.messenger, chat_id, text)
-            return True
-        except RetryAfter as wait:
-            if attempt or wait.seconds > LONGEST_REPLY_WAIT:
-                log.info("digest not delivered to person %s: told to wait", person_id)
-                return False
-            await asyncio.sleep(wait.seconds)
-        except MessengerError as error:
-            log.info("digest not delivered to person %s: %s", person_id, type(error).__name__)
-            return False
-    return False
-
-
-async def purge_if_due() -> None:
+async def purge_if_due(*, service: Background | None = None) -> None:
     """The job: anonymise every worker once the retention date has passed."""
-    background = _background()
-    if background is None:
-        return
+    background = given(service)
     app = background.app
     settings = app.settings
     async with app.sessions() as session, session.begin():

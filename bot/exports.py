@@ -31,7 +31,7 @@ from xlsxwriter import Workbook
 
 from bot.i18n import Catalogs
 from bot.render import plain_text
-from handlers.actions import N_, Msg, Raw
+from handlers.actions import N_, Msg, Raw, text_from_json
 from handlers.geography import PROVINCES
 from handlers.labels import (
     CATEGORY_LABELS,
@@ -43,7 +43,7 @@ from handlers.labels import (
 )
 from handlers.phone import mask_phone
 from models import audit, exports, nominations, organisation, requests, stats
-from models.broadcasts import ContentKind, DeliveryStatus, message_parts
+from models.broadcasts import ContentKind, DeliveryStatus
 from models.checkins import Need, Plan, Transport
 
 # The sheets in their order; the names are the ids the audit log records.
@@ -275,15 +275,17 @@ class _Words:
     def name(self, erased: bool, name: str | None) -> str | None:
         return self(N_("export.erased")) if erased else name
 
-    def content(self, kind: ContentKind, text: str | None) -> str | None:
+    def content(
+        self, kind: ContentKind, text: str | None, message: dict[str, Any] | None
+    ) -> str | None:
+        if kind is ContentKind.MESSAGE and message:
+            stored = text_from_json(message.get("text"))
+            assert isinstance(stored, Msg)
+            # As the reader saw it, without the Telegram HTML tags.
+            rendered = self.catalogs.render(self.language, stored)
+            text = plain_text(rendered)
         if not text:
             return None
-        if kind is ContentKind.MESSAGE:
-            key, params = message_parts(text)
-            values = {name: Raw(value) for name, value in params.items()}
-            # As the reader saw it, without the Telegram HTML tags.
-            rendered = self.catalogs.render(self.language, Msg(key, **values))
-            text = plain_text(rendered)
         flat = " ".join(text.split())
         return flat if len(flat) <= CONTENT_EXCERPT else flat[: CONTENT_EXCERPT - 1] + "…"
 
@@ -566,7 +568,7 @@ async def _deliveries(sheet: _Sheet, rows: AsyncIterator[exports.RunRow]) -> Non
             [
                 run.broadcast_id,
                 words(KINDS[run.kind]),
-                words.content(run.kind, run.text),
+                words.content(run.kind, run.text, run.message),
                 run.created_at,
                 run.due_at,
                 run.finished_at,

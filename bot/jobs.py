@@ -1,8 +1,9 @@
 """The campaign's recurring jobs: reminders and digests, added when the scheduler starts.
 
-Each job is a module-level coroutine function (APScheduler stores a reference to it) with
-an explicit id, added with replace_existing so a restart does not add it twice. Jobs only
-enqueue broadcasts or write rows; the sender sends.
+Each job is a module-level coroutine function (APScheduler stores a reference to it) called
+with the running service first (bot/scheduler.py), with an explicit id, added with
+replace_existing so a restart does not add it twice. Jobs only write outbox rows
+(handlers/outbox.py); the sender sends.
 
 - At each of `reporting.reminder_times` (local), the contacts of enterprises without today's
   report, and only they, are reminded; at or after the deadline the reminder says it is
@@ -38,10 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import escalation
 from bot.config import Settings
 from bot.daily import schedule as schedule_district_jobs
-from handlers.actions import N_
-from handlers.report_reminders import REMINDER_PREFIX, reminder_text
-from models import audit, broadcasts, nominations
-from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind, message_text
+from bot.job_service import given
+from handlers.actions import N_, Msg, Raw
+from handlers.outbox import Message, post
+from handlers.report_reminders import reminder_text
+from models import broadcasts, nominations
+from models.broadcasts import Audience, Purpose
 from models.nominations import Gap
 from models.people import Role
 
@@ -52,17 +55,13 @@ log = logging.getLogger(__name__)
 
 REMINDER_JOB = "report-reminder:"
 REASK_JOB = "checkin-reask"
-# Workers' check-in reminders; a contact's nudge (handlers/flows/report.py) is one too.
-CHECKIN_REMINDER_PREFIX = "checkin.remind."
 REASK = N_("checkin.remind.again")
 # Nominations: the reminder before the deadline, and what the contacts hear after it.
 NOMINATION_REMIND_JOB = "nomination-reminder"
 NOMINATION_CLOSE_JOB = "nomination-close"
 NOMINATION_REMIND_AT = time(10, 0)
-NOMINATION_REMINDER_PREFIX = "nominate.remind."
 NOMINATION_REMIND_NONE = N_("nominate.remind.none")
 NOMINATION_REMIND_DRAFT = N_("nominate.remind.draft")
-NOMINATION_CLOSED_PREFIX = "nominate.deadline."
 NOMINATION_SUBMITTED = N_("nominate.deadline.submitted")
 NOMINATION_NOT_SUBMITTED: dict[tuple[Gap, ...], str] = {
     (Gap.MEASURE,): N_("nominate.deadline.no_measure"),
@@ -148,61 +147,40 @@ def register(background: Background) -> None:
     schedule_district_jobs(background)
 
 
-def _service() -> Background | None:
-    from bot.scheduler import running  # the scheduler imports this module
-
-    service = running()
-    if service is None:
-        log.warning("a recurring job is due but no scheduler service is running")
-    return service
-
-
-async def remind_unreported(at: str) -> None:
+async def remind_unreported(at: str, *, service: Background | None = None) -> None:
     """The job: remind the contacts of enterprises without today's report."""
-    service = _service()
-    if service is None:
-        return
+    running = given(service)
     async with _writing:
-        broadcast_id = await write_report_reminder(
-            service.app.sessions, service.settings, service.app.clock(), time.fromisoformat(at)
+        await write_report_reminder(
+            running.app.sessions, running.settings, running.app.clock(), time.fromisoformat(at)
         )
-    if broadcast_id is not None:
-        await service.enqueue(broadcast_id)
+    running.sender.wake()
 
 
-async def reask_workers() -> None:
+async def reask_workers(*, service: Background | None = None) -> None:
     """The job: ask undecided and stale workers to check in again."""
-    service = _service()
-    if service is None:
-        return
+    running = given(service)
     async with _writing:
-        broadcast_id = await write_reask(
-            service.app.sessions, service.settings, service.app.clock()
-        )
-    if broadcast_id is not None:
-        await service.enqueue(broadcast_id)
+        await write_reask(running.app.sessions, running.settings, running.app.clock())
+    running.sender.wake()
 
 
-async def remind_nominations() -> None:
+async def remind_nominations(*, service: Background | None = None) -> None:
     """The job: remind the contacts of enterprises that have not submitted a nomination."""
-    await _write_and_enqueue(write_nomination_reminders)
-
-
-async def close_nominations() -> None:
-    """The job: after the deadline, submit the complete drafts and tell the contacts."""
-    await _write_and_enqueue(write_nomination_close)
-
-
-async def _write_and_enqueue(
-    write: Callable[[Sessions, Settings, datetime], Awaitable[list[int]]],
-) -> None:
-    service = _service()
-    if service is None:
-        return
+    running = given(service)
     async with _writing:
-        numbers = await write(service.app.sessions, service.settings, service.app.clock())
-    for broadcast_id in numbers:
-        await service.enqueue(broadcast_id)
+        await write_nomination_reminders(
+            running.app.sessions, running.settings, running.app.clock()
+        )
+    running.sender.wake()
+
+
+async def close_nominations(*, service: Background | None = None) -> None:
+    """The job: after the deadline, submit the complete drafts and tell the contacts."""
+    running = given(service)
+    async with _writing:
+        await write_nomination_close(running.app.sessions, running.settings, running.app.clock())
+    running.sender.wake()
 
 
 # What the jobs write (plain functions of the clock, for tests) -------------------------------
@@ -215,37 +193,14 @@ def _local_day(settings: Settings, now: datetime) -> date | None:
     return today if first <= today <= last else None
 
 
-async def _write(session: AsyncSession, text: str, audience: Audience, now: datetime) -> int | None:
-    count = await broadcasts.count_audience(session, audience)
-    if count == 0:
+async def _write(
+    session: AsyncSession, text: Msg, audience: Audience, purpose: Purpose, now: datetime
+) -> int | None:
+    """The message to the audience, through the outbox; its id, or None if nobody is in it."""
+    if await broadcasts.count_audience(session, audience) == 0:
         return None
-    broadcast = await broadcasts.add(
-        session,
-        Broadcast(
-            content_kind=ContentKind.MESSAGE,
-            text=text,
-            file_id=None,
-            audience=audience.to_json(),
-            send_at=now,
-            daily_until=None,
-            status=BroadcastStatus.SCHEDULED,
-            created_by=None,
-            notify_chat_id=None,
-            created_at=now,
-        ),
-    )
-    scope = {
-        "broadcast": broadcast.id,
-        "kind": ContentKind.MESSAGE.value,
-        "text": text,
-        "audience": audience.to_json(),
-        "send_at": now.isoformat(),
-    }
-    await audit.record(
-        session, audit.Action.BROADCAST, now, via="scheduler", scope=scope, rows=count
-    )
-    log.info("%s: %d recipients (broadcast %s)", text, count, broadcast.id)
-    return broadcast.id
+    written = await post(session, Message(text), audience, purpose, now, via="scheduler")
+    return written.id
 
 
 async def write_report_reminder(
@@ -262,9 +217,9 @@ async def write_report_reminder(
     text = reminder_text(now.astimezone(zone).time(), settings.reporting.deadline)
     audience = Audience(role=Role.CONTACT, unreported_on=today.isoformat())
     async with sessions() as session, session.begin():
-        if await broadcasts.messages_since(session, REMINDER_PREFIX, since):
+        if await broadcasts.sent_since(session, Purpose.REPORT_REMINDER, since):
             return None
-        return await _write(session, text, audience, now)
+        return await _write(session, text, audience, Purpose.REPORT_REMINDER, now)
 
 
 async def write_reask(sessions: Sessions, settings: Settings, now: datetime) -> int | None:
@@ -281,19 +236,23 @@ async def write_reask(sessions: Sessions, settings: Settings, now: datetime) -> 
         role=Role.WORKER,
         stale_before=(today - timedelta(days=reporting.stale_days)).isoformat(),
         undecided_due=today.isoformat(),
-        not_sent=CHECKIN_REMINDER_PREFIX,
+        not_sent=(Purpose.REASK, Purpose.NUDGE),
         not_sent_since=datetime.combine(quiet_from, time(0), zone).isoformat(),
     )
     midnight = datetime.combine(today, time(0), zone)
     async with sessions() as session, session.begin():
-        if await broadcasts.messages_since(session, REASK, min(midnight, now)):
+        if await broadcasts.sent_since(session, Purpose.REASK, min(midnight, now)):
             return None
-        return await _write(session, message_text(REASK), audience, now)
+        return await _write(session, Msg(REASK), audience, Purpose.REASK, now)
 
 
-async def _enterprises_told(session: AsyncSession, prefix: str, since: datetime) -> set[int]:
-    """The enterprises whose contacts were sent a message starting with `prefix` since then."""
-    found = await broadcasts.messages_since(session, prefix, since)
+async def _enterprises_told(session: AsyncSession, keys: set[str], since: datetime) -> set[int]:
+    """The enterprises whose contacts were sent a nomination message of these keys since."""
+    found = [
+        b
+        for b in await broadcasts.sent_since(session, Purpose.NOMINATION, since)
+        if (b.message or {}).get("text", {}).get("msg") in keys
+    ]
     return {
         enterprise_id
         for b in found
@@ -309,9 +268,9 @@ async def _tell_contacts(
     now: datetime,
 ) -> int | None:
     """The message `key`, naming the enterprise and the deadline, to its contacts."""
-    text = message_text(key, enterprise=item.enterprise, deadline=deadline.isoformat())
+    text = Msg(key, enterprise=Raw(item.enterprise), deadline=deadline.isoformat())
     audience = Audience(role=Role.CONTACT, enterprise_id=item.enterprise_id)
-    return await _write(session, text, audience, now)
+    return await _write(session, text, audience, Purpose.NOMINATION, now)
 
 
 async def write_nomination_reminders(
@@ -328,7 +287,9 @@ async def write_nomination_reminders(
     written: list[int] = []
     async with sessions() as session, session.begin():
         told = await _enterprises_told(
-            session, NOMINATION_REMINDER_PREFIX, datetime.combine(first, time(0), zone)
+            session,
+            {NOMINATION_REMIND_NONE, NOMINATION_REMIND_DRAFT},
+            datetime.combine(first, time(0), zone),
         )
         for item in await nominations.unsubmitted(session):
             if item.enterprise_id in told:
@@ -353,7 +314,8 @@ async def write_nomination_close(
         return []
     written: list[int] = []
     async with sessions() as session, session.begin():
-        told = await _enterprises_told(session, NOMINATION_CLOSED_PREFIX, end)
+        closed = {NOMINATION_SUBMITTED, *NOMINATION_NOT_SUBMITTED.values()}
+        told = await _enterprises_told(session, closed, end)
         for item in await nominations.unsubmitted(session):
             draft = item.nomination
             if draft is None or item.enterprise_id in told:

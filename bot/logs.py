@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 # A Bot API token is "<bot id>:<35 characters>"; redact any such shape, not only our own.
 TOKEN_SHAPE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}\b")
@@ -33,6 +34,29 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class SeldomRepeated(logging.Filter):
+    """Lets a message starting with `prefix` through at most once every `every` seconds.
+
+    APScheduler says each failed look into its job store, every 10 s while the database is
+    out of reach; the bot's own loops say an outage once (bot/resilience.py).
+    """
+
+    def __init__(self, prefix: str, every: float) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.every = every
+        self._last = -float("inf")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(self.prefix):
+            return True
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return False
+        self._last = now
+        return True
+
+
 def setup_logging(level: str, secrets: list[str]) -> None:
     """Log to stderr at `level`, with secrets redacted and chatty HTTP loggers quietened."""
     handler = logging.StreamHandler()
@@ -41,7 +65,10 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Alembic tells its dialect and every step on each start; what a migration did is said
+    # once by its caller (models.migrate.Upgraded).
     for noisy in (
+        "alembic",
         "httpx",
         "httpcore",
         "aiohttp.access",
@@ -49,3 +76,5 @@ def setup_logging(level: str, secrets: list[str]) -> None:
         "apscheduler.executors.default",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    scheduler.filters[:] = [SeldomRepeated("Error getting due jobs", every=300)]

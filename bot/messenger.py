@@ -83,3 +83,13 @@ class Messenger(Protocol):
     ) -> None:
         """Set the command menu for a language (and, with chat_id, for one chat)."""
         ...
+
+
+class BotProfile(Protocol):
+    """What the bot says about itself before anyone writes: the runtimes' messengers set it."""
+
+    async def set_description(
+        self, description: str, short_description: str, language_code: str | None
+    ) -> None:
+        """The empty chat's text and the profile's short text, for a language (None: default)."""
+        ...

@@ -25,6 +25,7 @@ from handlers.actions import (
     SendMade,
     SendPhoto,
     SendText,
+    SetMenu,
 )
 from handlers.engine import Answer
 from handlers.events import ButtonPress, Inbound
@@ -67,6 +68,9 @@ def markup_json(catalogs: Catalogs, language: str, markup: Any) -> Markup | None
             "resize_keyboard": True,
             "one_time_keyboard": False,
         }
+        if markup.persistent:
+            # Shown even while the phone's own keyboard is open, as a person's own buttons.
+            keyboard["is_persistent"] = True
         if markup.placeholder is not None:
             keyboard["input_field_placeholder"] = catalogs.label(language, markup.placeholder)
         return keyboard
@@ -152,7 +156,8 @@ class _Joined:
 
 
 class Renderer:
-    """Delivers one answer to the chat the event came from.
+    """Delivers one answer to the chat the event came from, and to no other: what is said to
+    anyone else goes through the outbox (handlers/outbox.py) and the sender.
 
     A plain message (no keyboard) is joined to the next message or edit of the same chat,
     so a notice and the question after it arrive as one: fewer messages buzz the phone,
@@ -217,18 +222,15 @@ class Renderer:
         self, event: Inbound, language: str, first: Action | _Joined, then: Action
     ) -> _Joined | None:
         """`first` and `then` as one message, where they can be; else None."""
-        if not isinstance(then, SendText) or (then.language or language) != language:
+        if not isinstance(then, SendText):
             return None
         if then.file_name or (isinstance(first, SendText) and first.file_name):
             return None  # sent as a file when long: never joined to another message
-        target = then.chat_id if then.chat_id is not None else event.chat_id
+        target = event.chat_id
         render = self.catalogs.render
         lead: _Joined | None = None
         if isinstance(first, SendText) and first.markup is None:
-            if (first.language or language) != language:
-                return None
-            chat = first.chat_id if first.chat_id is not None else event.chat_id
-            lead = _Joined(chat, render(language, first.text), None)
+            lead = _Joined(target, render(language, first.text), None)
         elif isinstance(first, EditText) and then.markup is None:
             # A plain note after an edit is added to the edited message, which keeps its keys.
             markup = markup_json(self.catalogs, language, first.markup)
@@ -238,7 +240,7 @@ class Renderer:
             # and a message already carrying keys takes nothing more.
             editing = first.message_id is not None
             lead = first if (then.markup is None if editing else first.markup is None) else None
-        if lead is None or lead.chat_id != target:
+        if lead is None:
             return None
         text = f"{lead.text}\n\n{render(language, then.text)}"
         if len(text) > TEXT_LIMIT:
@@ -269,16 +271,14 @@ class Renderer:
             else:
                 await self.messenger.send_text(action.chat_id, action.text, action.markup)
         elif isinstance(action, SendText):
-            target = action.chat_id if action.chat_id is not None else chat_id
-            lang = action.language or language
-            markup = markup_json(self.catalogs, lang, action.markup)
-            text = render(lang, action.text)
+            markup = markup_json(self.catalogs, language, action.markup)
+            text = render(language, action.text)
             if action.file_name and action.markup is None and len(text) > TEXT_LIMIT:
-                note = render(lang, Msg("made.long_text_as_file"))
+                note = render(language, Msg("made.long_text_as_file"))
                 data = plain_text(text).encode("utf-8")
-                await self.messenger.send_document(target, action.file_name, data, note)
+                await self.messenger.send_document(chat_id, action.file_name, data, note)
             else:
-                await send_long_text(self.messenger, target, text, markup)
+                await send_long_text(self.messenger, chat_id, text, markup)
         elif isinstance(action, EditText):
             text = render(language, action.text)
             markup = markup_json(self.catalogs, language, action.markup)
@@ -311,6 +311,12 @@ class Renderer:
             caption = render(language, action.caption) if action.caption else None
             markup = markup_json(self.catalogs, language, action.markup)
             await self.messenger.send_photo(chat_id, action.photo, caption, markup)
+        elif isinstance(action, SetMenu):
+            # This chat's menu, for every language: it is the person's, in their language.
+            commands = [
+                (name, self.catalogs.label(language, Msg(key))) for name, key in action.commands
+            ]
+            await self.messenger.set_commands(commands, None, chat_id)
 
     async def _edit(self, chat_id: int, message_id: int, text: str, markup: Markup | None) -> None:
         if len(text) > TEXT_LIMIT:

@@ -1,11 +1,11 @@
 """The scheduler and the sender, run by the one process configured for them.
 
-APScheduler keeps its jobs in a SQLAlchemy job store, so a broadcast scheduled for later
-survives restarts; a job due while the bot was down runs once if it is no later than the
-misfire grace time. Jobs only enqueue deliveries; the sender sends. The broadcasts table is
-the source of truth: every few seconds the scheduled broadcasts are matched with jobs, so a
-broadcast confirmed in any instance is picked up here. A lease in the database keeps a
-second process from running the scheduler and the sender at the same time.
+The sender finds due outgoing messages in the outbox itself (a broadcast confirmed on any
+instance, a reminder for later), so nothing mirrors that table into a job store. APScheduler
+runs only the recurring jobs (bot/jobs.py), in a SQLAlchemy job store so that one due while
+the bot was down runs once on restart within the misfire grace time; each job is called with
+this service as its `service` argument and only writes outbox rows. A lease in the database
+keeps a second process from running the scheduler and the sender at the same time.
 """
 
 from __future__ import annotations
@@ -16,32 +16,29 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.engine import make_url
 
 from bot import jobs
 from bot.app import App
 from bot.config import ConfigError
-from bot.sender import Sender
+from bot.messenger import Messenger
+from bot.resilience import Outage, RetryingExecutor, describe
+from bot.sender import Schedule, Sender
 from bot.telegram_http import HttpMessenger
 from models import broadcasts, leases
-from models.broadcasts import Broadcast, BroadcastStatus
+from models.people import TELEGRAM
 
 log = logging.getLogger(__name__)
 LEASE = "scheduler"
 LEASE_SECONDS = 30.0
-SYNC_SECONDS = 2.0
-
-# APScheduler stores jobs as a reference to a module-level function; that function finds
-# the running service here. Set by Background.start, cleared by stop.
-_service: Background | None = None
 
 
 class SchedulerTaken(ConfigError):
@@ -66,39 +63,71 @@ def job_store_url(database_url: str) -> str:
     return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
-def running() -> Background | None:
-    """The scheduler service of this process, for jobs to reach (None where none runs)."""
-    return _service
+@dataclass(frozen=True)
+class _Call:
+    """A stored job as the executor runs it: its function bound to the running service."""
+
+    id: str
+    func: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    misfire_grace_time: int | None
+    _jobstore_alias: str
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
 
 
-def job_id(broadcast_id: int) -> str:
-    """The scheduler's job id of a broadcast (explicit, so it is never added twice)."""
-    return f"broadcast:{broadcast_id}"
+class _ServiceExecutor(RetryingExecutor):
+    """Runs each stored job with the service as its `service` argument: a job store keeps
+    only a reference to a module-level function, and no global is needed to find it. A job
+    that finds the database out of reach is run again with backoff (RetryingExecutor)."""
 
+    def __init__(self, service: Background) -> None:
+        super().__init__(service.settings.retry)
+        self._service = service
 
-async def run_broadcast(broadcast_id: int) -> None:
-    """The job: enqueue the broadcast's run that is due now."""
-    service = _service
-    if service is None:
-        log.warning("broadcast %s is due but no scheduler service is running", broadcast_id)
-        return
-    await service.enqueue(broadcast_id)
+    def _do_submit_job(self, job: Any, run_times: Any) -> None:
+        call = _Call(
+            job.id,
+            partial(job.func, service=self._service),
+            tuple(job.args),
+            dict(job.kwargs),
+            job.misfire_grace_time,
+            job._jobstore_alias,
+            str(job),
+        )
+        super()._do_submit_job(call, run_times)
 
 
 class Background:
     """The scheduler, the sender and the lease that makes them one of a kind."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, messengers: Mapping[str, Messenger] | None = None) -> None:
         self.app = app
         self.settings = app.settings
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        telegram = app.settings.telegram
-        self.messenger = HttpMessenger(telegram.api_base_url, app.settings.require_token())
+        self.messengers: dict[str, Messenger] = dict(messengers or {})
+        self._own: HttpMessenger | None = None
+        if TELEGRAM not in self.messengers and app.settings.telegram.token:
+            telegram = app.settings.telegram
+            self._own = HttpMessenger(telegram.api_base_url, app.settings.require_token())
+            self.messengers[TELEGRAM] = self._own
+        grace = app.settings.scheduler.misfire_grace_seconds
+        schedule = Schedule(app.settings.campaign.zone, grace)
         self.sender = Sender(
-            app.sessions, self.messenger, app.catalogs, app.settings.broadcast, app.clock
+            app.sessions,
+            self.messengers,
+            app.catalogs,
+            app.settings.broadcast,
+            app.clock,
+            schedule,
+            retry=app.settings.retry,
         )
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=job_store_url(app.settings.database.url))},
+            executors={"default": _ServiceExecutor(self)},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -111,24 +140,19 @@ class Background:
     # Life --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Take the lease (or fail), then start the scheduler, the sync and the sender."""
-        global _service
+        """Take the lease (or fail), then start the scheduler and the sender."""
         await self._take_lease()
-        _service = self
         await self.plan_letter()
         self.scheduler.start()
         jobs.register(self)
-        await self.sync()
         self._tasks = [
             asyncio.create_task(self.sender.run(), name="sender"),
-            asyncio.create_task(self._sync_regularly(), name="scheduler-sync"),
             asyncio.create_task(self._renew_regularly(), name="lease"),
         ]
         log.info("scheduler and sender running (%s)", self.holder)
 
     async def stop(self) -> None:
         """Stop scheduling, let the sender finish what is in flight, and give the lease up."""
-        global _service
         for task in self._tasks[1:]:
             task.cancel()
         await self.sender.stop()
@@ -136,10 +160,19 @@ class Background:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        _service = None
-        await self.messenger.close()
-        async with self.app.sessions() as session, session.begin():
-            await leases.release(session, LEASE, self.holder)
+        await self.close()
+        try:
+            async with self.app.sessions() as session, session.begin():
+                await leases.release(session, LEASE, self.holder)
+        except Exception as error:
+            # It lapses by itself within LEASE_SECONDS; a new process waits that long at most.
+            log.warning("the scheduler lease was not given up: %s", describe(error))
+
+    async def close(self) -> None:
+        """Close the Telegram connection this service opened for itself."""
+        if self._own is not None:
+            await self._own.close()
+            self._own = None
 
     async def _take_lease(self) -> None:
         deadline = asyncio.get_running_loop().time() + LEASE_SECONDS + 5
@@ -168,16 +201,21 @@ class Background:
             await asyncio.sleep(1.0)
 
     async def _renew_regularly(self) -> None:
+        outage = Outage("the scheduler lease", self.settings.retry, log)
+        wait = LEASE_SECONDS / 3
         while True:
-            await asyncio.sleep(LEASE_SECONDS / 3)
+            await asyncio.sleep(wait)
             now = self.app.clock()
             try:
                 async with self.app.sessions() as session, session.begin():
                     until = now + timedelta(seconds=LEASE_SECONDS)
                     kept = await leases.acquire(session, LEASE, self.holder, now, until)
-            except Exception:
-                log.exception("could not renew the scheduler lease")
+            except Exception as error:
+                # Sooner than the usual renewal: the lease must not lapse over a short outage.
+                wait = min(outage.failed(error), LEASE_SECONDS / 3)
                 continue
+            outage.succeeded()
+            wait = LEASE_SECONDS / 3
             if not kept:
                 log.error("the scheduler lease was lost; stopping the sender to never send twice")
                 await self.sender.stop()
@@ -197,83 +235,11 @@ class Background:
         async with self.app.sessions() as session, session.begin():
             await broadcasts.ensure_letter_broadcast(session, max(start, now), now)
 
-    # Matching broadcasts with jobs ----------------------------------------------------------
-
-    async def _sync_regularly(self) -> None:
-        while True:
-            await asyncio.sleep(SYNC_SECONDS)
-            try:
-                await self.sync()
-            except Exception:
-                log.exception("could not match scheduled broadcasts with jobs")
-
-    async def sync(self) -> None:
-        """Give every scheduled broadcast its job, and drop jobs of cancelled ones."""
-        now = self.app.clock()
-        grace = timedelta(seconds=self.settings.scheduler.misfire_grace_seconds)
-        async with self.app.sessions() as session, session.begin():
-            wanted = {job_id(b.id): b for b in await broadcasts.scheduled(session)}
-            for job in self.scheduler.get_jobs():
-                if job.id.startswith("broadcast:") and job.id not in wanted:
-                    job.remove()
-            for key, broadcast in wanted.items():
-                if self.scheduler.get_job(key) is not None:
-                    continue
-                trigger = self._trigger(broadcast, now, grace)
-                if trigger is None:
-                    log.warning("broadcast %s was due while no scheduler ran; missed", broadcast.id)
-                    await broadcasts.mark_missed(session, broadcast.id)
-                    continue
-                self.scheduler.add_job(
-                    run_broadcast,
-                    trigger,
-                    args=[broadcast.id],
-                    id=key,
-                    replace_existing=True,
-                )
-
-    def _trigger(self, broadcast: Broadcast, now: datetime, grace: timedelta) -> Any:
-        zone = self.settings.campaign.zone
-        if broadcast.daily_until is None:
-            if broadcast.send_at + grace < now:
-                return None
-            return DateTrigger(run_date=broadcast.send_at)
-        last = datetime.combine(broadcast.daily_until, time(23, 59, 59), zone)
-        if last < now:
-            return None
-        local = broadcast.send_at.astimezone(zone)
-        return CronTrigger(
-            hour=local.hour,
-            minute=local.minute,
-            second=local.second,
-            start_date=broadcast.send_at,
-            end_date=last,
-            timezone=zone,
+    def running(self) -> bool:
+        """Whether the scheduler and the sender are running (not stopped, lease not lost)."""
+        return bool(self.scheduler.running) and any(
+            t.get_name() == "sender" and not t.done() for t in self._tasks
         )
-
-    # The job's work ----------------------------------------------------------------------
-
-    async def enqueue(self, broadcast_id: int) -> None:
-        """Write the deliveries of the run due now, then wake the sender."""
-        now = self.app.clock()
-        zone = self.settings.campaign.zone
-        async with self.app.sessions() as session, session.begin():
-            broadcast = await broadcasts.get(session, broadcast_id)
-            if broadcast is None or broadcast.status is not BroadcastStatus.SCHEDULED:
-                return
-            if broadcast.daily_until is None:
-                due_at, last = broadcast.send_at, True
-            else:
-                today = now.astimezone(zone).date()
-                at = broadcast.send_at.astimezone(zone).timetz()
-                due_at = datetime.combine(today, at)
-                last = today >= broadcast.daily_until
-            run = await broadcasts.enqueue_run(session, broadcast, due_at, now)
-            if last:
-                await broadcasts.mark_done(session, broadcast.id)
-        if run is not None:
-            log.info("broadcast %s: %d deliveries enqueued", broadcast_id, run.total)
-        self.sender.wake()
 
 
 def _pid_here(holder: str) -> int | None:
@@ -305,12 +271,15 @@ def _is_dead_here(holder: str) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def background(app: App) -> AsyncIterator[Background | None]:
-    """Run the scheduler and the sender for the duration, where this process is meant to."""
+async def background(
+    app: App, messengers: Mapping[str, Messenger] | None = None
+) -> AsyncIterator[Background | None]:
+    """Run the scheduler and the sender for the duration, where this process is meant to;
+    `messengers` reach each channel (Telegram's is made here when not given)."""
     if not app.settings.scheduler.enabled:
         yield None
         return
-    service = Background(app)
+    service = Background(app, messengers)
     await service.start()
     try:
         yield service

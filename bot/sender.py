@@ -1,10 +1,20 @@
-"""The broadcast sender: drains pending deliveries under Telegram's limits, losing nothing.
+"""The sender: the only code that sends to anyone but the person an update came from.
 
-It sends at most `rate_per_second` messages in any one-second window and at most one per
-`per_chat_seconds` to a chat; "retry after N" pauses all sending for N seconds; a person who
-blocked the bot gets one attempt and is marked inactive; network and server errors retry
-with backoff up to `max_attempts`. Outcomes are written back in small batches, so a crash
-repeats at most the sends whose outcome was not yet written. Exactly one process runs it.
+Each pass it enqueues the outbox's messages that are due (models/broadcasts.py: one
+delivery per recipient person) and drains pending deliveries, each to the person's channel
+(a messenger per channel, looked up when it sends), under Telegram's limits: at most
+`rate_per_second` messages in any window a little longer than a second (so that Telegram's
+own count, a few milliseconds off ours, stays under the cap too) and at most one per
+`per_chat_seconds` to a chat; "retry after N" pauses everything, progress reports included,
+for N seconds; a person who blocked the bot gets one attempt and is marked inactive; network
+and server errors retry with backoff up to `max_attempts`. Outcomes are written back in
+small batches, so a crash repeats at most the sends whose outcome was not yet written.
+Exactly one process runs it.
+
+The database going away stops none of it: the loop, the flusher and the reporter log the
+outage once and try again with backoff (bot/resilience.py), outcomes wait in memory, and
+pending deliveries go out once it answers again. `stalled_for` tells /healthz how long ago
+the sender last got through to the database.
 """
 
 from __future__ import annotations
@@ -13,14 +23,15 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import BroadcastSettings
+from bot.config import BroadcastSettings, RetrySettings
 from bot.i18n import Catalogs
 from bot.messenger import (
     Blocked,
@@ -32,19 +43,13 @@ from bot.messenger import (
     RetryAfter,
     Transient,
 )
-from bot.render import markup_json
-from handlers import content as letter
+from bot.render import markup_json, split_text
+from bot.resilience import Outage, unavailable
 from handlers.actions import N_, Msg
-from handlers.content import content_text, notice, reminder, signup_markup
+from handlers.content import content_text, letter_body, notice, read_markup, reminder, signup_markup
+from handlers.outbox import message_of
 from models import broadcasts, events
-from models.broadcasts import (
-    Broadcast,
-    ContentKind,
-    DeliveryStatus,
-    Due,
-    Outcome,
-    message_parts,
-)
+from models.broadcasts import Broadcast, ContentKind, DeliveryStatus, Due, Outcome
 from models.people import Person
 
 log = logging.getLogger(__name__)
@@ -56,37 +61,44 @@ MAX_IN_FLIGHT = 128
 # Sends are spaced for this share of the cap, so that network jitter cannot push what
 # Telegram counts in a second over the cap; the window is the hard limit behind it.
 PACE = 0.97
-# Slots a late send may make up at once. Bursts after a pause arrive bunched: with 20, the
-# server counted up to 998 in a second while the sender's own count held at 970
-# (bench/broadcast.py); with 5, 976.
-CATCH_UP = 5
+# The window counts the cap over a little more than a second: Telegram counts on its own
+# clock, on which two sends a second apart here may land a few milliseconds closer.
+WINDOW_SECONDS = 1.03
+# Slots a late send may make up at once: none. Catching up after a slow moment sent bursts
+# that arrived bunched, 51-55 in Telegram's second at a cap of 50.
+CATCH_UP = 1
+# Broadcasts enqueued in one pass at most (each is one INSERT ... SELECT).
+ENQUEUE_BATCH = 20
 # Chats sent to in the last second are all the per-chat spacing needs to remember.
 CHATS_REMEMBERED = 5_000
 LONGEST_BACKOFF = timedelta(minutes=5)
 
 
 class RateWindow:
-    """At most `rate` events in any one-second window: the cap is never exceeded."""
+    """At most `rate` events in any window of `span` seconds: the cap is never exceeded."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, clock: Callable[[], float] = time.monotonic, span: float = 1.0
+    ) -> None:
         self.capacity = max(1, int(rate))
         self.clock = clock
+        self.span = span
         self._times: deque[float] = deque()
-        self.busiest = 0  # the most events seen in one second, for the benchmark
+        self.busiest = 0  # the most events seen in one span, for the benchmark
 
     def delay(self) -> float:
         """Seconds to wait before the next event may go (0: now)."""
         now = self.clock()
-        while self._times and now - self._times[0] >= 1.0:
+        while self._times and now - self._times[0] >= self.span:
             self._times.popleft()
         if len(self._times) < self.capacity:
             return 0.0
-        return 1.0 - (now - self._times[0])
+        return self.span - (now - self._times[0])
 
     def take(self) -> None:
         """Count one event now."""
         now = self.clock()
-        while self._times and now - self._times[0] >= 1.0:
+        while self._times and now - self._times[0] >= self.span:
             self._times.popleft()
         self._times.append(now)
         self.busiest = max(self.busiest, len(self._times))
@@ -94,7 +106,7 @@ class RateWindow:
 
 @dataclass(frozen=True)
 class Content:
-    """One broadcast's message, rendered for one language."""
+    """One outgoing message, rendered for one language."""
 
     kind: ContentKind
     text: str
@@ -102,29 +114,42 @@ class Content:
     markup: Markup | None
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """When outgoing messages fall due: the campaign's zone (daily ones keep its local time)
+    and how late a run may still go out after a time when no sender ran."""
+
+    zone: ZoneInfo
+    grace_seconds: float
+
+
 class Sender:
-    """Drains pending deliveries until stopped."""
+    """Enqueues what is due and drains pending deliveries until stopped."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        messenger: Messenger,
+        messengers: Mapping[str, Messenger],
         catalogs: Catalogs,
         settings: BroadcastSettings,
         clock: Callable[[], datetime],
+        schedule: Schedule,
+        *,
+        retry: RetrySettings | None = None,
     ) -> None:
         self.sessions = sessions
-        self.messenger = messenger
+        self.messengers = dict(messengers)
         self.catalogs = catalogs
         self.settings = settings
         self.clock = clock
-        self.window = RateWindow(settings.rate_per_second)
+        self.schedule = schedule
+        self.window = RateWindow(settings.rate_per_second, span=WINDOW_SECONDS)
         self._spacing = 1.0 / (settings.rate_per_second * PACE)
         self._next_send = 0.0
         self._wake = asyncio.Event()
         self._stopping = False
         self._paused_until = 0.0
-        self._last_to_chat: dict[int, float] = {}
+        self._last_to_chat: dict[tuple[str, int], float] = {}
         self._in_hand: set[int] = set()
         self._outcomes: list[Outcome] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -132,6 +157,11 @@ class Sender:
         self._gate = asyncio.Lock()
         self._contents: dict[tuple[int, str], asyncio.Future[Content]] = {}
         self.sent = 0
+        self.retry = retry or RetrySettings()
+        self._flush_outage = Outage("the broadcast sender writing outcomes", self.retry, log)
+        # When the sender last got through to the database (time.monotonic()), for /healthz.
+        self.last_pass = time.monotonic()
+        self.running = False
 
     def wake(self) -> None:
         """New deliveries were enqueued: look now rather than at the next idle tick."""
@@ -141,11 +171,24 @@ class Sender:
         """Send until stop() is called."""
         flusher = asyncio.create_task(self._flush_regularly())
         reporter = asyncio.create_task(self._report_regularly())
+        outage = Outage("the broadcast sender", self.retry, log)
+        self.running = True
         try:
             cursor = 0
             while not self._stopping:
-                async with self.sessions() as session:
-                    batch = await broadcasts.due_deliveries(session, self.clock(), cursor, BATCH)
+                try:
+                    if cursor == 0:
+                        await self.enqueue_due()
+                    async with self.sessions() as session:
+                        batch = await broadcasts.due_deliveries(
+                            session, self.clock(), cursor, BATCH
+                        )
+                except Exception as error:
+                    self._wake.clear()
+                    await self._rest(outage.failed(error))
+                    continue
+                outage.succeeded()
+                self.last_pass = time.monotonic()
                 batch = [due for due in batch if due.id not in self._in_hand]
                 if not batch:
                     if cursor == 0:
@@ -161,7 +204,31 @@ class Sender:
             await self._drain()
             flusher.cancel()
             reporter.cancel()
-            await self.flush()
+            if await self._flush_guarded() is not None:
+                log.warning(
+                    "%d delivery outcomes could not be written: those sends may repeat after a "
+                    "restart",
+                    len(self._outcomes),
+                )
+            self.running = False
+
+    async def enqueue_due(self) -> int:
+        """Write the deliveries of every outgoing message that is due; how many runs."""
+        enqueued = 0
+        while True:
+            async with self.sessions() as session, session.begin():
+                runs = await broadcasts.enqueue_due(
+                    session,
+                    self.clock(),
+                    self.schedule.grace_seconds,
+                    self.schedule.zone,
+                    ENQUEUE_BATCH,
+                )
+            for run in runs:
+                log.info("broadcast %s: %d deliveries enqueued", run.broadcast_id, run.total)
+            enqueued += len(runs)
+            if len(runs) < ENQUEUE_BATCH:
+                return enqueued
 
     async def stop(self) -> None:
         """Finish the sends in flight, write their outcomes, and return."""
@@ -170,9 +237,21 @@ class Sender:
 
     async def _idle(self) -> None:
         self._wake.clear()
-        await self.flush()
+        await self._flush_guarded()
+        await self._rest(IDLE_SECONDS)
+
+    async def _rest(self, seconds: float) -> None:
+        """Wait `seconds`, or less if woken (new deliveries) or stopped."""
+        if self._stopping:
+            return
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    def stalled_for(self) -> float:
+        """Seconds since the sender last got through to the database (0 during a pause
+        Telegram asked for, which is waiting, not being stuck)."""
+        now = time.monotonic()
+        return max(0.0, now - max(self.last_pass, min(self._paused_until, now)))
 
     async def _drain(self) -> None:
         if self._tasks:
@@ -181,20 +260,38 @@ class Sender:
     # Pacing -----------------------------------------------------------------------------
 
     async def _send_paced(self, due: Due) -> None:
-        now = time.monotonic()
-        last = self._last_to_chat.get(due.chat_id)
-        if last is not None and now - last < self.settings.per_chat_seconds:
-            wait = self.settings.per_chat_seconds - (now - last)
+        if due.chat_id is None:
+            # Blocked, erased or gone since the run was enqueued: nobody to send to.
+            self._settle(due, DeliveryStatus.BLOCKED, "unreachable")
+            return
+        chat = (due.channel, due.chat_id)
+        wait = self._chat_wait(chat)
+        if wait > 0:
             self._defer(due, timedelta(seconds=wait), error=None)
             return
         await self._slots.acquire()
         self._in_hand.add(due.id)
-        self._last_to_chat[due.chat_id] = time.monotonic()
+        self._last_to_chat[chat] = time.monotonic()
         if len(self._last_to_chat) > CHATS_REMEMBERED:
             self._forget_old_chats()
         task = asyncio.create_task(self._send(due))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _chat_wait(self, chat: tuple[str, int]) -> float:
+        """Seconds until the chat may get its next message (0: now)."""
+        last = self._last_to_chat.get(chat)
+        if last is None:
+            return 0.0
+        return max(0.0, self.settings.per_chat_seconds - (time.monotonic() - last))
+
+    async def _gated(self, chat: tuple[str, int]) -> None:
+        """Wait until one more message to the chat passes the cap, the pause and the chat's
+        spacing, and count it: for messages that are not deliveries (progress reports)."""
+        await asyncio.sleep(self._chat_wait(chat))
+        await self._wait_for_slot()
+        self.window.take()
+        self._last_to_chat[chat] = time.monotonic()
 
     def _pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
@@ -227,12 +324,11 @@ class Sender:
 
     async def _send(self, due: Due) -> None:
         try:
+            messenger = self.messengers.get(due.channel)
+            if messenger is None or due.chat_id is None:
+                raise Rejected(f"no way to reach channel {due.channel!r}")
             content = await self._content(due.run_id, due.language)
-            # The slot is taken right before the request leaves, with no await in between,
-            # so the cap holds for what Telegram receives, not only for what was planned.
-            await self._wait_for_slot()
-            self.window.take()
-            await self._deliver(due.chat_id, content)
+            await self._deliver(messenger, due.chat_id, content)
         except RetryAfter as wait:
             # Everything waits, and this person is tried again after the pause.
             self._pause(wait.seconds)
@@ -249,6 +345,11 @@ class Sender:
         except (Rejected, MessengerError) as error:
             self._settle(due, DeliveryStatus.FAILED, str(error) or type(error).__name__)
         except Exception as error:
+            if unavailable(error):
+                # The database, not the delivery, failed (its content could not be read): it
+                # stays pending and goes when the database answers again.
+                self._defer(due, timedelta(seconds=self.retry.first_seconds), error=None)
+                return
             log.exception("delivery %s failed", due.id)
             self._settle(due, DeliveryStatus.FAILED, type(error).__name__)
         else:
@@ -257,15 +358,29 @@ class Sender:
         finally:
             self._slots.release()
 
-    async def _deliver(self, chat_id: int, content: Content) -> None:
+    async def _take_slot(self) -> None:
+        # The slot is taken right before the request leaves, with no await in between,
+        # so the cap holds for what Telegram receives, not only for what was planned.
+        await self._wait_for_slot()
+        self.window.take()
+
+    async def _deliver(self, messenger: Messenger, chat_id: int, content: Content) -> None:
         if content.kind is ContentKind.PHOTO and content.file_id:
-            await self.messenger.send_photo(chat_id, content.file_id, content.text, content.markup)
+            await self._take_slot()
+            await messenger.send_photo(chat_id, content.file_id, content.text, content.markup)
         elif content.kind is ContentKind.DOCUMENT and content.file_id:
-            await self.messenger.send_stored_document(
+            await self._take_slot()
+            await messenger.send_stored_document(
                 chat_id, content.file_id, content.text, content.markup
             )
         else:
-            await self.messenger.send_text(chat_id, content.text, content.markup)
+            # A long text (the digest of many towns) goes as several messages, the keys
+            # under the last; each passes the gate.
+            parts = split_text(content.text)
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                await self._take_slot()
+                await messenger.send_text(chat_id, part, content.markup if last else None)
 
     def _settle(self, due: Due, status: DeliveryStatus, error: str | None) -> None:
         now = self.clock()
@@ -294,11 +409,19 @@ class Sender:
 
     async def _flush_regularly(self) -> None:
         while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("could not write delivery outcomes; will try again")
+            wait = await self._flush_guarded()
+            await asyncio.sleep(FLUSH_SECONDS if wait is None else wait)
+
+    async def _flush_guarded(self) -> float | None:
+        """flush(); if it failed, the wait before the next try (the outage is logged once)."""
+        if not self._outcomes:
+            return None  # nothing written, so nothing learnt of the database either
+        try:
+            await self.flush()
+        except Exception as error:
+            return self._flush_outage.failed(error)
+        self._flush_outage.succeeded()
+        return None
 
     async def flush(self) -> None:
         """Write the outcomes gathered so far in one transaction."""
@@ -313,16 +436,22 @@ class Sender:
             raise
         for outcome in batch:
             self._in_hand.discard(outcome.delivery_id)
+        self.last_pass = time.monotonic()
 
     # Progress for the staff member who sent it -------------------------------------------
 
     async def _report_regularly(self) -> None:
+        outage = Outage("the broadcast progress reports", self.retry, log)
+        wait = self.settings.progress_seconds
         while True:
-            await asyncio.sleep(self.settings.progress_seconds)
+            await asyncio.sleep(wait)
             try:
                 await self.report()
-            except Exception:
-                log.exception("could not report broadcast progress")
+            except Exception as error:
+                wait = max(outage.failed(error), self.settings.progress_seconds)
+                continue
+            outage.succeeded()
+            wait = self.settings.progress_seconds
 
     async def report(self) -> None:
         """Update each unfinished run's progress message; close the runs with nothing pending."""
@@ -332,32 +461,38 @@ class Sender:
                 finished = figures[DeliveryStatus.PENDING] == 0
                 if finished:
                     await broadcasts.finish_run(session, run.id, self.clock())
+                    self._forget_content(run.id)
                 broadcast = await broadcasts.get(session, run.broadcast_id)
-                if broadcast is None or broadcast.notify_chat_id is None:
+                if broadcast is None or not broadcast.report_progress:
                     continue
-                language = await person_language(
-                    session, broadcast.created_by, self.catalogs.default
-                )
-                text = self.catalogs.render(
-                    language, progress_message(run.total, figures, finished)
-                )
-                chat = broadcast.notify_chat_id
+                reader = await session.get(Person, broadcast.created_by or -1)
+                messenger = self.messengers.get(reader.channel) if reader else None
+                if reader is None or reader.chat_id is None or messenger is None:
+                    continue
+                chat = (reader.channel, reader.chat_id)
+                render = self.catalogs.render
+                text = render(reader.language, progress_message(run.total, figures, finished))
                 try:
                     if run.progress_message_id is None:
-                        message_id = await self.messenger.send_text(chat, text)
+                        await self._gated(chat)
+                        message_id = await messenger.send_text(reader.chat_id, text)
                         await broadcasts.set_progress_message(session, run.id, message_id)
                     else:
-                        await self.messenger.edit_text(chat, run.progress_message_id, text)
+                        await self._gated(chat)
+                        await messenger.edit_text(reader.chat_id, run.progress_message_id, text)
                     if finished:
-                        await self.messenger.send_text(
-                            chat,
-                            self.catalogs.render(language, final_message(broadcast.id, figures)),
-                        )
+                        final = render(reader.language, final_message(broadcast.id, figures))
+                        await self._gated(chat)
+                        await messenger.send_text(reader.chat_id, final)
                 except RetryAfter as wait:
                     # Telegram's limits are per bot: the broadcast waits too.
                     self._pause(wait.seconds)
                 except MessengerError as error:
                     log.info("progress of run %s not shown: %s", run.id, type(error).__name__)
+
+    def _forget_content(self, run_id: int) -> None:
+        for key in [k for k in self._contents if k[0] == run_id]:
+            del self._contents[key]
 
     # Content -------------------------------------------------------------------------------
 
@@ -389,8 +524,8 @@ async def render_content(
 ) -> Content:
     """A broadcast's message as its readers in one language get it."""
     if broadcast.content_kind is ContentKind.LETTER:
-        body = await letter.letter_body(session, language)
-        markup = markup_json(catalogs, language, letter.read_markup(broadcast.id))
+        body = await letter_body(session, language)
+        markup = markup_json(catalogs, language, read_markup(broadcast.id))
         return Content(ContentKind.TEXT, catalogs.render(language, body), None, markup)
     if broadcast.content_kind in (ContentKind.EVENT, ContentKind.EVENT_REMINDER):
         event = await events.get(session, broadcast.event_id) if broadcast.event_id else None
@@ -403,8 +538,9 @@ async def render_content(
         markup = markup_json(catalogs, language, signup_markup(event.id))
         return Content(ContentKind.TEXT, catalogs.render(language, message), None, markup)
     if broadcast.content_kind is ContentKind.MESSAGE:
-        key, params = message_parts(broadcast.text or "")
-        return Content(ContentKind.TEXT, catalogs.render(language, Msg(key, **params)), None, None)
+        stored = message_of(broadcast)
+        markup = markup_json(catalogs, language, stored.markup)
+        return Content(ContentKind.TEXT, catalogs.render(language, stored.text), None, markup)
     text = catalogs.render(language, content_text(broadcast.text))
     return Content(broadcast.content_kind, text, broadcast.file_id, None)
 
@@ -431,11 +567,3 @@ def final_message(broadcast_id: int, figures: dict[DeliveryStatus, int]) -> Msg:
         blocked=figures[DeliveryStatus.BLOCKED],
         failed=figures[DeliveryStatus.FAILED],
     )
-
-
-async def person_language(session: AsyncSession, person_id: int | None, default: str) -> str:
-    """The language a staff member reads their progress reports in."""
-    if person_id is None:
-        return default
-    person = await session.get(Person, person_id)
-    return person.language if person is not None else default

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,31 @@ _MEDIA_KINDS: tuple[MediaKind, ...] = (
     "video",
     "animation",
 )
+
+
+class NotAnUpdate(ValueError):
+    """A webhook body that is not a Bot API update the bot can read (answered 400)."""
+
+
+def read_update(body: bytes) -> tuple[dict[str, Any], Inbound | None]:
+    """A webhook body as the update and the event it carries; NotAnUpdate if it is no update.
+
+    Valid JSON is not enough: an update without an id, a message without a chat, a field of
+    the wrong type or arrays nested past Python's recursion limit are refused here, before
+    any runtime or flow sees them. The reason names no value, only what is wrong.
+    """
+    try:
+        update = json.loads(body)
+    except (ValueError, RecursionError) as error:  # a UnicodeDecodeError is a ValueError
+        raise NotAnUpdate(f"not JSON ({type(error).__name__})") from None
+    if not isinstance(update, dict):
+        raise NotAnUpdate(f"a JSON {type(update).__name__}, not an object")
+    try:
+        return update, event_from_update(update)
+    except KeyError as error:
+        raise NotAnUpdate(f"no {error.args[0]!r}") from None
+    except (TypeError, ValueError, AttributeError, IndexError, RecursionError) as error:
+        raise NotAnUpdate(f"a field of the wrong shape ({type(error).__name__})") from None
 
 
 def event_from_update(update: Mapping[str, Any]) -> Inbound | None:

@@ -16,6 +16,8 @@ EVERYONE: frozenset[Role | None] = frozenset({None, *Role})
 NEWCOMERS: frozenset[Role | None] = frozenset({None})
 ENROLLED: frozenset[Role | None] = frozenset(Role)
 WORKERS: frozenset[Role | None] = frozenset({Role.WORKER})
+# A worker's own commands, which someone not enrolled yet is answered with how to enrol.
+WORKERS_AND_NEWCOMERS: frozenset[Role | None] = frozenset({None, Role.WORKER})
 CONTACTS: frozenset[Role | None] = frozenset({Role.CONTACT})
 # Staff, administrators and town officers: a town officer only for their own town.
 STAFF_ROLES: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN, Role.TOWN_OFFICER})

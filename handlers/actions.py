@@ -99,10 +99,15 @@ class ReplyButton:
 
 @dataclass(frozen=True)
 class Reply:
-    """A reply keyboard (needed for "share my number", which inline buttons cannot do)."""
+    """A reply keyboard (needed for "share my number", which inline buttons cannot do).
+
+    A `persistent` one is a person's own keyboard (a worker's 登记去留 / 我要求助...), kept
+    under every conversation; the others belong to the question that shows them.
+    """
 
     rows: tuple[tuple[ReplyButton, ...], ...]
     placeholder: Msg | None = None
+    persistent: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,16 +120,28 @@ Markup: TypeAlias = "Inline | Reply | RemoveReply | None"
 
 @dataclass(frozen=True)
 class SendText:
-    """Send a message to the chat of the event (or to `chat_id`, in `language`).
+    """Send a message to the chat of the event.
 
     With `file_name` (and no keys), a text too long for one message goes as that plain-text
     file instead of as several messages (what /mydata shows: one piece to keep)."""
 
     text: Msg | Raw
     markup: Markup = None
-    chat_id: int | None = None
-    language: str | None = None
     file_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Tell:
+    """Say something to other people: written to the outbox in the event's transaction and
+    sent by the sender, each person reached on their own channel, in their own language.
+
+    `purpose` is one of models.outbox.Purpose's values (what the message is for).
+    """
+
+    to: tuple[int, ...]
+    text: Msg
+    purpose: str
+    markup: Inline | None = None
 
 
 @dataclass(frozen=True)
@@ -182,11 +199,94 @@ class SendMade:
     params: Mapping[str, str | int | bool | None]
 
 
+@dataclass(frozen=True)
+class SetMenu:
+    """Set the command menu of this chat: each command with its description's key, described
+    in the reader's language. Said when a person's role is set in their own conversation."""
+
+    commands: tuple[tuple[str, str], ...]
+
+
 Action: TypeAlias = (
-    "SendText | EditText | EditMarkup | AnswerButton | SendDocument | SendPhoto | SendMade"
+    "SendText | EditText | EditMarkup | AnswerButton | SendDocument | SendPhoto | SendMade | Tell"
+    " | SetMenu"
 )
 
 
 def say(key: str, /, markup: Markup = None, **params: Param) -> SendText:
     """The common case: send one catalog message to the current chat."""
     return SendText(Msg(key, **params), markup)
+
+
+# Messages as data in the outbox: what is said to someone else is stored, then rendered in
+# their language when the sender sends it.
+
+JSONValue: TypeAlias = "dict[str, JSONValue] | list[JSONValue] | str | int | float | bool | None"
+
+
+def text_to_json(text: Param) -> JSONValue:
+    """A message, or one of its parameters, as JSON (read back by `text_from_json`)."""
+    if isinstance(text, Msg):
+        return {"msg": text.key, "params": {k: text_to_json(v) for k, v in text.params.items()}}
+    if isinstance(text, Raw):
+        return {"raw": text.text}
+    if isinstance(text, Lines):
+        return {"lines": [text_to_json(i) for i in text.items], "sep": text_to_json(text.sep)}
+    if isinstance(text, datetime):
+        return {"datetime": text.isoformat()}
+    if isinstance(text, date):
+        return {"date": text.isoformat()}
+    return text
+
+
+def text_from_json(data: JSONValue) -> Param:
+    """A message or parameter stored by `text_to_json`."""
+    if isinstance(data, dict):
+        if "msg" in data:
+            params = data.get("params")
+            assert isinstance(params, dict)
+            return Msg(str(data["msg"]), **{k: text_from_json(v) for k, v in params.items()})
+        if "raw" in data:
+            return Raw(str(data["raw"]))
+        if "lines" in data:
+            items = data["lines"]
+            assert isinstance(items, list)
+            sep = text_from_json(data.get("sep", "\n"))
+            assert isinstance(sep, str | Msg)
+            return Lines(tuple(text_from_json(i) for i in items), sep)
+        if "datetime" in data:
+            return datetime.fromisoformat(str(data["datetime"]))
+        if "date" in data:
+            return date.fromisoformat(str(data["date"]))
+    if isinstance(data, str | int) and not isinstance(data, bool):
+        return data
+    raise ValueError(f"not a stored message: {data!r}")
+
+
+def inline_to_json(markup: Inline | None) -> JSONValue:
+    """An inline keyboard as JSON (labels stay keys, translated when sent)."""
+    if markup is None:
+        return None
+    return [
+        [{"label": text_to_json(b.label), "data": b.data, "url": b.url} for b in row]
+        for row in markup.rows
+    ]
+
+
+def inline_from_json(data: JSONValue) -> Inline | None:
+    """An inline keyboard stored by `inline_to_json`."""
+    if data is None:
+        return None
+    assert isinstance(data, list)
+    rows: list[list[Button]] = []
+    for row in data:
+        assert isinstance(row, list)
+        buttons: list[Button] = []
+        for item in row:
+            assert isinstance(item, dict)
+            label = text_from_json(item["label"])
+            assert isinstance(label, Msg | Raw)
+            url = item.get("url")
+            buttons.append(Button(label, str(item.get("data") or ""), str(url) if url else None))
+        rows.append(buttons)
+    return Inline.of(rows)

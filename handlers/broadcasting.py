@@ -14,8 +14,8 @@ from handlers.access import is_town_officer, own_town
 from handlers.actions import N_, Action, Button, Inline, Lines, Msg, Param, Raw, SendText, say
 from handlers.flow import Context, Goto, Outcome, Reject, State, Stay, Step, refuse
 from handlers.labels import LANGUAGE_NAMES, PLAN_LABELS
-from models import audit, broadcasts, organisation
-from models.broadcasts import NO_CHECKIN, Audience, Broadcast
+from models import organisation
+from models.broadcasts import NO_CHECKIN, Audience
 from models.checkins import Plan
 from models.people import Role
 
@@ -182,23 +182,6 @@ async def on_language(state: State, value: str, ctx: Context) -> Outcome:
         return Reject(Msg("error.stale_button"))
     state.data["language"] = value
     return Goto("content")
-
-
-async def audit_broadcast(ctx: Context, broadcast: Broadcast) -> None:
-    """Every broadcast staff start goes into the audit log, with its audience and size."""
-    audience = Audience.from_json(broadcast.audience)
-    count = await broadcasts.count_audience(ctx.session, audience)
-    scope = {
-        "broadcast": broadcast.id,
-        "kind": broadcast.content_kind.value,
-        "audience": audience.to_json(),
-        "send_at": broadcast.send_at.isoformat(),
-        "daily_until": broadcast.daily_until.isoformat() if broadcast.daily_until else None,
-    }
-    actor = ctx.person.id if ctx.person else None
-    await audit.record(
-        ctx.session, audit.Action.BROADCAST, ctx.now, actor_id=actor, scope=scope, rows=count
-    )
 
 
 # The audience steps, in this order at the start of /broadcast and of /event after its own;

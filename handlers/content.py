@@ -1,7 +1,8 @@
 """What recipients get: one rule for a flow's preview and for the sender that delivers it.
 
 A broadcast's content, the open letter with its button, an event's notice, reminder and
-sign-up button.
+sign-up button; the letter and a notice end with what a worker may do next (check in, ask
+for help, the phone numbers), buttons that do what the commands do (handlers/flows/common.py).
 """
 
 from __future__ import annotations
@@ -48,10 +49,21 @@ async def letter_body(session: AsyncSession, language: str) -> Msg | Raw:
     return Raw(replaced) if replaced is not None else Msg("letter.body")
 
 
+def worker_rows() -> list[list[Button]]:
+    """What a worker can do next, as buttons at the end of the letter and of event notices."""
+    return [
+        [
+            Button(Msg("button.checkin"), global_data("cmd", "checkin")),
+            Button(Msg("button.request"), global_data("cmd", "request")),
+        ],
+        [Button(Msg("button.phones"), global_data("phones"))],
+    ]
+
+
 def read_markup(broadcast_id: int, *, done: bool = False) -> Inline:
-    """The button under every copy of the letter."""
+    """The buttons under every copy of the letter: "I have read it", then what to do next."""
     label = Msg("letter.read_done") if done else Msg("letter.read_button")
-    return Inline.of([[Button(label, global_data("read", broadcast_id))]])
+    return Inline.of([[Button(label, global_data("read", broadcast_id))], *worker_rows()])
 
 
 async def letter_for(ctx: Context) -> list[Action]:
@@ -61,14 +73,19 @@ async def letter_for(ctx: Context) -> list[Action]:
     return [SendText(body, read_markup(campaign.id if campaign else 0))]
 
 
-def notice(title: str, starts_at: datetime, place: str, capacity: int | None, taken: int) -> Msg:
-    """The event notice as recipients read it."""
+def details(title: str, starts_at: datetime, place: str, capacity: int | None, taken: int) -> Msg:
+    """An event's what, when and where, and the places left."""
     seats: Param = (
         Msg("event.seats", capacity=capacity, left=max(capacity - taken, 0))
         if capacity is not None
         else Msg("event.no_limit")
     )
-    return Msg("event.notice", title=title, starts=starts_at, place=place, seats=seats)
+    return Msg("event.details", title=title, starts=starts_at, place=place, seats=seats)
+
+
+def notice(title: str, starts_at: datetime, place: str, capacity: int | None, taken: int) -> Msg:
+    """The event notice as recipients read it."""
+    return Msg("event.notice", details=details(title, starts_at, place, capacity, taken))
 
 
 def reminder(event: Event) -> Msg:
@@ -77,5 +94,12 @@ def reminder(event: Event) -> Msg:
 
 
 def signup_markup(event_id: int) -> Inline:
-    """The sign-up button under the notice."""
-    return Inline.of([[Button(Msg("event.sign_up"), global_data("signup", event_id))]])
+    """The sign-up button under the notice, then what a worker may do next."""
+    sign_up = Button(Msg("event.sign_up"), global_data("signup", event_id))
+    return Inline.of([[sign_up], *worker_rows()])
+
+
+def cancel_signup_markup(event_id: int) -> Inline:
+    """The button under the notice once the person signed up: to take it back."""
+    cancel = Button(Msg("event.cancel_sign_up"), global_data("unsignup", event_id))
+    return Inline.of([[cancel], *worker_rows()])

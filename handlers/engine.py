@@ -15,13 +15,14 @@ import asyncio
 import copy
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers import outbox
 from handlers.actions import (
     Action,
     AnswerButton,
@@ -33,6 +34,7 @@ from handlers.actions import (
     Reply,
     ReplyButton,
     SendText,
+    Tell,
 )
 from handlers.events import (
     ButtonPress,
@@ -42,7 +44,6 @@ from handlers.events import (
     Inbound,
     Media,
     Text,
-    Trigger,
 )
 from handlers.flow import (
     CommandSpec,
@@ -64,7 +65,7 @@ from handlers.flow import (
 from handlers.ports import Clock, Texts
 from models import conversations, people
 from models.conversations import StoredConversation
-from models.people import Person
+from models.people import Person, Role
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,12 @@ Fallback = Callable[[Context], "Any"]
 
 @dataclass(frozen=True)
 class Answer:
-    """The engine's answer to one event: actions to render, in the reader's language."""
+    """The engine's answer to one event: actions to render, in the reader's language; and
+    what it told other people, already written to the outbox (not for the renderer)."""
 
     language: str
     actions: tuple[Action, ...] = ()
+    told: tuple[Tell, ...] = ()
 
 
 class _Refused(Exception):
@@ -163,6 +166,8 @@ class Engine:
         clock: Clock,
         new_token: Callable[[], str] | None = None,
         gate: Gate | None = None,
+        home_keyboards: Mapping[Role, Reply] | None = None,
+        shortcuts: Mapping[Role, Mapping[str, str]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.flows = check_switches(flows)
@@ -175,6 +180,10 @@ class Engine:
         self.new_token = new_token or (lambda: secrets.token_urlsafe(4))
         self._locks = KeyedLocks()
         self.gate = gate
+        # A role's own keyboard stays under the chat; pressing one of its buttons (label key
+        # -> command) runs the command, whatever conversation is open.
+        self.home_keyboards = dict(home_keyboards or {})
+        self.shortcuts = dict(shortcuts or {})
         if gate is not None and gate.flow not in self.flows:
             raise ValueError(f"the gate's flow {gate.flow!r} is not declared")
 
@@ -231,7 +240,10 @@ class Engine:
                 # refused step leaves nothing half-written (cheaper than a savepoint per step).
                 raise _Refused(Answer(ctx.language, tuple(actions)))
             await self._store(turn, conversation, ctx)
-            return Answer(ctx.language, tuple(actions))
+            told = tuple(a for a in actions if isinstance(a, Tell))
+            await self._tell_others(told, ctx)
+            mine = tuple(a for a in actions if not isinstance(a, Tell))
+            return Answer(ctx.language, mine, told)
 
     async def _after_failure(self, event: Inbound) -> Answer:
         # Record the update as handled so a redelivery cannot fail the same way forever.
@@ -293,7 +305,7 @@ class Engine:
     async def _stopped_at_gate(self, turn: _Turn, ctx: Context) -> bool:
         """Start the gate's flow instead of handling the event, when the person must pass it."""
         gate, event = self.gate, ctx.event
-        if gate is None or isinstance(event, Trigger) or not gate.needed(ctx):
+        if gate is None or not gate.needed(ctx):
             return False
         if isinstance(event, Command):
             if event.name in gate.exempt | {"cancel"}:
@@ -325,8 +337,6 @@ class Engine:
             await self._on_input(turn, ctx, "on_contact", event)
         elif isinstance(event, Media):
             await self._on_input(turn, ctx, "on_media", event)
-        elif isinstance(event, Trigger):
-            await self._on_input(turn, ctx, "on_trigger", event)
 
     async def _on_command(self, turn: _Turn, ctx: Context, event: Command) -> None:
         if event.name == "cancel":
@@ -381,6 +391,10 @@ class Engine:
             await self._on_input(turn, ctx, "on_button", value)
 
     async def _on_text(self, turn: _Turn, ctx: Context, event: Text) -> None:
+        shortcut = self._shortcut(ctx, event.text)
+        if shortcut is not None:
+            await self._on_command(turn, ctx, shortcut)
+            return
         if turn.state is not None:
             typed = event.text.strip()
             if typed == self.texts.plain(ctx.language, "nav.cancel"):
@@ -391,17 +405,41 @@ class Engine:
                 return
         await self._on_input(turn, ctx, "on_text", event.text)
 
+    def _shortcut(self, ctx: Context, typed: str) -> Command | None:
+        """The command a press of the person's own keyboard stands for, if the text is one."""
+        role = ctx.person.role if ctx.person else None
+        if role is None:
+            return None
+        typed = typed.strip()
+        for key, name in self.shortcuts.get(role, {}).items():
+            if typed == self.texts.plain(ctx.language, key):
+                event = ctx.event
+                return Command(
+                    update_id=event.update_id,
+                    user_id=event.user_id,
+                    chat_id=event.chat_id,
+                    language_code=event.language_code,
+                    private=event.private,
+                    name=name,
+                )
+        return None
+
     async def _on_input(self, turn: _Turn, ctx: Context, kind: str, value: Any) -> None:
         state = turn.state
         if state is None:
-            turn.actions.extend(await self.idle(ctx))
+            # Outside any conversation: an answer, or a flow offered (a request, prefilled).
+            idle = await self.idle(ctx)
+            if isinstance(idle, Switch):
+                await self._switch(turn, ctx, idle)
+            else:
+                turn.actions.extend(idle)
             return
         step = self._step(state)
         handler = getattr(step, kind, None)
         if handler is None:
             if isinstance(ctx.event, ButtonPress):
                 turn.actions.append(AnswerButton(Msg("error.stale_button"), alert=True))
-            elif not isinstance(ctx.event, Trigger):
+            else:
                 turn.actions.append(SendText(Msg(step.hint)))
             return
         snapshot = copy.deepcopy(state.data)
@@ -502,6 +540,12 @@ class Engine:
             ctx.session, chat_id, user_id, language=remembered, state=state_json, now=ctx.now
         )
 
+    async def _tell_others(self, told: Iterable[Tell], ctx: Context) -> None:
+        """Write what is said to other people to the outbox, in this transaction."""
+        by = ctx.person.id if ctx.person is not None else None
+        for message in told:
+            await outbox.tell(ctx.session, message, ctx.now, by)
+
     # Decorating the answer ----------------------------------------------------------
 
     def _encode_all(self, actions: Iterable[Action], state: State) -> list[Action]:
@@ -534,10 +578,13 @@ class Engine:
     def _decorate(self, turn: _Turn, ctx: Context) -> list[Action]:
         actions = list(turn.actions)
         shows_keyboard = any(
-            isinstance(a, SendText) and isinstance(a.markup, Reply) for a in actions
+            isinstance(a, SendText) and isinstance(a.markup, Reply) and not a.markup.persistent
+            for a in actions
         )
         if turn.keyboard_was_showing and turn.changed and not shows_keyboard:
-            actions = _remove_reply_keyboard(actions)
+            role = ctx.person.role if ctx.person else None
+            home = self.home_keyboards.get(role) if role is not None else None
+            actions = _remove_reply_keyboard(actions, home)
         if turn.state is not None and turn.changed:
             turn.state.reply_keyboard = shows_keyboard
         event = ctx.event
@@ -581,17 +628,19 @@ def _encode_action(action: Action, state: State) -> Action:
     return action
 
 
-def _remove_reply_keyboard(actions: list[Action]) -> list[Action]:
+def _remove_reply_keyboard(actions: list[Action], home: Reply | None) -> list[Action]:
+    """Take a question's keyboard away, putting the person's own one (if any) back instead."""
+    markup: Reply | RemoveReply = home if home is not None else RemoveReply()
     for index, action in enumerate(actions):
-        if isinstance(action, SendText) and action.markup is None and action.chat_id is None:
-            actions[index] = replace(action, markup=RemoveReply())
+        if isinstance(action, SendText) and action.markup is None:
+            actions[index] = replace(action, markup=markup)
             return actions
-    return [SendText(Msg("ui.keyboard_closed"), RemoveReply()), *actions]
+    return [SendText(Msg("ui.keyboard_closed"), markup), *actions]
 
 
 def _answer_in_place(actions: list[Action], message_id: int) -> list[Action]:
     for index, action in enumerate(actions):
-        if isinstance(action, SendText) and action.chat_id is None:
+        if isinstance(action, SendText):
             if action.markup is None or isinstance(action.markup, Inline):
                 actions[index] = EditText(message_id, action.text, action.markup)
             return actions

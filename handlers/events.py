@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,12 +86,4 @@ class ChatStatus(Event):
     blocked: bool
 
 
-@dataclass(frozen=True, kw_only=True)
-class Trigger(Event):
-    """A scheduled nudge into a person's conversation (a reminder, a re-ask); no Telegram update."""
-
-    name: str
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
-Inbound = Text | Command | ButtonPress | ContactShared | Media | ChatStatus | Trigger
+Inbound = Text | Command | ButtonPress | ContactShared | Media | ChatStatus

@@ -98,6 +98,8 @@ class FlowSettings:
     # many people or more; the trend starts on the first day of the service phase.
     gap_threshold: int = 5
     campaign_start: date = date(2027, 1, 10)
+    # The Spring Festival (正月初一) the campaign is for: date buttons are offered around it.
+    holiday: date = date(2027, 2, 6)
 
 
 @dataclass

@@ -17,17 +17,31 @@ reads it.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.access import DISTRICT_STAFF
-from handlers.actions import N_, Action, Button, Inline, Lines, Msg, Param, SendPhoto, SendText, say
+from handlers.actions import (
+    N_,
+    Action,
+    Button,
+    Inline,
+    Lines,
+    Msg,
+    Param,
+    SendPhoto,
+    SendText,
+    Tell,
+    say,
+)
 from handlers.flow import Context, FlowSettings, global_data
 from handlers.labels import CATEGORY_LABELS, REQUEST_STATUS_LABELS, ROLE_NAMES
 from handlers.phone import phone_for
 from models import organisation, people, requests
+from models.broadcasts import Purpose
 from models.checkins import CheckIn
 from models.people import Person, Role
 from models.requests import Category, HelpRequest, Route, Scope, Side, Source, Status
@@ -79,8 +93,11 @@ def parse_number(text: str) -> int | None:
 
 
 def age(since: datetime, now: datetime) -> Msg:
-    """How long something has waited, in hours or days."""
-    hours = max(0, int((now - since).total_seconds() // 3600))
+    """How long something has waited: minutes (at least one) under an hour, else hours or days."""
+    seconds = max(0, (now - since).total_seconds())
+    if seconds < 3600:
+        return Msg("requests.age_minutes", minutes=max(1, math.ceil(seconds / 60)))
+    hours = int(seconds // 3600)
     if hours < 24:
         return Msg("requests.age_hours", hours=hours)
     return Msg("requests.age_days", days=hours // 24)
@@ -141,7 +158,10 @@ async def card(
         route_line(request),
     ]
     if request.anonymous:
-        lines.append(Msg("request.card.anonymous"))
+        # From a check-in the worker chose nothing: a wage matter is kept from the employer by rule.
+        by_rule = request.source is Source.CHECKIN
+        withheld = N_("request.card.anonymous_by_rule") if by_rule else N_("request.card.anonymous")
+        lines.append(Msg(withheld))
     if request.description and shows_description(viewer, request):
         lines.append(Msg("request.card.description", text=request.description))
     elif request.source is Source.CHECKIN:
@@ -202,69 +222,62 @@ async def _town_of(session: AsyncSession, request: HelpRequest) -> int | None:
     return enterprise.town_id if enterprise is not None else None
 
 
-async def staff_targets(session: AsyncSession, request: HelpRequest) -> list[tuple[int, str, Role]]:
+Target = tuple[int, Role]  # a person to tell, and the role they read the request as
+
+
+async def staff_targets(session: AsyncSession, request: HelpRequest) -> list[Target]:
     """Labour inspection for wages (all district staff while none can be reached, so that
     nothing is lost); staff and the town's officers else."""
     if request.about_wages:
-        chats = await people.labour_inspection_chats(session) or await people.staff_chats(session)
-        return [(chat, language, Role.STAFF) for chat, language in chats]
-    town = await _town_of(session, request)
-    found = await people.staff_chats(session, town)
-    return [(chat, language, Role.STAFF) for chat, language in found]
+        found = await people.labour_inspection_ids(session) or await people.staff_ids(session)
+    else:
+        found = await people.staff_ids(session, await _town_of(session, request))
+    return [(person_id, Role.STAFF) for person_id in found]
 
 
-async def contact_targets(
-    session: AsyncSession, request: HelpRequest
-) -> list[tuple[int, str, Role]]:
+async def contact_targets(session: AsyncSession, request: HelpRequest) -> list[Target]:
     if request.enterprise_id is None:
         return []
     contacts = await requests.contacts_of(session, request.enterprise_id)
-    return [(p.chat_id, p.language, Role.CONTACT) for p in contacts if p.chat_id is not None]
+    return [(p.id, Role.CONTACT) for p in contacts if p.chat_id is not None]
 
 
-async def tell_worker(session: AsyncSession, request: HelpRequest, key: str) -> list[SendText]:
+async def tell_worker(session: AsyncSession, request: HelpRequest, key: str) -> list[Tell]:
     """The news `key` (marked N_ by the caller) about the request, with its number and
     category, to the worker in their language; nothing if the bot cannot reach them."""
     worker = await session.get(Person, request.person_id)
     if worker is None or worker.chat_id is None or not worker.active:
         return []
     text = Msg(key, number=request.id, category=Msg(CATEGORY_LABELS[request.category]))
-    return [SendText(text, chat_id=worker.chat_id, language=worker.language)]
+    return [Tell((worker.id,), text, Purpose.REQUEST_NEWS)]
 
 
 async def notify(
     session: AsyncSession,
     request: HelpRequest,
-    targets: Sequence[tuple[int, str, Role]],
+    targets: Sequence[Target],
     key: str,
     now: datetime,
     **params: Param,
-) -> list[SendText]:
+) -> list[Tell]:
     """The request's card, introduced by `key` (marked N_ by the caller), to each target in
     their language, with the Answer button; each reader sees only what their role may."""
-    cards: dict[Role, Lines] = {}
-    sent: list[SendText] = []
-    seen: set[int] = set()
-    for chat_id, language, role in targets:
-        if chat_id in seen:
-            continue
-        seen.add(chat_id)
-        if role not in cards:
-            cards[role] = await card(session, request, role, now)
-        sent.append(
-            SendText(
-                Msg(key, card=cards[role], **params),
-                answer_markup(request.id),
-                chat_id=chat_id,
-                language=language,
-            )
+    by_role: dict[Role, list[int]] = {}
+    for person_id, role in targets:
+        if all(person_id not in ids for ids in by_role.values()):
+            by_role.setdefault(role, []).append(person_id)
+    return [
+        Tell(
+            tuple(ids),
+            Msg(key, card=await card(session, request, role, now), **params),
+            Purpose.REQUEST_NOTICE,
+            answer_markup(request.id),
         )
-    return sent
+        for role, ids in by_role.items()
+    ]
 
 
-async def _route_new(
-    session: AsyncSession, request: HelpRequest, now: datetime
-) -> list[tuple[int, str, Role]]:
+async def _route_new(session: AsyncSession, request: HelpRequest, now: datetime) -> list[Target]:
     """Decide who handles a new request (stored on it) and return who to tell."""
     if request.about_wages:
         request.route = Route.STAFF
@@ -288,7 +301,7 @@ async def open_request(
     anonymous: bool,
     source: Source,
     now: datetime,
-) -> tuple[HelpRequest, list[SendText]]:
+) -> tuple[HelpRequest, list[Tell]]:
     """Store a new request, routed, and the notifications to whoever handles it."""
     request = HelpRequest(
         person_id=worker.id,
@@ -353,11 +366,12 @@ async def from_checkin(ctx: Context, checkin: CheckIn) -> list[Action]:
 
 async def escalate_due(
     session: AsyncSession, now: datetime, settings: FlowSettings
-) -> list[SendText]:
-    """Pass every request its contact left unanswered too long on to staff; the messages."""
+) -> tuple[int, list[Tell]]:
+    """Pass every request its contact left unanswered too long on to staff; how many, and
+    the messages."""
     due = await requests.due_for_escalation(session, now - settings.request_escalate_after)
     wait = wait_time(settings.request_escalate_after)
-    sent: list[SendText] = []
+    sent: list[Tell] = []
     for request in due:
         request.escalated_at = now
         targets = await staff_targets(session, request)
@@ -367,4 +381,4 @@ async def escalate_due(
         sent.extend(await tell_worker(session, request, N_("request.escalated_to_worker")))
         log.info("request %s escalated to staff", request.id)
     await session.flush()
-    return sent
+    return len(due), sent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers import lunar
 from handlers.actions import Lines, Msg, Param
 from handlers.geography import province_name
 from handlers.labels import NEED_LABELS, PLAN_LABELS, TRANSPORT_LABELS
@@ -29,9 +30,9 @@ def describe(checkin: CheckIn) -> Lines:
             )
         )
         if checkin.depart_date is not None:
-            lines.append(Msg("checkin.line.depart", date=checkin.depart_date))
+            lines.append(Msg("checkin.line.depart", date=lunar.with_lunar(checkin.depart_date)))
         lines.append(
-            Msg("checkin.line.return", date=checkin.return_date)
+            Msg("checkin.line.return", date=lunar.with_lunar(checkin.return_date))
             if checkin.return_date
             else Msg("checkin.line.return_unknown")
         )
@@ -40,5 +41,5 @@ def describe(checkin: CheckIn) -> Lines:
                 Msg("checkin.line.transport", transport=Msg(TRANSPORT_LABELS[checkin.transport]))
             )
     elif checkin.ask_again_on is not None:
-        lines.append(Msg("checkin.line.ask_again", date=checkin.ask_again_on))
+        lines.append(Msg("checkin.line.ask_again", date=lunar.with_lunar(checkin.ask_again_on)))
     return Lines(tuple(lines))

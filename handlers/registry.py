@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers import menus
 from handlers.flow import CommandSpec, Flow, Gate, GlobalButton
 from handlers.flows import (
     broadcast,
@@ -65,3 +66,6 @@ BUTTONS: tuple[GlobalButton, ...] = (
 idle = common.idle
 # Before anything else: consent to the current text, from those who agreed to an older one.
 GATE: Gate = privacy.CONSENT_GATE
+# Each role's own keyboard under the chat, and the command each of its buttons runs.
+HOME_KEYBOARDS = menus.HOME_KEYBOARDS
+SHORTCUTS = menus.SHORTCUTS

@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.access import role_title
-from handlers.actions import Action, Msg, Raw, SendText, say
+from handlers.actions import Action, Msg, Raw, SendText, Tell, say
 from handlers.flow import CommandResult, Context, Switch
 from models import audit, invites, organisation, people
+from models.broadcasts import Purpose
 from models.invites import Invite, InviteKind
 from models.people import Person, Role
 
@@ -122,15 +123,8 @@ async def relieve(
         await audit.record(
             ctx.session, audit.Action.ROLE_CHANGE, ctx.now, actor_id=actor, scope=scope
         )
-        if person.chat_id is not None and person.active:
-            title = role_title(Role.CONTACT, place, deputy=deputy)
-            told.append(
-                SendText(
-                    Msg("role.relieved", role=title),
-                    chat_id=person.chat_id,
-                    language=person.language,
-                )
-            )
+        title = role_title(Role.CONTACT, place, deputy=deputy)
+        told.append(Tell((person.id,), Msg("role.relieved", role=title), Purpose.ROLE_CHANGE))
     return told
 
 

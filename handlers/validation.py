@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from types import MappingProxyType
 
+from handlers import lunar
+
 __all__ = [
     "Invalid",
     "clean",
@@ -207,7 +209,8 @@ def _nearest_date(month: int, day: int, today: date) -> date | None:
 
 
 def parse_date(raw: str, today: date) -> date | Invalid:
-    """A calendar date in a common Chinese or numeric form, or why it was refused."""
+    """A date in a common Chinese or numeric form, or as the lunar calendar says it (腊月二十五,
+    初八, 除夕: see handlers/lunar.py), or why it was refused."""
     text = clean(raw)
     if not text:
         return Invalid("error.text.empty")
@@ -227,7 +230,10 @@ def parse_date(raw: str, today: date) -> date | Invalid:
         if match is not None:
             found = _nearest_date(int(match[1]), int(match[2]), today)
             return Invalid("error.date.no_such_day", {"text": text}) if found is None else found
-    return Invalid("error.date.format")
+    said = lunar.parse(text, today)
+    if isinstance(said, lunar.NotALunarDay):
+        return Invalid(said.key, {"text": text})
+    return Invalid("error.date.format") if said is None else said
 
 
 # --- times of day --------------------------------------------------------------------

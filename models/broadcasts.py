@@ -1,9 +1,13 @@
-"""Broadcasts: what staff send to whom and when, each run of it, and one delivery per person.
+"""The outbox: everything the program says to anyone other than the person it answers.
 
-A broadcast is the content, the audience and the schedule. Each time it is due, a run is
-enqueued: one delivery row per recipient (unique per run and person), written in one
-INSERT ... SELECT. The sender drains pending deliveries; every row ends sent, blocked or
-failed with the reason, so a crash at any moment loses nothing.
+An outgoing message (a `Broadcast` row: staff's notices, the open letter, an event notice,
+a request passed on, an answer passed back, a reminder, a nudge, the digest...) is the
+content, the audience, the schedule and a typed purpose, written in the transaction of the
+change that causes it. When it is due the sender enqueues a run: one delivery row per
+recipient person (unique per run and person), written in one INSERT ... SELECT. A delivery
+names a person, not a chat: the sender looks up the person's channel and address when it
+sends. Every row ends sent, blocked or failed with the reason, so a crash at any moment
+loses nothing.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
@@ -58,18 +63,25 @@ class ContentKind(StrEnum):
     LETTER = "letter"  # the open letter, in each reader's language
     EVENT = "event"  # an event notice with its sign-up button
     EVENT_REMINDER = "event_reminder"  # to those signed up, before the event starts
-    MESSAGE = "message"  # a catalog message (text: its key and parameters), per reader's language
+    MESSAGE = "message"  # a catalog message with its keyboard (`message`), per reader's language
 
 
-def message_text(key: str, **params: str) -> str:
-    """The text of a MESSAGE broadcast: the catalog key, and its parameters as a query string."""
-    return f"{key}?{urlencode(params)}" if params else key
+class Purpose(StrEnum):
+    """What an outgoing message is for: "already reminded today" is a query on it."""
 
-
-def message_parts(text: str) -> tuple[str, dict[str, str]]:
-    """The catalog key and parameters of a MESSAGE broadcast's text."""
-    key, _, query = text.partition("?")
-    return key, dict(parse_qsl(query))
+    BROADCAST = "broadcast"  # staff's notice to an audience
+    LETTER = "letter"  # the campaign's open letter
+    EVENT_NOTICE = "event_notice"
+    EVENT_REMINDER = "event_reminder"
+    REQUEST_NOTICE = "request_notice"  # a request for help to whoever handles it
+    REQUEST_NEWS = "request_news"  # an answer or news of a request, to the worker
+    REPORT_REMINDER = "report_reminder"  # contacts who have not reported today
+    NUDGE = "nudge"  # a contact's reminder to their workers to check in
+    REASK = "reask"  # undecided and stale workers asked again
+    DIGEST = "digest"  # the day's figures to staff
+    ROLE_CHANGE = "role_change"  # "you have been replaced" and the like
+    NOMINATION = "nomination"  # reminders, decisions and news of nominations
+    ERASURE = "erasure"  # staff told that a contact erased their data
 
 
 class BroadcastStatus(StrEnum):
@@ -94,18 +106,30 @@ class Broadcast(Base):
     """Content, audience and schedule, as a staff member confirmed them."""
 
     __tablename__ = "broadcasts"
+    __table_args__ = (
+        # The sender's query: scheduled broadcasts due now, without a scan.
+        Index("ix_broadcasts_due", "status", "next_run_at"),
+        # "Already sent today?": the outbox by purpose and time.
+        Index("ix_broadcasts_purpose", "purpose", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     content_kind: Mapped[ContentKind] = mapped_column(enum_column(ContentKind))
+    purpose: Mapped[Purpose] = mapped_column(enum_column(Purpose, 24), default=Purpose.BROADCAST)
     text: Mapped[str | None] = mapped_column(Text)
+    # A MESSAGE's catalog text and inline keyboard (handlers/actions.py text_to_json).
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     file_id: Mapped[str | None] = mapped_column(String(256))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
     audience: Mapped[dict[str, Any]] = mapped_column(JSON)
     send_at: Mapped[datetime] = mapped_column(UTCDateTime)
     daily_until: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[BroadcastStatus] = mapped_column(enum_column(BroadcastStatus), index=True)
+    status: Mapped[BroadcastStatus] = mapped_column(enum_column(BroadcastStatus))
+    # When the next run is due, while scheduled: the sender enqueues it then.
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
-    notify_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The staff member who sent it sees its progress and a final report.
+    report_progress: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -138,7 +162,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("broadcast_runs.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
-    chat_id: Mapped[int] = mapped_column(BigInteger)
+    # The reader's language when the run was enqueued (for the figures; sends use today's).
     language: Mapped[str] = mapped_column(String(16))
     status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -152,12 +176,14 @@ class Delivery(Base):
 
 @dataclass(frozen=True)
 class Audience:
-    """Who a broadcast reaches: workers or contacts, narrowed by town, enterprise, plan, language.
+    """Who a broadcast reaches: workers or contacts, narrowed by town, enterprise, plan, language;
+    or, with `people`, exactly those people (whatever their role).
 
     plan is a Plan value, or "none" for workers who have not checked in yet.
     """
 
     role: Role = Role.WORKER
+    people: tuple[int, ...] | None = None
     town_id: int | None = None
     enterprise_id: int | None = None
     plan: str | None = None
@@ -170,15 +196,16 @@ class Audience:
     stale_before: str | None = None
     # Workers whose latest check-in is undecided and asked to be asked again by this ISO date.
     undecided_due: str | None = None
-    # Only people not sent a MESSAGE broadcast whose text starts with `not_sent` since the
-    # ISO moment `not_sent_since`: a reminder keeps its rhythm per person.
-    not_sent: str | None = None
+    # Only people not sent a message of these purposes since the ISO moment
+    # `not_sent_since`: a reminder keeps its rhythm per person.
+    not_sent: tuple[Purpose, ...] | None = None
     not_sent_since: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """As stored in the broadcast row."""
         return {
             "role": self.role.value,
+            "people": list(self.people) if self.people is not None else None,
             "town_id": self.town_id,
             "enterprise_id": self.enterprise_id,
             "plan": self.plan,
@@ -187,15 +214,17 @@ class Audience:
             "unreported_on": self.unreported_on,
             "stale_before": self.stale_before,
             "undecided_due": self.undecided_due,
-            "not_sent": self.not_sent,
+            "not_sent": [p.value for p in self.not_sent] if self.not_sent is not None else None,
             "not_sent_since": self.not_sent_since,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Audience:
         """Back from the broadcast row."""
+        people = data.get("people")
         return cls(
             role=Role(data.get("role", Role.WORKER.value)),
+            people=tuple(int(p) for p in people) if people is not None else None,
             town_id=data.get("town_id"),
             enterprise_id=data.get("enterprise_id"),
             plan=data.get("plan"),
@@ -204,22 +233,32 @@ class Audience:
             unreported_on=data.get("unreported_on"),
             stale_before=data.get("stale_before"),
             undecided_due=data.get("undecided_due"),
-            not_sent=data.get("not_sent"),
+            not_sent=_purposes(data.get("not_sent")),
             not_sent_since=data.get("not_sent_since"),
         )
+
+
+def _purposes(stored: Any) -> tuple[Purpose, ...] | None:
+    """Purposes as an audience stored them (before purposes, a text prefix: none known)."""
+    if stored is None:
+        return None
+    values = stored if isinstance(stored, list) else []
+    return tuple(Purpose(v) for v in values if v in Purpose.__members__.values())
 
 
 NO_CHECKIN = "none"
 
 
-def _recipients(audience: Audience) -> Select[int, int | None, str]:
+def _recipients(audience: Audience) -> Select[int, str]:
     """People in the audience who can be reached: active, not erased, with a chat."""
-    query = select(Person.id, Person.chat_id, Person.language).where(
-        Person.role == audience.role,
+    query = select(Person.id, Person.language).where(
         Person.active.is_(True),
         Person.erased_at.is_(None),
         Person.chat_id.is_not(None),
     )
+    if audience.people is not None:
+        return query.where(Person.id.in_(audience.people))
+    query = query.where(Person.role == audience.role)
     if audience.town_id is not None:
         # Workers and contacts belong to a town through their enterprise.
         in_town = select(Enterprise.id).where(Enterprise.town_id == audience.town_id)
@@ -266,9 +305,8 @@ def _recipients(audience: Audience) -> Select[int, int | None, str]:
             .join(BroadcastRun, BroadcastRun.id == Delivery.run_id)
             .join(Broadcast, Broadcast.id == BroadcastRun.broadcast_id)
             .where(
-                Broadcast.content_kind == ContentKind.MESSAGE,
-                Broadcast.text.startswith(audience.not_sent, autoescape=True),
-                BroadcastRun.enqueued_at >= datetime.fromisoformat(audience.not_sent_since),
+                Broadcast.purpose.in_(audience.not_sent),
+                Broadcast.created_at >= datetime.fromisoformat(audience.not_sent_since),
             )
         )
         query = query.where(Person.id.not_in(sent))
@@ -342,13 +380,72 @@ async def mark_missed(session: AsyncSession, broadcast_id: int) -> None:
 
 
 async def scheduled(session: AsyncSession) -> Sequence[Broadcast]:
-    """Broadcasts with runs still to come, soonest first (the scheduler's jobs come from here)."""
+    """Broadcasts with runs still to come, soonest first."""
     rows = await session.scalars(
         select(Broadcast)
         .where(Broadcast.status == BroadcastStatus.SCHEDULED)
-        .order_by(Broadcast.send_at)
+        .order_by(Broadcast.next_run_at)
     )
     return rows.all()
+
+
+async def due(session: AsyncSession, now: datetime, limit: int) -> Sequence[Broadcast]:
+    """Scheduled broadcasts whose next run is due, soonest first."""
+    rows = await session.scalars(
+        select(Broadcast)
+        .where(Broadcast.status == BroadcastStatus.SCHEDULED, Broadcast.next_run_at <= now)
+        .order_by(Broadcast.next_run_at, Broadcast.id)
+        .limit(limit)
+    )
+    return rows.all()
+
+
+def following_run(broadcast: Broadcast, after: datetime, zone: ZoneInfo) -> datetime | None:
+    """The first run of a daily broadcast later than `after` (None once it has ended): the
+    same local time of day as its first, each day until `daily_until`."""
+    if broadcast.daily_until is None:
+        return None
+    at = broadcast.send_at.astimezone(zone).timetz().replace(tzinfo=None)
+    day = after.astimezone(zone).date()
+    while day <= broadcast.daily_until:
+        candidate = datetime.combine(day, at, zone)
+        if candidate > after and candidate >= broadcast.send_at:
+            return candidate
+        day = day.fromordinal(day.toordinal() + 1)
+    return None
+
+
+async def enqueue_due(
+    session: AsyncSession, now: datetime, grace: float, zone: ZoneInfo, limit: int = 20
+) -> list[BroadcastRun]:
+    """Enqueue the runs of the broadcasts due now and plan their next; the runs written.
+
+    A run set for a time ahead, and later than `grace` seconds past it (no sender ran
+    then), is not sent: a one-off broadcast is marked missed, a daily one goes on from its
+    next day. A message written to go at once (a request passed on, a reminder) always goes.
+    """
+    runs: list[BroadcastRun] = []
+    for broadcast in await due(session, now, limit):
+        due_at = broadcast.next_run_at
+        assert due_at is not None
+        ahead = broadcast.daily_until is not None or broadcast.send_at > broadcast.created_at
+        late = ahead and (now - due_at).total_seconds() > grace
+        if not late:
+            run = await enqueue_run(session, broadcast, due_at, now)
+            if run is not None:
+                runs.append(run)
+        following = following_run(broadcast, max(due_at, now if late else due_at), zone)
+        if following is not None:
+            broadcast.next_run_at = following
+        else:
+            broadcast.next_run_at = None
+            broadcast.status = (
+                BroadcastStatus.MISSED
+                if late and broadcast.daily_until is None
+                else BroadcastStatus.DONE
+            )
+    await session.flush()
+    return runs
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -373,13 +470,12 @@ async def enqueue_run(
     rows = select(
         literal(run_id),
         recipients.c.id,
-        recipients.c.chat_id,
         recipients.c.language,
         literal(DeliveryStatus.PENDING.value),
         literal(0),
         literal(now, UTCDateTime),
     ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
-    columns = ["run_id", "person_id", "chat_id", "language", "status", "attempts"]
+    columns = ["run_id", "person_id", "language", "status", "attempts"]
     result = await session.execute(
         insert(Delivery)
         .from_select([*columns, "next_attempt_at"], rows)
@@ -390,18 +486,14 @@ async def enqueue_run(
     return await session.get(BroadcastRun, run_id)
 
 
-async def messages_since(
-    session: AsyncSession, prefix: str, since: datetime
+async def sent_since(
+    session: AsyncSession, purpose: Purpose, since: datetime
 ) -> Sequence[Broadcast]:
-    """MESSAGE broadcasts whose text starts with `prefix`, created since a moment, oldest
-    first (so a reminder is not written twice)."""
+    """Messages of a purpose written since a moment, oldest first (so that a reminder is
+    not written twice)."""
     rows = await session.scalars(
         select(Broadcast)
-        .where(
-            Broadcast.content_kind == ContentKind.MESSAGE,
-            Broadcast.text.startswith(prefix, autoescape=True),
-            Broadcast.created_at >= since,
-        )
+        .where(Broadcast.purpose == purpose, Broadcast.created_at >= since)
         .order_by(Broadcast.id)
     )
     return rows.all()
@@ -447,6 +539,17 @@ async def run_figures(session: AsyncSession, run_id: int) -> dict[DeliveryStatus
     return figures
 
 
+async def figures_by_purpose(session: AsyncSession) -> dict[tuple[Purpose, DeliveryStatus], int]:
+    """Deliveries by the purpose of their message and by status."""
+    rows = await session.execute(
+        select(Broadcast.purpose, Delivery.status, func.count())
+        .join(BroadcastRun, BroadcastRun.broadcast_id == Broadcast.id)
+        .join(Delivery, Delivery.run_id == BroadcastRun.id)
+        .group_by(Broadcast.purpose, Delivery.status)
+    )
+    return {(Purpose(p), DeliveryStatus(s)): int(n) for p, s, n in rows}
+
+
 @dataclass(frozen=True)
 class Listed:
     """A broadcast as /notices lists it, with its delivery figures over every run."""
@@ -458,10 +561,11 @@ class Listed:
 
 async def recent(session: AsyncSession, limit: int, town_id: int | None = None) -> list[Listed]:
     """The latest broadcasts (scheduled first, then newest), with their figures."""
+    staff_notices = (Purpose.BROADCAST, Purpose.LETTER, Purpose.EVENT_NOTICE)
     query = (
         select(Broadcast)
-        # Reminders written by the scheduler or a contact are not staff's notices.
-        .where(Broadcast.content_kind != ContentKind.MESSAGE)
+        # Reminders, request notices and the like are not staff's notices.
+        .where(Broadcast.purpose.in_(staff_notices))
         .order_by((Broadcast.status == BroadcastStatus.SCHEDULED).desc(), Broadcast.id.desc())
     )
     found = list((await session.scalars(query.limit(limit * 4 if town_id else limit))).all())
@@ -498,12 +602,14 @@ async def recent(session: AsyncSession, limit: int, town_id: int | None = None) 
 
 @dataclass(frozen=True)
 class Due:
-    """A pending delivery with what the sender needs to send it."""
+    """A pending delivery with what the sender needs to send it: how to reach the person
+    now (their channel and address there, or None when they can no longer be reached)."""
 
     id: int
     run_id: int
     person_id: int
-    chat_id: int
+    channel: str
+    chat_id: int | None
     language: str
     attempts: int
 
@@ -512,15 +618,19 @@ async def due_deliveries(
     session: AsyncSession, now: datetime, after_id: int, limit: int
 ) -> list[Due]:
     """Pending deliveries that may be tried now, in id order after `after_id`."""
+    reachable = Person.active.is_(True) & Person.erased_at.is_(None)
     rows = await session.execute(
         select(
             Delivery.id,
             Delivery.run_id,
             Delivery.person_id,
-            Delivery.chat_id,
-            Delivery.language,
+            Person.channel,
+            Person.chat_id,
+            Person.language,
             Delivery.attempts,
+            reachable,
         )
+        .join(Person, Person.id == Delivery.person_id)
         .where(
             Delivery.status == DeliveryStatus.PENDING,
             Delivery.next_attempt_at <= now,
@@ -529,7 +639,10 @@ async def due_deliveries(
         .order_by(Delivery.id)
         .limit(limit)
     )
-    return [Due(*row) for row in rows]
+    return [
+        Due(id, run, person, channel, chat if ok else None, language, attempts)
+        for id, run, person, channel, chat, language, attempts, ok in rows
+    ]
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:
@@ -721,14 +834,15 @@ async def ensure_letter_broadcast(
         session,
         Broadcast(
             content_kind=ContentKind.LETTER,
+            purpose=Purpose.LETTER,
             text=None,
             file_id=None,
             audience=Audience().to_json(),
             send_at=send_at,
+            next_run_at=send_at,
             daily_until=None,
             status=BroadcastStatus.SCHEDULED,
             created_by=None,
-            notify_chat_id=None,
             created_at=now,
         ),
     )

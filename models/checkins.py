@@ -15,7 +15,7 @@ from models.people import enum_column
 
 
 class Plan(StrEnum):
-    """A worker's holiday plan (留守 / 返乡 / 未定)."""
+    """A worker's holiday plan (在本地过年 / 返乡 / 未定)."""
 
     STAY = "stay"
     RETURN = "return"

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -37,6 +37,22 @@ log = logging.getLogger(__name__)
 def is_sqlite(url: str) -> bool:
     """Whether the URL names a SQLite database."""
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def location(url: str) -> str:
+    """Where the URL's database is, for a log line: host, port and database, or the SQLite
+    file; never the user name or the password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"file {parsed.database or ':memory:'}"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.host or 'localhost'}{port}/{parsed.database or ''}"
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Connect and ask the database the simplest question: raises if it is out of reach."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 class _RunNow:

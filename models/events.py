@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Integer, String, func, select
+from sqlalchemy import ForeignKey, Integer, String, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,13 +39,15 @@ class EventSignup(Base):
 
 
 class SignUp(StrEnum):
-    """How a sign-up went."""
+    """How a sign-up, or its cancelling, went."""
 
     DONE = "done"
     ALREADY = "already"
     FULL = "full"
     PAST = "past"
     GONE = "gone"
+    CANCELLED = "cancelled"
+    NOT_SIGNED = "not_signed"
 
 
 async def add(session: AsyncSession, event: Event) -> Event:
@@ -66,14 +68,22 @@ async def signups(session: AsyncSession, event_id: int) -> int:
     return int(await session.scalar(count) or 0)
 
 
-async def sign_up(session: AsyncSession, event_id: int, person_id: int, now: datetime) -> SignUp:
-    """Sign the person up unless the event is full or over; full means full."""
-    # The event row is locked first, so two people cannot take the last place at once.
+async def _open_event(session: AsyncSession, event_id: int, now: datetime) -> Event | SignUp:
+    """The event, locked (so two people cannot take the last place at once), while it has
+    not started; else why not."""
     event = await session.scalar(select(Event).where(Event.id == event_id).with_for_update())
     if event is None:
         return SignUp.GONE
     if event.starts_at <= now:
         return SignUp.PAST
+    return event
+
+
+async def sign_up(session: AsyncSession, event_id: int, person_id: int, now: datetime) -> SignUp:
+    """Sign the person up unless the event is full or over; full means full."""
+    event = await _open_event(session, event_id, now)
+    if isinstance(event, SignUp):
+        return event
     taken = await session.scalar(
         select(func.count()).where(
             EventSignup.event_id == event_id, EventSignup.person_id == person_id
@@ -91,3 +101,16 @@ async def sign_up(session: AsyncSession, event_id: int, person_id: int, now: dat
         .on_conflict_do_nothing(index_elements=["event_id", "person_id"])
     )
     return SignUp.DONE
+
+
+async def cancel(session: AsyncSession, event_id: int, person_id: int, now: datetime) -> SignUp:
+    """Take the person's sign-up back, while the event has not started; the place is free."""
+    event = await _open_event(session, event_id, now)
+    if isinstance(event, SignUp):
+        return event
+    removed = await session.execute(
+        delete(EventSignup).where(
+            EventSignup.event_id == event_id, EventSignup.person_id == person_id
+        )
+    )
+    return SignUp.CANCELLED if getattr(removed, "rowcount", 0) else SignUp.NOT_SIGNED

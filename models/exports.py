@@ -106,6 +106,7 @@ class RunRow:
     run_id: int
     kind: ContentKind
     text: str | None
+    message: dict[str, Any] | None  # a catalog message's stored text (handlers/outbox.py)
     created_at: datetime
     due_at: datetime
     finished_at: datetime | None
@@ -397,6 +398,7 @@ async def run_rows(
             BroadcastRun.id,
             Broadcast.content_kind,
             Broadcast.text,
+            Broadcast.message,
             Broadcast.created_at,
             BroadcastRun.due_at,
             BroadcastRun.finished_at,
@@ -415,9 +417,8 @@ async def run_rows(
     if town_id is not None:
         query = query.where(counts.c.run_id.is_not(None))
     pending: RunRow | None = None
-    async for broadcast_id, run_id, kind, text, created, due, finished, status, n in stream_rows(
-        session, query
-    ):
+    async for row in stream_rows(session, query):
+        broadcast_id, run_id, kind, text, message, created, due, finished, status, n = row
         if pending is None or pending.run_id != run_id:
             if pending is not None:
                 yield pending
@@ -426,6 +427,7 @@ async def run_rows(
                 run_id=_int(run_id),
                 kind=ContentKind(str(kind)),
                 text=_text(text),
+                message=message if isinstance(message, dict) else None,
                 created_at=_moment(created),
                 due_at=_moment(due),
                 finished_at=_moment(finished) if finished is not None else None,

@@ -19,8 +19,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import ColumnElement
 
 from models.base import Base, UTCDateTime
+
+TELEGRAM = "telegram"
 
 
 class Role(StrEnum):
@@ -59,6 +62,8 @@ class Person(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    # How the person is reached: the outbox's sender routes their messages by it.
+    channel: Mapped[str] = mapped_column(String(16), default=TELEGRAM, server_default=TELEGRAM)
     role: Mapped[Role] = mapped_column(enum_column(Role))
     language: Mapped[str] = mapped_column(String(16))
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
@@ -156,33 +161,24 @@ async def relieve_contacts(
     return relieved
 
 
-async def staff_chats(session: AsyncSession, town_id: int | None = None) -> list[tuple[int, str]]:
-    """(chat id, language) of the district's staff and admins, and the town's officers."""
-    roles = [Role.STAFF, Role.ADMIN]
-    query = select(Person.chat_id, Person.language).where(
-        Person.active.is_(True), Person.chat_id.is_not(None), Person.role.in_(roles)
-    )
+async def staff_ids(session: AsyncSession, town_id: int | None = None) -> list[int]:
+    """The district's staff and admins the bot can reach, and the town's officers."""
+    district: ColumnElement[bool] = Person.role.in_([Role.STAFF, Role.ADMIN])
     if town_id is not None:
-        officers = (Person.role == Role.TOWN_OFFICER) & (Person.town_id == town_id)
-        query = select(Person.chat_id, Person.language).where(
-            Person.active.is_(True),
-            Person.chat_id.is_not(None),
-            Person.role.in_(roles) | officers,
-        )
-    rows = await session.execute(query)
-    return [(int(chat), language) for chat, language in rows if chat is not None]
+        district = district | ((Person.role == Role.TOWN_OFFICER) & (Person.town_id == town_id))
+    query = select(Person.id).where(Person.active.is_(True), Person.chat_id.is_not(None), district)
+    return list(await session.scalars(query.order_by(Person.id)))
 
 
-async def labour_inspection_chats(session: AsyncSession) -> list[tuple[int, str]]:
-    """(chat id, language) of the labour inspection staff the bot can write to."""
-    query = select(Person.chat_id, Person.language).where(
+async def labour_inspection_ids(session: AsyncSession) -> list[int]:
+    """The labour inspection staff the bot can reach."""
+    query = select(Person.id).where(
         Person.active.is_(True),
         Person.chat_id.is_not(None),
         Person.role == Role.STAFF,
         Person.labour_inspection.is_(True),
     )
-    rows = await session.execute(query.order_by(Person.id))
-    return [(int(chat), language) for chat, language in rows if chat is not None]
+    return list(await session.scalars(query.order_by(Person.id)))
 
 
 async def staff_readers(session: AsyncSession) -> list[Person]:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from models import audit, organisation, requests
-from models.broadcasts import Delivery, LetterText
+from models.broadcasts import LetterText
 from models.checkins import CheckIn
 from models.conversations import Conversation
 from models.db import wipe_after_commit
@@ -52,7 +52,6 @@ async def erase_person(session: AsyncSession, person: Person, now: datetime) -> 
     checkins = await _blank_checkins(session, CheckIn.person_id == person.id)
     # What they wrote asking for help goes too; the requests still count.
     await requests.blank_person(session, person.id)
-    await session.execute(update(Delivery).where(Delivery.person_id == person.id).values(chat_id=0))
     await session.execute(
         update(LetterText).where(LetterText.updated_by == person.id).values(updated_by=None)
     )

@@ -267,6 +267,17 @@ async def due_for_escalation(session: AsyncSession, cutoff: datetime) -> list[He
     return list(rows)
 
 
+async def oldest_waiting(session: AsyncSession) -> datetime | None:
+    """Since when the longest-waiting request a contact has not answered has waited."""
+    return await session.scalar(
+        select(func.min(HelpRequest.waiting_since)).where(
+            HelpRequest.route == Route.CONTACT,
+            HelpRequest.status == Status.OPEN,
+            HelpRequest.escalated_at.is_(None),
+        )
+    )
+
+
 async def blank_person(session: AsyncSession, person_id: int) -> int:
     """Erase what the person wrote in their requests (the requests still count)."""
     mine = select(HelpRequest.id).where(HelpRequest.person_id == person_id)

@@ -62,6 +62,8 @@ class BotProcess:
     python_args: tuple[str, ...] = ()
     # More TOML sections, e.g. "[broadcast]\nrate_per_second = 300".
     extra_config: str = ""
+    # Off: telegram.bot_username is left unset, and the bot learns its name from getMe.
+    name_in_config: bool = True
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -76,7 +78,7 @@ class BotProcess:
                 [
                     "[telegram]",
                     f'api_base_url = "{self.api.base_url}"',
-                    f'bot_username = "{self.api.bot_username}"',
+                    f'bot_username = "{self.api.bot_username if self.name_in_config else ""}"',
                     f'runtime = "{self.runtime}"',
                     f'mode = "{self.mode}"',
                     "polling_timeout = 1",
@@ -131,18 +133,30 @@ class BotProcess:
         assert found, out
         return found.group(1)
 
+    def launch(self) -> None:
+        """Start the bot's process without waiting for it to serve."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    *self.python_args,
+                    "-m",
+                    "bot",
+                    "--config",
+                    str(self.config),
+                    "run",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.starts += 1
+
     def start(self) -> None:
         """Start the bot and wait until it serves."""
         mark = self.api.mark()
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, *self.python_args, "-m", "bot", "--config", str(self.config), "run"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.starts += 1
+        self.launch()
         if self.mode == "polling":
             # Both runtimes ask getMe first. Waiting for it keeps the long poll of a process
             # just killed, which the fake records when it times out, from passing for ours.

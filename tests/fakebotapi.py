@@ -556,6 +556,7 @@ class FakeBotAPI:
         *,
         record_messages: bool = True,
         first_name: str = "Outreach Test Bot",
+        port: int = 0,
     ) -> None:
         """Configure the fake; call start() (or use `with`) to serve."""
         self.token = token
@@ -620,7 +621,8 @@ class FakeBotAPI:
         self._poll_event: asyncio.Event | None = None
         self._webhook_queue: asyncio.Queue[JSON] | None = None
         self._webhook_task: asyncio.Task[None] | None = None
-        self._port = 0
+        # The port to listen on (0: any free one); known before start() when given.
+        self._port = port
 
         self._handlers: dict[str, Callable[[JSON, Files], Any]] = {
             "getme": self._get_me,
@@ -694,7 +696,7 @@ class FakeBotAPI:
         app.router.add_route("GET", r"/file/bot{token:[^/]+}/{file_path:.+}", self._http_file)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", self._port)
         await site.start()
         self._runner = runner
         address = runner.addresses[0]
@@ -750,7 +752,7 @@ class FakeBotAPI:
 
     @property
     def base_url(self) -> str:
-        """The server's root URL, e.g. http://127.0.0.1:PORT."""
+        """The server's root URL, e.g. http://127.0.0.1:PORT (before start(): if given a port)."""
         if not self._port:
             raise RuntimeError("FakeBotAPI is not started")
         return f"http://127.0.0.1:{self._port}"
@@ -1812,6 +1814,11 @@ class FakeBotAPI:
         """Commands stored by setMyCommands for a scope key (e.g. "default", "chat:42")."""
         with self._cond:
             return [dict(c) for c in self._commands.get((scope, language_code), [])]
+
+    def bot_text(self, field_name: str, language_code: str = "") -> str:
+        """What setMyDescription / setMyShortDescription / setMyName stored for a language."""
+        with self._cond:
+            return self._bot_texts.get((field_name, language_code), "")
 
     def menu_button(self, chat_id: int | None = None) -> JSON:
         """The menu button stored by setChatMenuButton for a chat (None: the default)."""

@@ -41,6 +41,7 @@ from models.base import Base
 from models.conversations import StoredConversation
 from models.db import create_sessionmaker
 from models.invites import InviteKind
+from models.people import Person
 
 ROOT = Path(__file__).resolve().parent.parent
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -180,7 +181,7 @@ class SimUser:
         return answer
 
     def _apply(self, action: Action) -> None:
-        if isinstance(action, SendText) and (action.chat_id in (None, self.user_id)):
+        if isinstance(action, SendText):
             self.messages.append(
                 ChatMessage(next(self.kit.message_ids), action.text, action.markup)
             )
@@ -241,14 +242,15 @@ def photo(user: SimUser, file_id: str) -> Media:
 
 
 def keys(answer: Answer) -> list[str]:
-    """The message keys an answer says (alerts included), in order."""
+    """The message keys an answer says (alerts included), in order, then those it tells
+    other people through the outbox."""
     result: list[str] = []
     for action in answer.actions:
         if (isinstance(action, SendText | EditText) and isinstance(action.text, Msg)) or (
             isinstance(action, AnswerButton) and action.text is not None
         ):
             result.append(action.text.key)
-    return result
+    return result + [told.text.key for told in answer.told]
 
 
 def _buttons(markup: Any) -> list[Button]:
@@ -283,6 +285,8 @@ class Kit:
             buttons=registry.BUTTONS,
             idle=registry.idle,
             gate=registry.GATE,
+            home_keyboards=registry.HOME_KEYBOARDS,
+            shortcuts=registry.SHORTCUTS,
             settings=self.settings,
             texts=catalogs(),
             clock=self.clock,
@@ -339,3 +343,57 @@ class Kit:
         """The raw conversation row of a user."""
         async with self.sessions() as session:
             return await conversations.load(session, user_id, user_id, for_update=False)
+
+
+@dataclass
+class Sent:
+    """One message to another person (through the outbox), as they read it."""
+
+    chat_id: int
+    key: str
+    text: str
+    message: SendText
+    purpose: str
+
+
+async def sent(kit: Kit, answer: Answer) -> list[Sent]:
+    """Every message an answer wrote to the outbox, one per reader, rendered in the reader's
+    language (what the sender will deliver)."""
+    out: list[Sent] = []
+    async with kit.sessions() as session:
+        for told in answer.told:
+            for person_id in told.to:
+                person = await session.get(Person, person_id)
+                if person is None or person.chat_id is None:
+                    continue
+                out.append(
+                    Sent(
+                        person.chat_id,
+                        told.text.key,
+                        kit.render(person.language, told.text),
+                        SendText(told.text, told.markup),
+                        told.purpose,
+                    )
+                )
+    return out
+
+
+def said(kit: Kit, answer: Answer) -> list[str]:
+    """What the person who acted reads (texts and edits), rendered."""
+    return [
+        kit.render(answer.language, a.text)
+        for a in answer.actions
+        if isinstance(a, SendText | EditText)
+    ]
+
+
+async def hand_over(kit: Kit, answer: Answer, *users: SimUser) -> list[Sent]:
+    """Put the messages for `users` in their chats (so they can press the buttons)."""
+    out = await sent(kit, answer)
+    for item in out:
+        for user in users:
+            if user.user_id == item.chat_id:
+                user.messages.append(
+                    ChatMessage(next(kit.message_ids), item.message.text, item.message.markup)
+                )
+    return out

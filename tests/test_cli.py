@@ -58,7 +58,24 @@ def test_enterprise_add_prints_a_working_invite_link(
 
 def test_migrate_reports_the_revision(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", str(config), "migrate"]) == 0
-    assert re.search(r"database at revision \d{4}", capsys.readouterr().out)
+    first = capsys.readouterr()
+    assert re.fullmatch(r"database schema upgraded from nothing to revision \d{4}\n", first.out)
+    assert first.err == "", "no migration log lines"
+    assert main(["--config", str(config), "migrate"]) == 0
+    assert re.fullmatch(r"database already at revision \d{4}\n", capsys.readouterr().out)
+
+
+def test_a_command_says_what_it_did_and_logs_no_migrations(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(config), "town", "add", "开发区"]) == 0
+    first = capsys.readouterr()
+    assert first.out == "town 1: 开发区\n"
+    # The new database's schema is made once, and said once, in one line.
+    assert re.fullmatch(r"database schema upgraded from nothing to revision \d{4}\n", first.err)
+    assert main(["--config", str(config), "town", "list"]) == 0
+    second = capsys.readouterr()
+    assert "开发区" in second.out and second.err == ""
 
 
 def test_python_dash_m_bot_is_the_same_program() -> None:

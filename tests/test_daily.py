@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -13,7 +14,7 @@ from models.people import Role
 from tests.harness import Kit, catalogs
 from tests.test_flow_broadcast import member
 from tests.test_flow_checkin import enrolled
-from tests.test_sender import ScriptedMessenger
+from tests.test_sender import ScriptedMessenger, drain
 
 
 class Recording(ScriptedMessenger):
@@ -33,11 +34,11 @@ class Recording(ScriptedMessenger):
         return {chat: "\n".join(parts) for chat, parts in self.parts.items()}
 
 
-def background(kit: Kit, messenger: ScriptedMessenger) -> Any:
+def background(kit: Kit) -> Any:
     app = SimpleNamespace(
         sessions=kit.sessions, settings=Settings(), catalogs=catalogs(), clock=kit.clock
     )
-    return cast(Any, SimpleNamespace(app=app, settings=app.settings, messenger=messenger))
+    return cast(Any, SimpleNamespace(app=app, settings=app.settings))
 
 
 async def test_the_digest_goes_to_staff_and_officers_see_their_town(db: AsyncEngine) -> None:
@@ -48,8 +49,10 @@ async def test_the_digest_goes_to_staff_and_officers_see_their_town(db: AsyncEng
     await member(kit, 901, Role.TOWN_OFFICER, town="东湖镇")
     worker_only = kit.user(100)
     messenger = Recording()
-    sent = await daily.digest(background(kit, messenger), kit.clock())
-    assert sent == 2 and set(messenger.texts) == {900, 901}
+    written = await daily.digest(background(kit), kit.clock())
+    assert messenger.texts == {}, "written to the outbox, sent by the sender"
+    await drain(kit, messenger, kit.clock)
+    assert written == 2 and set(messenger.texts) == {900, 901}
     assert worker_only.user_id not in messenger.texts
     assert "每日汇总" in messenger.texts[900]
     assert "企业100" in messenger.texts[900] and "东湖一厂" in messenger.texts[900]
@@ -63,9 +66,11 @@ async def test_a_long_digest_arrives_whole_in_parts_after_a_wait(db: AsyncEngine
             await kit.add_enterprise(f"第{town:02d}镇第{number}机械制造有限公司", f"第{town:02d}镇")
     await member(kit, 900)
     messenger = Recording(retry_after={900: 0.01})
-    sent = await daily.digest(background(kit, messenger), kit.clock())
+    written = await daily.digest(background(kit), kit.clock())
+    started = datetime.now(UTC)
+    await drain(kit, messenger, lambda: kit.clock() + (datetime.now(UTC) - started))
     parts = messenger.parts[900]
-    assert sent == 1 and len(messenger.pauses) == 1, "told to wait, waited, sent"
+    assert written == 1 and len(messenger.pauses) == 1, "told to wait, waited, sent"
     assert len(parts) >= 2 and all(len(part) <= 4096 for part in parts)
     whole = messenger.texts[900]
     assert "每日汇总" in whole and "第00镇" in whole and "第49镇" in whole

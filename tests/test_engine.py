@@ -156,9 +156,9 @@ async def test_mydata_shows_everything_stored(db: AsyncEngine) -> None:
     await user.press("ui.confirm")
     assert keys(await user.command("mydata")) == ["mydata.text"]
     text = user.last_text()
-    for expected in ("张三", "13812345678", "河南", "信阳市", "企业100", "工人", "简体中文"):
+    for expected in ("张三", "13812345678", "河南", "信阳市", "企业100", "务工人员", "简体中文"):
         assert expected in text
-    assert "2027年1月20日" in text and "留在本地过年" in text
+    assert "2027年1月20日" in text and "在本地过年" in text
 
 
 @pytest.mark.parametrize(

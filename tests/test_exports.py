@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import charts, exports, poster
 from bot.cli import main as outreach
+from handlers.actions import Msg, text_to_json
 from handlers.phone import mask_phone
 from handlers.picture import picture_message
 from models import audit, nominations, organisation, reports, stats
@@ -36,7 +37,7 @@ from models.broadcasts import (
     ContentKind,
     Delivery,
     DeliveryStatus,
-    message_text,
+    Purpose,
 )
 from models.checkins import CheckIn, Need, Plan, Transport
 from models.db import create_engine, create_sessionmaker
@@ -171,6 +172,7 @@ async def build_district(sessions: async_sessionmaker[AsyncSession]) -> District
 
         letter = Broadcast(
             content_kind=ContentKind.TEXT,
+            purpose=Purpose.BROADCAST,
             text="春节慰问：\n请留意安全",
             audience={"role": "worker"},
             send_at=at(D2),
@@ -179,7 +181,8 @@ async def build_district(sessions: async_sessionmaker[AsyncSession]) -> District
         )
         reminder = Broadcast(
             content_kind=ContentKind.MESSAGE,
-            text=message_text("report.remind.before", deadline="18:00"),
+            purpose=Purpose.REPORT_REMINDER,
+            message={"text": text_to_json(Msg("report.remind.before", deadline="18:00"))},
             audience={"role": "contact"},
             send_at=at(D3, 16),
             status=BroadcastStatus.DONE,
@@ -214,7 +217,6 @@ def delivery(run_id: int, person_id: int, status: DeliveryStatus) -> Delivery:
     return Delivery(
         run_id=run_id,
         person_id=person_id,
-        chat_id=person_id,
         language="zh_Hans",
         status=status,
         attempts=1,
@@ -263,6 +265,11 @@ def table(sheet: Worksheet, columns: int | None = None) -> list[dict[str, Any]]:
 def sheets(book: openpyxl.Workbook, language: str = "zh_Hans") -> dict[str, Worksheet]:
     names = {sheet_id: text(language, exports.SHEETS[sheet_id]) for sheet_id in SHEET_IDS}
     return {sheet_id: book[name] for sheet_id, name in names.items()}
+
+
+def plain(key: str) -> str:
+    """A label in English as the sheets show it, without its emoji."""
+    return exports.without_emoji(text("en", key))
 
 
 def header(language: str, key: str) -> str:
@@ -505,7 +512,7 @@ async def test_the_reports_sheet_has_a_row_per_enterprise_and_day_with_its_flags
         (D3, "城建二公司", 1, "No"),
     ]
     revised = rows[0]
-    assert (revised["Town"], revised["Staying"], revised["Undecided"]) == ("开发区", 5, 1)
+    assert (revised["Town"], revised["Staying here"], revised["Undecided"]) == ("开发区", 5, 1)
     assert (revised["Needs"], revised["Submitted by"]) == ("缺少取暖设备", "赵经理")
     summary = table(sheets(open_book(path), "en")["summary"])
     for day in summary:
@@ -514,12 +521,12 @@ async def test_the_reports_sheet_has_a_row_per_enterprise_and_day_with_its_flags
         latest: dict[str, int] = {}
         for r in rows:
             if r["Date"] < day["Date"]:
-                latest[r["Enterprise"]] = r["Staying"]
+                latest[r["Enterprise"]] = r["Staying here"]
         for r in same_day:
             latest.pop(r["Enterprise"], None)
         assert day["Carried"] == len(latest)
-        counted = sum(r["Staying"] for r in same_day) + sum(latest.values())
-        assert counted == day["Staying"], "a clerk's SUM is right"
+        counted = sum(r["Staying here"] for r in same_day) + sum(latest.values())
+        assert counted == day["Staying here"], "a clerk's SUM is right"
 
 
 async def test_the_reconciliation_sets_each_report_beside_its_workers_widest_first(
@@ -529,7 +536,14 @@ async def test_the_reconciliation_sets_each_report_beside_its_workers_widest_fir
     path = tmp_path / "export.xlsx"
     await write(db, path, language="en", first=D1, last=D2)
     rows = table(sheets(open_book(path), "en")["reconciliation"])
-    columns = ("Staying", "Said staying", "Gone home", "Said gone home", "Not answered", "Gap")
+    columns = (
+        "Staying here",
+        "Said staying here",
+        "Gone home",
+        "Said going home",
+        "Not answered",
+        "Gap",
+    )
     assert [(r["Enterprise"], *(r[c] for c in columns)) for r in rows] == [
         # The erased worker still counts by their check-in, anonymised; 王五 never answered.
         ("东城机械厂", 12, 1, 6, 0, 1, 17),
@@ -576,10 +590,10 @@ async def test_the_ledger_and_the_history(db: AsyncEngine, tmp_path: Path) -> No
     erased = text("en", "export.erased")
     assert set(ledger) == {"张三", "李四", "王五", erased}
     zhang = ledger["张三"]
-    assert zhang["Holiday plan"] == exports.without_emoji(text("en", "plan.return")) == "Go home"
+    assert zhang["Holiday plan"] == exports.without_emoji(text("en", "plan.return"))
     assert zhang["Home province"] == text("en", "province.41")
     assert zhang["Destination"] == f"{text('en', 'province.41')} 信阳市"
-    assert (zhang["Going home on"], zhang["Back to work on"]) == (
+    assert (zhang["Leaving for home"], zhang["Back at work"]) == (
         datetime(2027, 2, 1),
         datetime(2027, 2, 20),
     )
@@ -591,13 +605,13 @@ async def test_the_ledger_and_the_history(db: AsyncEngine, tmp_path: Path) -> No
     assert ledger["王五"]["Holiday plan"] == text("en", "export.plan.none")
     gone = ledger[erased]
     assert gone["Mobile"] is None and gone["Home province"] is None
-    assert gone["Holiday plan"] == "Stay here", "the plan still counts"
+    assert gone["Holiday plan"] == plain("plan.stay"), "the plan still counts"
     history = table(by_id["checkins"])
     assert [(r["Date"].date(), r["Holiday plan"]) for r in history] == [
-        (D1, "Not decided yet"),
-        (D1, "Stay here"),
-        (D2, "Go home"),
-        (D2, "Stay here"),
+        (D1, plain("plan.undecided")),
+        (D1, plain("plan.stay")),
+        (D2, plain("plan.return")),
+        (D2, plain("plan.stay")),
     ]
     # Rows are numbered (序号), not shown by their internal ids.
     assert [r["No."] for r in history] == [1, 2, 3, 4]
@@ -654,10 +668,10 @@ async def test_dates_narrow_reports_checkins_and_runs(db: AsyncEngine, tmp_path:
     assert len(table(by_id["deliveries"])) == 1
     # The ledger shows each plan as it stood on the last day.
     ledger = {r["Name"]: r for r in table(by_id["ledger"])}
-    assert ledger["张三"]["Holiday plan"] == "Go home"
+    assert ledger["张三"]["Holiday plan"] == plain("plan.return")
     await write(db, path, language="en", last=D1)
     ledger = {r["Name"]: r for r in table(sheets(open_book(path), "en")["ledger"])}
-    assert ledger["张三"]["Holiday plan"] == "Not decided yet"
+    assert ledger["张三"]["Holiday plan"] == plain("plan.undecided")
 
 
 async def test_an_export_into_a_stream_and_its_audit_entry(db: AsyncEngine) -> None:

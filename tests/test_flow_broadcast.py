@@ -21,6 +21,7 @@ from models.broadcasts import (
     ContentKind,
     Delivery,
     LetterRead,
+    Purpose,
 )
 from models.checkins import Plan
 from models.people import Person, Role
@@ -88,13 +89,13 @@ async def test_text_to_all_workers_now(db: AsyncEngine) -> None:
     await staff.press("broadcast.send_now")
     assert await stored(kit) == [], "nothing is stored before Confirm"
     answer = await staff.press("ui.confirm")
-    assert keys(answer) == ["broadcast.confirmed"]
+    assert keys(answer) == ["broadcast.confirmed_now"]
     [row] = await stored(kit)
     assert row.status is BroadcastStatus.SCHEDULED
     assert row.content_kind is ContentKind.TEXT
     assert row.send_at == CAMPAIGN_NOW
     assert row.daily_until is None
-    assert row.notify_chat_id == 900
+    assert row.report_progress and row.purpose is Purpose.BROADCAST
     assert Audience.from_json(row.audience) == Audience(Role.WORKER)
     assert await staff.state() is None
 

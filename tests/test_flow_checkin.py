@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers.actions import Msg
+from handlers.actions import Inline, Msg
 from models.checkins import CheckIn, Plan, Transport
 from tests.harness import Kit, SimUser, keys
 
@@ -217,7 +217,7 @@ async def test_every_check_in_is_kept_and_the_latest_is_the_plan(db: AsyncEngine
     rows = await kit.rows(CheckIn)
     assert [c.plan for c in rows] == [Plan.UNDECIDED, Plan.STAY]
     assert keys(await user.command("status")) == ["status.current"]
-    assert "留在本地过年" in user.last_text()
+    assert "在本地过年" in user.last_text()
 
 
 async def test_a_note_too_long_is_refused_with_its_length(db: AsyncEngine) -> None:
@@ -250,4 +250,130 @@ async def test_the_summary_reads_in_english(db: AsyncEngine) -> None:
     await user.press("transport.plane")
     text = user.last_text()
     assert "Going to: Shenzhen, Guangdong" in text
-    assert "Leaving: Feb 5, 2027" in text and "Travelling by: Plane" in text
+    assert "Leaving for home: Feb 5, 2027" in text and "Travelling by: Plane" in text
+
+
+async def test_going_home_to_the_registered_home_takes_one_tap(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    user = await enrolled(kit)  # registered in 河南 信阳市
+    await user.press("plan.return")
+    assert user.button_keys()[0] == "checkin.dest_home"
+    assert "回户籍地 河南信阳市" in kit.render("zh_Hans", user.find("checkin.dest_home")[0].label)
+    assert keys(await user.press("checkin.dest_home")) == ["checkin.ask_depart"]
+    await user.press("date.tomorrow")
+    await user.press("checkin.return_not_known")
+    await user.press("transport.train")
+    await user.press("ui.confirm")
+    checkin = await only_checkin(kit)
+    assert (checkin.destination_province, checkin.destination_city) == ("41", "信阳市")
+
+
+async def test_the_city_is_picked_from_the_provinces_prefectures(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    user = await enrolled(kit)
+    await user.press("plan.return")
+    assert keys(await user.press("province.51")) == ["checkin.pick_dest_city"]
+    assert {"成都市", "南充市", "凉山州"} <= set(user.button_keys())
+    assert keys(await user.press("南充市")) == ["checkin.ask_depart"]
+    state = await user.state()
+    assert state is not None and state.data["dest_city"] == "南充市"
+    # A forged index is refused and changes nothing.
+    await user.press("nav.back")
+    before = await user.state()
+    assert before is not None and before.step == "dest_city"
+    answer = await user.press_data(f"{before.token}|dest_city|c:99")
+    assert keys(answer) == ["error.stale_button"]
+    assert await user.state() == before
+
+
+async def test_a_province_without_a_list_is_typed(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    user = await enrolled(kit)
+    await user.press("plan.return")
+    assert keys(await user.press("province.44")) == ["checkin.ask_dest_city"]
+    assert user.button_keys() == ["nav.back", "nav.cancel"]
+    assert keys(await user.send("深圳市")) == ["checkin.ask_depart"]
+
+
+def _festival_days(user: SimUser) -> list[tuple[object, object, object]]:
+    """(lunar label, month, day) of the date buttons now shown."""
+    for message in reversed(user.messages):
+        buttons = message.markup.buttons() if isinstance(message.markup, Inline) else []
+        labels = [b.label for b in buttons if isinstance(b.label, Msg)]
+        dated = [m for m in labels if m.key == "date.button"]
+        if dated:
+            return [(m.params["lunar"], m.params["month"], m.params["day"]) for m in dated]
+    return []
+
+
+async def test_dates_around_the_festival_are_buttons(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    user = await going_home_to_depart(kit)
+    # 2027-01-20: today, tomorrow, then the week before 正月初一 (2027-02-06), 除夕 by name.
+    days = _festival_days(user)
+    assert [(m, d) for _, m, d in days] == [
+        (1, 30), (1, 31), (2, 1), (2, 2), (2, 3), (2, 4), (2, 5)
+    ]  # fmt: skip
+    assert days[0][0] == Msg("lunar.date", month=Msg("lunar.month.12"), day=Msg("lunar.day.23"))
+    assert days[-1][0] == Msg("lunar.eve")
+    assert keys(await user.press("date.button", lunar=Msg("lunar.eve"), month=2, day=5)) == [
+        "checkin.ask_return"
+    ]
+    assert "2027年2月5日（腊月廿九）" in user.last_text()
+    # Coming back: 初五 to 初十 and 元宵, 元宵 by name.
+    days = _festival_days(user)
+    assert [(m, d) for _, m, d in days] == [
+        (2, 10), (2, 11), (2, 12), (2, 13), (2, 15), (2, 20), (2, 21)
+    ]  # fmt: skip
+    await user.press("date.button", lunar=Msg("lunar.lantern"), month=2, day=20)
+    await user.press("transport.train")
+    summary = user.last_text()
+    assert "2027年2月5日（腊月廿九）" in summary and "2027年2月20日（正月十五）" in summary
+    await user.press("ui.confirm")
+    checkin = await only_checkin(kit)
+    assert (checkin.depart_date, checkin.return_date) == (date(2027, 2, 5), date(2027, 2, 20))
+
+
+async def test_lunar_dates_are_typed_and_repeated_back(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    user = await going_home_to_depart(kit)
+    assert keys(await user.send("腊月二十八")) == ["checkin.ask_return"]
+    assert keys(await user.send("初八")) == ["checkin.ask_transport"]
+    await user.press("transport.coach")
+    assert "2027年2月4日（腊月廿八）" in user.last_text()
+    assert "2027年2月13日（正月初八）" in user.last_text()
+    await user.press("ui.confirm")
+    checkin = await only_checkin(kit)
+    assert (checkin.depart_date, checkin.return_date) == (date(2027, 2, 4), date(2027, 2, 13))
+
+
+async def test_impossible_lunar_dates_are_answered_clearly(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    user = await going_home_to_depart(kit)
+    before = await user.state()
+    assert keys(await user.send("腊月三十")) == [
+        "error.date.lunar_no_such_day",
+        "checkin.ask_depart",
+    ]
+    assert "农历里没有“腊月三十”这一天" in kit.render("zh_Hans", user.messages[-2].text)
+    assert await user.state() == before
+    assert keys(await user.send("闰五月初一"))[0] == "error.date.no_leap_month"
+    await user.send("除夕")
+    assert keys(await user.send("腊月二十"))[0] == "error.date.return_before_departure"
+    assert "2027年2月5日（腊月廿九）" in kit.render("zh_Hans", user.messages[-2].text)
+
+
+async def test_lunar_dates_read_in_traditional_chinese_and_english(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    hant = await enrolled(kit, 101, "zh-hant")
+    await hant.press("plan.return")
+    await hant.press("province.44")
+    await hant.send("深圳市")
+    await hant.send("臘月廿八")
+    assert "2027年2月4日（臘月廿八）" in hant.last_text()
+    english = await enrolled(kit, 102, "en")
+    await english.press("plan.return")
+    await english.press("province.44")
+    await english.send("Shenzhen")
+    await english.send("正月初八")
+    assert "Feb 13, 2027 (lunar month 1, day 8)" in english.last_text()

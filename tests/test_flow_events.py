@@ -7,14 +7,17 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.sender import render_content
+from handlers import content
+from handlers.actions import Msg
 from handlers.flows import events as events_flow
 from models import broadcasts
 from models.broadcasts import Audience, Broadcast, ContentKind
 from models.events import Event, EventSignup
 from models.people import Role
-from tests.harness import Kit, catalogs, keys
+from tests.harness import ChatMessage, Kit, SimUser, catalogs, keys
 from tests.test_flow_broadcast import member, said, stored
 from tests.test_flow_checkin import enrolled
+from tests.test_flow_words import NEXT_STEPS
 
 
 async def announce(kit: Kit, capacity: str | None = "1") -> Event:
@@ -61,9 +64,18 @@ async def test_full_means_full(db: AsyncEngine) -> None:
     first = await enrolled(kit, 100)
     second = await enrolled(kit, 101)
     event = await announce(kit, capacity="1")
-    assert keys(await first.press_data(f"!signup|{event.id}")) == ["event.signed_up"]
-    assert keys(await first.press_data(f"!signup|{event.id}")) == ["event.already_signed_up"]
-    assert keys(await second.press_data(f"!signup|{event.id}")) == ["event.full"]
+    assert keys(await first.press_data(f"!signup|{event.id}")) == [
+        "event.signed_up",
+        "event.notice_signed_up",
+    ]
+    assert keys(await first.press_data(f"!signup|{event.id}")) == [
+        "event.already_signed_up",
+        "event.notice_signed_up",
+    ]
+    assert keys(await second.press_data(f"!signup|{event.id}")) == [
+        "event.full",
+        "event.notice_full",
+    ]
     assert await kit.count(EventSignup) == 1
     async with kit.sessions() as session:
         signed = Audience(signed_up_for=event.id)
@@ -110,3 +122,52 @@ async def test_a_town_officer_announces_to_their_town(db: AsyncEngine) -> None:
 async def test_the_diagram_matches_the_table() -> None:
     assert events_flow.__doc__ is not None
     assert events_flow.EVENT.mermaid() in events_flow.__doc__
+
+
+def received_notice(user: SimUser, event: Event) -> ChatMessage:
+    """The event's notice in the user's chat, as the sender delivers it."""
+    text = content.notice(event.title, event.starts_at, event.place, event.capacity, 0)
+    message = ChatMessage(next(user.kit.message_ids), text, content.signup_markup(event.id))
+    user.messages.append(message)
+    return message
+
+
+async def test_signing_up_changes_the_notice_itself_and_can_be_taken_back(
+    db: AsyncEngine,
+) -> None:
+    kit = Kit(db)
+    first = await enrolled(kit, 100)
+    second = await enrolled(kit, 101)
+    event = await announce(kit, capacity="2")
+    notice = received_notice(first, event)
+    answer = await first.press("event.sign_up", message=notice)
+    assert [type(a).__name__ for a in answer.actions] == ["AnswerButton", "EditText"]
+    assert isinstance(notice.text, Msg) and notice.text.key == "event.notice_signed_up"
+    shown = kit.render("zh_Hans", notice.text)
+    assert "✅ <b>已报名</b>" in shown and "剩余 1" in shown
+    assert first.button_keys() == ["event.cancel_sign_up", *NEXT_STEPS]
+    # Someone else takes the last place; the first person's cancel frees it again.
+    await second.press("event.sign_up", message=received_notice(second, event))
+    answer = await first.press("event.cancel_sign_up", message=notice)
+    assert keys(answer) == ["event.cancelled", "event.notice_cancelled"]
+    assert "剩余 1" in kit.render("zh_Hans", notice.text)
+    assert first.button_keys() == ["event.sign_up", *NEXT_STEPS]
+    assert await kit.count(EventSignup) == 1
+    # Cancelling twice, or after the start, changes nothing.
+    assert keys(await first.press_data(f"!unsignup|{event.id}", notice.message_id))[0] == (
+        "event.not_signed_up"
+    )
+    kit.clock.advance(days=3)
+    assert keys(await second.press_data(f"!unsignup|{event.id}"))[-1] == "event.past"
+    assert await kit.count(EventSignup) == 1
+
+
+async def test_a_stranger_cannot_cancel_anyones_sign_up(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    worker = await enrolled(kit, 100)
+    event = await announce(kit, capacity=None)
+    await worker.press_data(f"!signup|{event.id}")
+    stranger = kit.user(555)
+    assert keys(await stranger.press_data(f"!unsignup|{event.id}")) == ["error.not_allowed"]
+    assert keys(await worker.press_data("!unsignup|abc")) == ["error.stale_button"]
+    assert await kit.count(EventSignup) == 1

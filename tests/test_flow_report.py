@@ -162,7 +162,7 @@ async def test_the_overview_shows_what_the_workers_said(db: AsyncEngine) -> None
     assert Msg("report.deadline", deadline="16:00") in details
     assert user.button_keys() == ["report.enter", "nav.cancel"]
     text = user.last_text()
-    assert "留守 2 · 返乡 1 · 未定 1 · 未登记 1" in text
+    assert "在本地过年 2 · 返乡过年 1 · 未定 1 · 未登记 1" in text
 
 
 async def test_a_report_typed_figure_by_figure(db: AsyncEngine) -> None:
@@ -181,7 +181,15 @@ async def test_a_report_typed_figure_by_figure(db: AsyncEngine) -> None:
     assert keys(answer) == ["report.summary"]
     assert "未定：<b>10</b>" in said(kit, answer), "undecided is computed"
     assert "缺口罩 &lt;和&gt; 取暖器" in said(kit, answer)
-    assert user.button_keys() == ["report.submit", "ui.edit", "nav.back", "nav.cancel"]
+    assert user.button_keys() == [
+        *(f"report.change.{f}" for f in ("total", "staying", "gone_home", "on_duty")),
+        "report.change.new_arrivals",
+        "report.change.needs",
+        "report.submit",
+        "ui.edit",
+        "nav.back",
+        "nav.cancel",
+    ]
     assert await stored(kit) == [], "only Submit writes"
 
     assert keys(await user.press("report.submit")) == ["report.saved"]
@@ -267,10 +275,10 @@ async def test_the_rules_are_explained_in_the_persons_language(db: AsyncEngine) 
     await type_figures(user, "100", "80")
     answer = await user.send("30")
     assert answer.language == "en"
-    assert "80 staying and 30 gone home make more than the total of 100" in said(kit, answer)
+    assert "80 staying here and 30 gone home make more than the total of 100" in said(kit, answer)
     assert "At most 20 can have gone home" in said(kit, answer)
     hant = catalogs().render("zh_Hant", Msg("report.rule.on_duty", on_duty=9, staying=8))
-    assert "在崗人數（9）不能超過留守人數（8）" in hant
+    assert "節日在崗人數（9）不能超過在本地過年的人數（8）" in hant
 
 
 async def test_needs_can_be_skipped_or_kept(db: AsyncEngine) -> None:
@@ -351,8 +359,10 @@ async def test_typing_offers_to_keep_the_last_reports_figures(db: AsyncEngine) -
     await user.command("report")
     await user.press("report.enter")
     for value in (120, 80, 30, 50):
-        await user.press("report.keep", value=value)
+        assert "report.keep" not in user.button_keys(), "同上 already offers the same figure"
+        await user.press("report.same_as_last", value=value)
     assert "report.keep" not in user.button_keys(), "yesterday's arrivals are not today's"
+    user.find("report.same_as_last", value=7)
     await user.send("2")
     assert user.button_keys() == ["report.keep_needs", "report.no_needs", "nav.back", "nav.cancel"]
     await user.press("report.keep_needs")
@@ -493,8 +503,8 @@ async def test_the_roster_lists_the_silent_and_the_stale_first(db: AsyncEngine) 
     text = said(kit, answer)
     assert text.index("李四") < text.index("王五") < text.index("赵六")
     assert "❔ 李四 · 未登记去留" in text
-    assert "⚠️ 王五 · 🤔 还没决定 · 2027年1月12日（已过时）" in text
-    assert "赵六 · 🏠 留在本地过年 · 2027年1月13日" in text
+    assert "⚠️ 王五 · 🤔 未定 · 2027年1月12日（已过时）" in text
+    assert "赵六 · 🏠 在本地过年 · 2027年1月13日" in text
     assert "孙七" not in text and "周八" not in text
     assert "未登记 1 人；超过 7 天没更新 1 人" in text
     assert user.button_keys() == ["roster.remind"]
@@ -663,3 +673,58 @@ async def test_reminders_are_not_listed_as_staff_notices(db: AsyncEngine) -> Non
     staff = kit.user(900)
     await person(kit, 900, None, Role.STAFF)
     assert keys(await staff.command("notices")) == ["notices.none"]
+
+
+async def test_zero_and_same_as_last_on_each_question(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    firm = await enterprise(kit)
+    await reported(kit, firm, TODAY - timedelta(days=2), Figures(120, 80, 30, 50, 7, None))
+    user = await contact(kit, firm)
+    await user.command("report")
+    await user.press("report.enter")
+    assert user.button_keys()[:2] == ["report.zero", "report.same_as_last"]
+    assert keys(await user.press("report.same_as_last", value=120)) == ["report.ask_staying"]
+    assert keys(await user.send("100")) == ["report.ask_gone_home"]
+    # 同上 offers the last report's 80 staying; "keep" the 100 typed now.
+    await user.press("nav.back")
+    user.find("report.same_as_last", value=80)
+    await user.press("report.keep", value=100)
+    # 同上 for gone home (30) no longer fits 100 staying of 120: refused with the rule.
+    answer = await user.press("report.same_as_last", value=30)
+    assert keys(answer) == ["report.rule.gone_home"]
+    await user.press("report.zero")
+    await user.press("report.zero")
+    assert keys(await user.press("report.zero")) == ["report.ask_needs"]
+    await user.press("report.no_needs")
+    await user.press("report.submit")
+    assert (await stored(kit))[-1].figures == Figures(120, 100, 0, 0, 0, None)
+
+
+async def test_one_figure_is_changed_from_the_summary(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    user = await contact(kit, await enterprise(kit))
+    await type_figures(user, "120", "80", "30", "50", "5")
+    await user.press("report.no_needs")
+    assert keys(await user.press("report.change.on_duty", value=50)) == ["report.ask_on_duty"]
+    assert keys(await user.send("60")) == ["report.summary"], "straight back to the summary"
+    assert "节日在岗：<b>60</b>" in user.last_text()
+    # A change that breaks a rule with a figure after it is refused, and nothing changes.
+    await user.press("report.change.total", value=120)
+    answer = await user.send("100")
+    assert keys(answer) == ["report.rule.gone_home", "report.ask_total"]
+    state = await user.state()
+    assert state is not None and state.step == "total" and state.data["total"] == 120
+    assert keys(await user.send("110")) == ["report.summary"]
+    await user.press("report.change.needs")
+    assert keys(await user.send("缺暖气")) == ["report.summary"]
+    # Back from a figure opened on the summary, then Edit: every figure in turn again.
+    await user.press("report.change.staying", value=80)
+    await user.press("nav.back")
+    await user.press("ui.edit")
+    assert keys(await user.press("report.keep", value=110)) == ["report.ask_staying"]
+    for value in (80, 30, 60, 5):
+        await user.press("report.keep", value=value)
+    await user.press("report.keep_needs")
+    await user.press("report.submit")
+    [row] = await stored(kit)
+    assert row.figures == Figures(110, 80, 30, 60, 5, "缺暖气")

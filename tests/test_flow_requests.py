@@ -4,7 +4,7 @@ the open requests, and the needs of a check-in; forged buttons are refused."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, timedelta
 from types import ModuleType, SimpleNamespace
 from typing import Any, cast
@@ -17,18 +17,31 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import escalation
 from bot.config import Settings
 from bot.escalation import escalate
-from bot.messenger import RetryAfter
 from handlers import helpdesk
-from handlers.actions import AnswerButton, EditMarkup, EditText, Inline, Msg, SendPhoto, SendText
+from handlers.actions import AnswerButton, EditMarkup, Inline, Msg, SendPhoto, SendText
 from handlers.engine import Answer
 from handlers.flow import Flow
 from handlers.flows import help_request, open_requests, request_answer
+from handlers.outbox import message_of
 from handlers.phone import mask_phone
 from models import organisation, people, requests
+from models.broadcasts import Broadcast, Purpose
 from models.checkins import CheckIn, Plan, Transport
 from models.people import Person, Role
 from models.requests import Category, HelpRequest, RequestMessage, Route, Source, Status
-from tests.harness import ZONE, ChatMessage, Kit, SimUser, catalogs, keys, photo
+from tests.harness import (
+    ZONE,
+    ChatMessage,
+    FrozenClock,
+    Kit,
+    Sent,
+    SimUser,
+    hand_over,
+    keys,
+    photo,
+    said,
+    sent,
+)
 from tests.test_flow_broadcast import member
 from tests.test_flow_checkin import enrolled
 
@@ -90,51 +103,6 @@ async def contact(kit: Kit, user_id: int = 500, company: str = "城建一公司"
 
 
 # What the bot says to other people -----------------------------------------------------
-
-
-@dataclass
-class Sent:
-    """One message to another person, as they read it."""
-
-    chat_id: int
-    key: str
-    text: str
-    message: SendText
-
-
-def sent(kit: Kit, answer: Answer) -> list[Sent]:
-    """Every message an answer sends to another chat, rendered in its reader's language."""
-    return [
-        Sent(
-            a.chat_id,
-            a.text.key if isinstance(a.text, Msg) else "",
-            kit.render(a.language or "zh_Hans", a.text),
-            a,
-        )
-        for a in answer.actions
-        if isinstance(a, SendText) and a.chat_id is not None
-    ]
-
-
-def said(kit: Kit, answer: Answer) -> list[str]:
-    """What the person who acted reads (texts and edits), rendered."""
-    return [
-        kit.render(answer.language, a.text)
-        for a in answer.actions
-        if (isinstance(a, SendText) and a.chat_id is None) or isinstance(a, EditText)
-    ]
-
-
-def hand_over(kit: Kit, answer: Answer, *users: SimUser) -> list[Sent]:
-    """Put the messages for `users` in their chats (so they can press the buttons)."""
-    out = sent(kit, answer)
-    for item in out:
-        for user in users:
-            if user.user_id == item.chat_id:
-                user.messages.append(
-                    ChatMessage(next(kit.message_ids), item.message.text, item.message.markup)
-                )
-    return out
 
 
 async def ask(
@@ -212,7 +180,7 @@ async def test_a_housing_request_goes_to_the_employers_contact(db: AsyncEngine) 
     assert row.route is Route.CONTACT and row.status is Status.OPEN
     assert row.photo_file_id == "FILE" and row.description == "宿舍漏风晚上很冷"
     assert row.source is Source.REQUEST and not row.anonymous
-    [note] = sent(kit, answer)
+    [note] = await sent(kit, answer)
     assert note.chat_id == boss.user_id, "the contact, and nobody else"
     assert note.key == "request.notify_new"
     assert NAME in note.text and "宿舍漏风" in note.text
@@ -230,7 +198,7 @@ async def test_the_contact_answers_the_worker_replies_and_marks_it_solved(
     kit = Kit(db)
     user = await worker(kit)
     boss = await contact(kit)
-    hand_over(kit, await ask(user, photo=True), boss)
+    await hand_over(kit, await ask(user, photo=True), boss)
     answer = await boss.press("request.answer_button")
     assert isinstance(answer.actions[0], AnswerButton)
     assert any(isinstance(a, SendPhoto) and a.photo == "FILE" for a in answer.actions)
@@ -242,7 +210,7 @@ async def test_the_contact_answers_the_worker_replies_and_marks_it_solved(
     assert keys(await boss.send("今天下午就修窗户")) == ["request.answer_preview"]
     answer = await boss.press("request.send_button")
     assert keys(answer)[0] == "request.answer_sent"
-    [to_worker] = hand_over(kit, answer, user)
+    [to_worker] = await hand_over(kit, answer, user)
     assert to_worker.chat_id == user.user_id
     assert "今天下午就修窗户" in to_worker.text and "单位联系人" in to_worker.text
     row = await only_request(kit)
@@ -253,18 +221,18 @@ async def test_the_contact_answers_the_worker_replies_and_marks_it_solved(
     await user.send("窗户修好了但暖气还是不热")
     answer = await user.press("request.send_button")
     assert keys(answer)[0] == "request.reply_sent"
-    [back] = hand_over(kit, answer, boss)
+    [back] = await hand_over(kit, answer, boss)
     assert back.chat_id == boss.user_id and back.key == "request.notify_reply"
     assert "暖气还是不热" in back.text
     assert (await only_request(kit)).status is Status.OPEN, "waiting for an answer again"
 
     await boss.press("request.answer_button")
     await boss.send("暖气明天修")
-    hand_over(kit, await boss.press("request.send_button"), user)
+    await hand_over(kit, await boss.press("request.send_button"), user)
     answer = await user.press("request.solved_button")
     assert keys(answer) == ["request.solved_thanks", "request.solved_done", "request.solved_notice"]
     assert any(isinstance(a, EditMarkup) and a.markup is None for a in answer.actions)
-    [told] = sent(kit, answer)
+    [told] = await sent(kit, answer)
     assert told.chat_id == boss.user_id
     row = await only_request(kit)
     assert row.status is Status.SOLVED and row.finished_at == kit.clock()
@@ -284,12 +252,12 @@ async def test_an_answer_is_cancelled_and_nothing_is_sent(db: AsyncEngine) -> No
     kit = Kit(db)
     user = await worker(kit)
     boss = await contact(kit)
-    hand_over(kit, await ask(user), boss)
+    await hand_over(kit, await ask(user), boss)
     await boss.press("request.answer_button")
     await boss.send("马上处理")
     answer = await boss.press("nav.cancel")
     assert keys(answer) == ["conversation.cancelled"]
-    assert sent(kit, answer) == []
+    assert await sent(kit, answer) == []
     assert await kit.count(RequestMessage) == 0
     assert (await only_request(kit)).status is Status.OPEN
 
@@ -299,11 +267,10 @@ async def test_the_answer_reaches_the_worker_in_their_language(db: AsyncEngine) 
     await person(kit, 100, Role.WORKER, language="en")
     user = kit.user(100, "en")
     boss = await contact(kit)
-    hand_over(kit, await ask(user), boss)
+    await hand_over(kit, await ask(user), boss)
     await boss.press("request.answer_button")
     await boss.send("明天修")
-    [to_worker] = sent(kit, await boss.press("request.send_button"))
-    assert to_worker.message.language == "en"
+    [to_worker] = await sent(kit, await boss.press("request.send_button"))
     assert "An answer to your request" in to_worker.text and "明天修" in to_worker.text
 
 
@@ -333,7 +300,7 @@ async def test_a_withheld_wage_request_never_reaches_the_employer_with_a_name(
     answer = await do(await user.press("ui.confirm"))
     row = await only_request(kit)
     assert row.anonymous and row.route is Route.STAFF and row.about_wages
-    notes = hand_over(kit, answer, staff)
+    notes = await hand_over(kit, answer, staff)
     assert [n.chat_id for n in notes] == [staff.user_id], "labour inspection only"
     assert NAME in notes[0].text and str(mask_phone(PHONE)) in notes[0].text, "staff see who"
     assert PHONE not in notes[0].text
@@ -342,28 +309,29 @@ async def test_a_withheld_wage_request_never_reaches_the_employer_with_a_name(
     # Staff pass it on to the employer's contact: still nameless for them.
     answer = await do(await staff.press_data(f"!rqf|{row.id}"))
     assert keys(answer)[:2] == ["request.forwarded", "request.notify_forwarded"]
-    forwarded, _told = hand_over(kit, answer, boss)
+    forwarded, _told = await hand_over(kit, answer, boss)
     assert forwarded.chat_id == boss.user_id
     answer = await do(await boss.press("request.answer_button"))
     assert not any(isinstance(a, SendPhoto) for a in answer.actions), "a photo can tell who"
     await do(await boss.send("本周五前补发"))
     answer = await do(await boss.press("request.send_button"))
-    hand_over(kit, answer, user)
+    await hand_over(kit, answer, user)
     answer = await do(await user.press("request.reply_button"))
     await do(await user.send("好的，谢谢"))
     answer = await do(await user.press("request.send_button"))
-    [reply] = hand_over(kit, answer, boss)
+    [reply] = await hand_over(kit, answer, boss)
     assert reply.chat_id == boss.user_id, "the reply goes to whoever answered"
     await boss.command("requests")
     answer = await do(await open_listed(boss))
 
     # Every message the contact ever got, or read in their own chat, is nameless.
-    contact_texts = [s.text for a in everything for s in sent(kit, a) if s.chat_id == 500]
+    contact_texts = [s.text for a in everything for s in await sent(kit, a) if s.chat_id == 500]
     contact_texts += [kit.render("zh_Hans", m.text) for m in boss.messages]
     assert contact_texts
     for text in contact_texts:
         assert NAME not in text and PHONE not in text, text
-    assert all(officer.user_id != s.chat_id for a in everything for s in sent(kit, a))
+    told = [s.chat_id for a in everything for s in await sent(kit, a)]
+    assert officer.user_id not in told
     # The contact cannot pass it on again, nor see the wage request's photo in the list.
     assert keys(await boss.press_data(f"!rqf|{row.id}")) == ["error.not_allowed"]
 
@@ -383,7 +351,7 @@ async def test_a_wage_request_unforwarded_is_invisible_to_the_contact(db: AsyncE
     user = await worker(kit)
     boss = await contact(kit)
     answer = await ask(user, "request.category.overtime", "春节加班补贴没有给", withhold=True)
-    assert all(s.chat_id != boss.user_id for s in sent(kit, answer))
+    assert all(s.chat_id != boss.user_id for s in await sent(kit, answer))
     row = await only_request(kit)
     assert keys(await boss.press_data(f"!rqa|{row.id}")) == ["error.not_allowed"]
     assert keys(await boss.command("requests")) == ["requests.none"]
@@ -401,10 +369,10 @@ async def test_a_wage_request_the_worker_lets_the_employer_know_shows_the_name(
     boss = await contact(kit)
     staff = await member(kit, 900)
     answer = await ask(user, "request.category.wages", "工资晚发了两个月", withhold=False)
-    assert [s.chat_id for s in sent(kit, answer)] == [staff.user_id]
+    assert [s.chat_id for s in await sent(kit, answer)] == [staff.user_id]
     row = await only_request(kit)
     assert not row.anonymous
-    forwarded, told = sent(kit, await staff.press_data(f"!rqf|{row.id}"))
+    forwarded, told = await sent(kit, await staff.press_data(f"!rqf|{row.id}"))
     assert forwarded.chat_id == boss.user_id and NAME in forwarded.text
     assert told.chat_id == user.user_id and told.key == "request.forwarded_to_worker_named"
     assert "对方会看到您的姓名和电话" in told.text
@@ -426,11 +394,10 @@ async def test_the_worker_is_told_in_their_language_when_staff_pass_it_on(
         "request.notify_forwarded",
         "request.forwarded_to_worker_anonymous",
     ]
-    told = {s.chat_id: s for s in sent(kit, answer)}
+    told = {s.chat_id: s for s in await sent(kit, answer)}
     assert set(told) == {boss.user_id, user.user_id}
     to_worker = told[user.user_id]
-    assert to_worker.message.language == "en"
-    assert f"#{row.id}" in to_worker.text and "Wages unpaid or late" in to_worker.text
+    assert f"#{row.id}" in to_worker.text and "Unpaid wages" in to_worker.text
     assert "without telling them it was you" in to_worker.text
     # The worker is not told twice: it can be passed on only once.
     assert keys(await staff.press_data(f"!rqf|{row.id}")) == ["error.stale_button"]
@@ -452,9 +419,11 @@ async def test_passing_on_needs_a_contact_and_only_once(db: AsyncEngine) -> None
 # Escalation ------------------------------------------------------------------------------
 
 
-async def _escalate(kit: Kit) -> list[SendText]:
+async def _escalate(kit: Kit) -> list[Sent]:
+    """Escalate what is due; the messages it tells, one per reader."""
     async with kit.sessions() as session, session.begin():
-        return await helpdesk.escalate_due(session, kit.clock(), kit.settings)
+        _, told = await helpdesk.escalate_due(session, kit.clock(), kit.settings)
+    return await sent(kit, Answer("zh_Hans", (), tuple(told)))
 
 
 async def test_an_unanswered_request_goes_to_staff_after_the_time(db: AsyncEngine) -> None:
@@ -473,20 +442,20 @@ async def test_an_unanswered_request_goes_to_staff_after_the_time(db: AsyncEngin
     assert set(by_chat) == {staff.user_id, officer.user_id, user.user_id}
     assert elsewhere.user_id not in by_chat and boss.user_id not in by_chat
     to_staff = by_chat[staff.user_id]
-    assert isinstance(to_staff.text, Msg) and to_staff.text.key == "request.notify_escalated"
-    assert "24 小时" in kit.render("zh_Hans", to_staff.text)
-    worker_note = by_chat[user.user_id].text
-    assert isinstance(worker_note, Msg) and worker_note.key == "request.escalated_to_worker"
+    assert to_staff.key == "request.notify_escalated" and "24 小时" in to_staff.text
+    assert by_chat[user.user_id].key == "request.escalated_to_worker"
     row = await only_request(kit)
     assert row.escalated_at == kit.clock()
     kit.clock.advance(hours=30)
     assert await _escalate(kit) == [], "escalated once"
 
     # Staff answer from the button on the escalation.
-    staff.messages.append(ChatMessage(next(kit.message_ids), to_staff.text, to_staff.markup))
+    staff.messages.append(
+        ChatMessage(next(kit.message_ids), to_staff.message.text, to_staff.message.markup)
+    )
     await staff.press("request.answer_button")
     await staff.send("区里已联系单位，今天送取暖器")
-    [to_worker] = sent(kit, await staff.press("request.send_button"))
+    [to_worker] = await sent(kit, await staff.press("request.send_button"))
     assert to_worker.chat_id == user.user_id and "区工作人员" in to_worker.text
 
 
@@ -495,11 +464,11 @@ async def test_an_answered_request_is_not_escalated(db: AsyncEngine) -> None:
     user = await worker(kit)
     boss = await contact(kit)
     await member(kit, 900)
-    hand_over(kit, await ask(user), boss)
+    await hand_over(kit, await ask(user), boss)
     kit.clock.advance(hours=1)
     await boss.press("request.answer_button")
     await boss.send("马上修")
-    hand_over(kit, await boss.press("request.send_button"), user)
+    await hand_over(kit, await boss.press("request.send_button"), user)
     kit.clock.advance(hours=5)
     assert await _escalate(kit) == []
     # The worker's reply starts the wait again; unanswered, it goes to staff in time.
@@ -512,93 +481,40 @@ async def test_an_answered_request_is_not_escalated(db: AsyncEngine) -> None:
     assert {m.chat_id for m in await _escalate(kit)} == {900, user.user_id}
 
 
-class FakeMessenger:
-    """Records what the escalation job sends."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, str, Any]] = []
-
-    async def send_text(self, chat_id: int, text: str, markup: Any = None) -> int:
-        self.sent.append((chat_id, text, markup))
-        return len(self.sent)
-
-
-async def test_the_scheduled_job_escalates_and_sends(db: AsyncEngine) -> None:
+async def test_the_job_writes_to_the_outbox_and_plans_its_next_run(db: AsyncEngine) -> None:
     kit = Kit(db)
     user = await worker(kit)
     await contact(kit)
     await member(kit, 900)
     await ask(user)
-    messenger = FakeMessenger()
-    count = await escalate(kit.sessions, messenger, catalogs(), kit.settings, kit.clock)
-    assert count == 0 and messenger.sent == []
+    opened = kit.clock()
+    count, following = await escalate(kit.sessions, kit.settings, kit.clock())
+    assert count == 0 and following == opened + timedelta(hours=24), "runs when it falls due"
+    assert await kit.count(Broadcast) == 1, "only the notice to the contact"
     kit.clock.advance(hours=25)
-    count = await escalate(kit.sessions, messenger, catalogs(), kit.settings, kit.clock)
-    assert count == 2
-    to_staff = next(s for s in messenger.sent if s[0] == 900)
-    assert "单位联系人 24 小时内未答复" in to_staff[1]
-    button = to_staff[2]["inline_keyboard"][0][0]
-    assert button == {"text": "✍️ 答复", "callback_data": f"!rqa|{(await only_request(kit)).id}"}
+    count, following = await escalate(kit.sessions, kit.settings, kit.clock())
+    assert (count, following) == (1, None)
+    rows = {b.purpose: b for b in await kit.rows(Broadcast)}
+    assert rows[Purpose.REQUEST_NOTICE].audience["people"] is not None
+    to_staff = message_of(await _newest(kit, Purpose.REQUEST_NOTICE))
+    assert to_staff.text.key == "request.notify_escalated"
+    button = to_staff.markup.buttons()[0] if to_staff.markup else None
+    assert button is not None and button.data == f"!rqa|{(await only_request(kit)).id}"
+    assert message_of(rows[Purpose.REQUEST_NEWS]).text.key == "request.escalated_to_worker"
     assert (await only_request(kit)).escalated_at is not None
 
 
-class FloodedMessenger(FakeMessenger):
-    """Telegram asks to wait `seconds` instead of sending, the first `refusals` times."""
-
-    def __init__(self, refusals: int, seconds: float) -> None:
-        super().__init__()
-        self.refusals = refusals
-        self.seconds = seconds
-
-    async def send_text(self, chat_id: int, text: str, markup: Any = None) -> int:
-        if self.refusals > 0:
-            self.refusals -= 1
-            raise RetryAfter(self.seconds)
-        return await super().send_text(chat_id, text, markup)
+async def _newest(kit: Kit, purpose: Purpose) -> Broadcast:
+    found: list[Broadcast] = [b for b in await kit.rows(Broadcast) if b.purpose is purpose]
+    return found[-1]
 
 
-async def escalated_after_a_flood(
-    db: AsyncEngine, messenger: FloodedMessenger
-) -> tuple[int, list[float]]:
-    """A housing request left unanswered, escalated to two staff through `messenger`; how
-    many messages went, and the waits."""
-    kit = Kit(db)
-    user = await worker(kit)
-    await contact(kit)
-    await member(kit, 900)
-    await member(kit, 901)
-    await ask(user)
-    kit.clock.advance(hours=25)
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    count = await escalate(kit.sessions, messenger, catalogs(), kit.settings, kit.clock, sleep)
-    assert (await only_request(kit)).escalated_at is not None
-    return count, waits
-
-
-async def test_the_job_waits_as_telegram_asks_and_loses_no_message(db: AsyncEngine) -> None:
-    messenger = FloodedMessenger(refusals=1, seconds=7)
-    count, waits = await escalated_after_a_flood(db, messenger)
-    assert waits == [7]
-    assert count == 3
-    assert sorted(chat for chat, _text, _markup in messenger.sent) == [100, 900, 901]
-
-
-async def test_the_job_waits_within_bounds_and_then_goes_on(db: AsyncEngine) -> None:
-    messenger = FloodedMessenger(refusals=escalation.TRIES, seconds=3600)
-    count, waits = await escalated_after_a_flood(db, messenger)
-    assert waits == [escalation.LONGEST_WAIT] * (escalation.TRIES - 1)
-    assert count == 2, "the message refused every time is left; the others still go"
-    assert len({chat for chat, _text, _markup in messenger.sent}) == 2
-
-
-async def test_the_job_is_scheduled_every_few_minutes() -> None:
+async def test_the_job_runs_at_start_and_at_least_every_few_minutes() -> None:
     scheduler = AsyncIOScheduler(timezone="Asia/Shanghai")
     scheduler.start(paused=True)
-    background = SimpleNamespace(scheduler=scheduler, settings=Settings())
+    clock = FrozenClock()
+    app = SimpleNamespace(clock=clock)
+    background = SimpleNamespace(scheduler=scheduler, settings=Settings(), app=app)
     try:
         escalation.schedule(cast(Any, background))
         escalation.schedule(cast(Any, background))  # a restart does not add it twice
@@ -606,8 +522,8 @@ async def test_the_job_is_scheduled_every_few_minutes() -> None:
     finally:
         scheduler.shutdown(wait=False)
     assert job.id == escalation.JOB_ID and job.func is escalation.escalate_requests
-    assert job.trigger.interval == timedelta(minutes=escalation.EVERY_MINUTES)
-    await escalation.escalate_requests()  # no scheduler service here: nothing to do
+    assert job.trigger.interval == escalation.LOOK_EVERY
+    assert job.next_run_time == clock(), "not a full interval after each start"
 
 
 async def test_without_a_contact_staff_and_the_towns_officers_get_it(db: AsyncEngine) -> None:
@@ -617,7 +533,7 @@ async def test_without_a_contact_staff_and_the_towns_officers_get_it(db: AsyncEn
     officer = await member(kit, 901, Role.TOWN_OFFICER, town="开发区")
     elsewhere = await member(kit, 902, Role.TOWN_OFFICER, town="别的镇")
     answer = await ask(user, "request.category.food", "食堂放假，没地方吃饭")
-    assert {s.chat_id for s in sent(kit, answer)} == {staff.user_id, officer.user_id}
+    assert {s.chat_id for s in await sent(kit, answer)} == {staff.user_id, officer.user_id}
     assert elsewhere.messages == []
     row = await only_request(kit)
     assert row.route is Route.STAFF
@@ -656,14 +572,14 @@ async def test_needs_ticked_in_a_checkin_open_requests_once(db: AsyncEngine) -> 
     assert heating.source is Source.CHECKIN and heating.description is None
     assert wages.category is Category.WAGES and wages.route is Route.STAFF and wages.anonymous
     assert wages.description == "宿舍没有暖气", "the note goes with the request for staff alone"
-    notes = {n.chat_id: n for n in sent(kit, answer)}
+    notes = {n.chat_id: n for n in await sent(kit, answer)}
     assert {(chat, n.key) for chat, n in notes.items()} == {
         (boss.user_id, "request.notify_new"),
         (staff.user_id, "request.notify_new"),
     }
     assert "宿舍没有暖气" in notes[staff.user_id].text
     assert "宿舍没有暖气" not in notes[boss.user_id].text
-    assert "工人在春节去留登记" in notes[boss.user_id].text, "the need's own line instead"
+    assert "务工人员在春节去留登记" in notes[boss.user_id].text, "the need's own line instead"
 
     answer = await checkin_staying(user, "need.heating", "need.food")
     assert keys(answer)[:2] == ["checkin.saved", "request.opened_from_checkin"]
@@ -696,17 +612,17 @@ async def test_a_checkin_note_never_reaches_the_employer(db: AsyncEngine) -> Non
     everything = [await checkin_staying(user, "need.heating", "need.wages", note=note)]
     assert "不会告诉单位" in said(kit, everything[0])[1]
     heating, wages = await stored(kit)
-    hand_over(kit, everything[0], boss, staff)
+    await hand_over(kit, everything[0], boss, staff)
     # Staff pass the wage request on; the contact reads both requests in full.
     everything.append(await staff.press_data(f"!rqf|{wages.id}"))
-    hand_over(kit, everything[-1], boss)
+    await hand_over(kit, everything[-1], boss)
     for request in (heating, wages):
         everything.append(await boss.press_data(f"!rqa|{request.id}"))
         assert keys(everything[-1])[-2:] == ["request.card", "request.ask_answer"]
         await boss.press("nav.cancel")
     await boss.command("requests")
     everything.append(await open_listed(boss))
-    for_boss = [s.text for a in everything for s in sent(kit, a) if s.chat_id == boss.user_id]
+    for_boss = [s.text for a in everything for s in await sent(kit, a) if s.chat_id == boss.user_id]
     for_boss += [t for a in everything[2:] for t in said(kit, a)]
     assert len(for_boss) >= 5
     for text in for_boss:
@@ -714,7 +630,7 @@ async def test_a_checkin_note_never_reaches_the_employer(db: AsyncEngine) -> Non
     # Staff still read the note, with the wage request only.
     assert wages.description is not None and "三个月没发" in wages.description
     assert heating.description is None and wages.anonymous
-    [for_staff] = [s for s in sent(kit, everything[0]) if s.chat_id == staff.user_id]
+    [for_staff] = [s for s in await sent(kit, everything[0]) if s.chat_id == staff.user_id]
     assert wages.description in for_staff.text
 
 
@@ -772,7 +688,7 @@ async def test_four_chinese_characters_are_description_enough(db: AsyncEngine) -
     user = await worker(kit)
     await user.command("request")
     answer = await user.press("request.category.wages")
-    assert "（2–1,000 个字）" in said(kit, answer)[-1]
+    assert "（2–1000 个字）" in said(kit, answer)[-1]
     for typed in ("a", "。"):
         answer = await user.send(typed)
         assert keys(answer) == ["request.description_too_short", "request.ask_description"]
@@ -806,8 +722,7 @@ async def test_half_an_hour_to_answer_is_said_as_30_minutes(db: AsyncEngine) -> 
     await user.press("ui.confirm")
     kit.clock.advance(minutes=31)
     by_chat = {m.chat_id: m for m in await _escalate(kit)}
-    escalated = kit.render("zh_Hans", by_chat[staff.user_id].text)
-    assert "单位联系人 30 分钟内未答复" in escalated
+    assert "单位联系人 30 分钟内未答复" in by_chat[staff.user_id].text
 
 
 async def test_change_and_back_before_confirming(db: AsyncEngine) -> None:
@@ -846,7 +761,7 @@ async def test_the_answer_button_starts_afresh_after_a_stale_conversation(
     kit = Kit(db)
     user = await worker(kit)
     boss = await contact(kit)
-    hand_over(kit, await ask(user), boss)
+    await hand_over(kit, await ask(user), boss)
     await boss.command("requests")
     kit.clock.advance(hours=25)
     answer = await boss.press("request.answer_button")
@@ -899,15 +814,15 @@ async def test_an_answer_flow_checks_again_at_send(db: AsyncEngine) -> None:
     user = await worker(kit)
     boss = await contact(kit)
     staff = await member(kit, 900)
-    hand_over(kit, await ask(user), boss)
+    await hand_over(kit, await ask(user), boss)
     await boss.press("request.answer_button")
     await boss.send("下午修")
     # Meanwhile staff close the request.
     await staff.command("requests")
     await open_listed(staff)
     answer = await staff.press("request.close_button")
-    assert keys(answer)[:2] == ["request.closed", "request.closed_notice"]
-    [told] = sent(kit, answer)
+    assert keys(answer)[0] == "request.closed" and keys(answer)[-1] == "request.closed_notice"
+    [told] = await sent(kit, answer)
     assert told.chat_id == user.user_id
     answer = await boss.press("request.send_button")
     assert keys(answer) == ["request.already_finished"]
@@ -936,7 +851,7 @@ async def test_staff_list_open_requests_by_age_category_town_and_enterprise(
     text = said(kit, answer)[-1]
     assert "共 3 件" in text
     assert text.index(f"#{food.id}") < text.index(f"#{heating.id}") < text.index(f"#{wages.id}")
-    assert "1 天" in text and "3 小时" in text and "0 小时" in text
+    assert "1 天" in text and "3 小时" in text and "已等 1 分钟" in text
     assert staff.button_keys() == [
         *["requests.open_button"] * 3,
         "requests.by_category",
@@ -1040,7 +955,7 @@ async def test_erasing_a_worker_blanks_what_they_wrote(db: AsyncEngine) -> None:
     kit = Kit(db)
     user = await worker(kit)
     boss = await contact(kit)
-    hand_over(kit, await ask(user, photo=True), boss)
+    await hand_over(kit, await ask(user, photo=True), boss)
     await boss.press("request.answer_button")
     await boss.send("明天修")
     await boss.press("request.send_button")
@@ -1123,7 +1038,7 @@ async def test_a_wage_request_goes_to_labour_inspection_and_not_other_staff(
     brigade = await inspector(kit, 903)
     await inspector(kit, 904, active=False)
     answer = await ask(user, "request.category.wages", "12月工资拖欠没发", withhold=True)
-    [note] = hand_over(kit, answer, brigade)
+    [note] = await hand_over(kit, answer, brigade)
     assert (note.chat_id, note.key) == (brigade.user_id, "request.notify_new")
     assert NAME in note.text, "labour inspection see who asked"
     assert staff.messages == admin.messages == boss.messages == []
@@ -1134,7 +1049,7 @@ async def test_a_wage_request_goes_to_labour_inspection_and_not_other_staff(
     answer = await staff.press_data(f"!rqa|{row.id}")
     assert keys(answer)[-2:] == ["request.card", "request.ask_answer"]
     await staff.send("已联系企业，本周补发")
-    [to_worker] = sent(kit, await staff.press("request.send_button"))
+    [to_worker] = await sent(kit, await staff.press("request.send_button"))
     assert to_worker.chat_id == user.user_id
 
 
@@ -1153,17 +1068,17 @@ async def test_a_wage_need_ticked_in_a_checkin_goes_to_labour_inspection(
     answer = await checkin_staying(user, "need.heating", "need.wages")
     heating, wages = await stored(kit)
     assert wages.about_wages and not heating.about_wages
-    assert set(notified(kit, answer)) == {
+    assert set(await notified(kit, answer)) == {
         (boss.user_id, f"!rqa|{heating.id}"),
         (brigade.user_id, f"!rqa|{wages.id}"),
     }
     assert staff.messages == []
 
 
-def notified(kit: Kit, answer: Answer) -> list[tuple[int, str]]:
+async def notified(kit: Kit, answer: Answer) -> list[tuple[int, str]]:
     """(chat, the Answer button's data) of every new request's notification an answer sends."""
     found: list[tuple[int, str]] = []
-    for note in sent(kit, answer):
+    for note in await sent(kit, answer):
         markup = note.message.markup
         if note.key == "request.notify_new" and isinstance(markup, Inline):
             found.append((note.chat_id, markup.buttons()[0].data))
@@ -1179,13 +1094,13 @@ async def test_with_no_labour_inspection_to_reach_wages_go_to_all_district_staff
     officer = await member(kit, 901, Role.TOWN_OFFICER, town="开发区")
     admin = await member(kit, 902, Role.ADMIN)
     answer = await ask(first, "request.category.wages", "工资两个月没发了", withhold=False)
-    assert {s.chat_id for s in sent(kit, answer)} == {staff.user_id, admin.user_id}
+    assert {s.chat_id for s in await sent(kit, answer)} == {staff.user_id, admin.user_id}
 
     # An inspector who blocked the bot is no one to tell: nothing is lost.
     await inspector(kit, 903, active=False)
     second = await worker(kit, 101)
     answer = await ask(second, "request.category.overtime", "春节加班费没给", withhold=False)
-    assert {s.chat_id for s in sent(kit, answer)} == {staff.user_id, admin.user_id}
+    assert {s.chat_id for s in await sent(kit, answer)} == {staff.user_id, admin.user_id}
     assert officer.messages == []
 
 
@@ -1196,7 +1111,7 @@ async def test_labour_inspection_changes_nothing_for_a_housing_request(db: Async
     staff = await member(kit, 900)
     officer = await member(kit, 901, Role.TOWN_OFFICER, town="开发区")
     brigade = await inspector(kit, 903)
-    [note] = sent(kit, await ask(user))
+    [note] = await sent(kit, await ask(user))
     assert note.chat_id == boss.user_id, "the contact, and nobody else"
     kit.clock.advance(hours=25)
     escalated = {m.chat_id for m in await _escalate(kit) if m.chat_id != user.user_id}
@@ -1206,7 +1121,28 @@ async def test_labour_inspection_changes_nothing_for_a_housing_request(db: Async
     await enterprise(kit, "钢铁二厂", "别的镇")
     other = await worker(kit, 101, "钢铁二厂")
     answer = await ask(other, "request.category.housing", "宿舍没有了")
-    assert {s.chat_id for s in sent(kit, answer)} == {staff.user_id, brigade.user_id}
+    assert {s.chat_id for s in await sent(kit, answer)} == {staff.user_id, brigade.user_id}
+
+
+async def test_free_text_outside_a_conversation_is_offered_as_a_request(db: AsyncEngine) -> None:
+    kit = Kit(db)
+    worker = await enrolled(kit)
+    await worker.command("cancel")
+    answer = await worker.send("宿舍暖气还是不热，怎么办")
+    assert keys(answer) == ["idle.offer_request", "request.ask_category"]
+    assert "「宿舍暖气还是不热，怎么办」" in kit.render("zh_Hans", worker.messages[-2].text)
+    await worker.press("request.category.heating")
+    assert worker.button_keys()[0] == "request.keep_description"
+    assert keys(await worker.press("request.keep_description")) == ["request.ask_photo"]
+    await worker.press("ui.skip")
+    await worker.press("ui.confirm")
+    [request] = await kit.rows(HelpRequest)
+    assert request.description == "宿舍暖气还是不热，怎么办"
+    # A greeting is not an offer, and Cancel leaves nothing behind.
+    assert keys(await worker.send("你好")) == ["idle.worker"]
+    await worker.send("工资一直没有发")
+    assert keys(await worker.press("nav.cancel")) == ["conversation.cancelled"]
+    assert await kit.count(HelpRequest) == 1
 
 
 async def test_mydata_shows_every_checkin_every_request_and_the_consent(db: AsyncEngine) -> None:
@@ -1239,10 +1175,10 @@ async def test_mydata_shows_every_checkin_every_request_and_the_consent(db: Asyn
                 transport=Transport.TRAIN,
             )
         )
-    hand_over(kit, await ask(user, photo=True), boss)
+    await hand_over(kit, await ask(user, photo=True), boss)
     await boss.press("request.answer_button")
     await boss.send("今天下午就修窗户")
-    hand_over(kit, await boss.press("request.send_button"), user)
+    await hand_over(kit, await boss.press("request.send_button"), user)
     answer = await user.command("mydata")
     [text] = [a for a in answer.actions if isinstance(a, SendText)]
     assert text.file_name == "mydata.txt", "a file when it does not fit a message"

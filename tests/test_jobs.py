@@ -6,6 +6,7 @@ reminder."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,7 +19,6 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import jobs
-from bot import scheduler as scheduler_module
 from bot.app import build_app, utc_now
 from bot.config import (
     DatabaseSettings,
@@ -29,6 +29,8 @@ from bot.config import (
 )
 from bot.scheduler import Background
 from bot.sender import render_content
+from handlers.actions import Msg, Raw, text_from_json, text_to_json
+from handlers.outbox import message_of
 from handlers.ports import Clock
 from models import broadcasts, nominations
 from models.broadcasts import (
@@ -36,8 +38,7 @@ from models.broadcasts import (
     Broadcast,
     ContentKind,
     Delivery,
-    message_parts,
-    message_text,
+    Purpose,
 )
 from models.checkins import Plan
 from models.nominations import Measure, Nomination, NominationStatus
@@ -121,7 +122,7 @@ async def test_the_reminder_goes_only_to_contacts_without_todays_report(db: Asyn
     }
     row = await only_broadcast(kit)
     assert row.content_kind is ContentKind.MESSAGE
-    assert message_parts(row.text or "") == ("report.remind.before", {"deadline": "16:00"})
+    assert message_parts(row) == ("report.remind.before", {"deadline": "16:00"})
     assert Audience.from_json(row.audience) == Audience(
         role=Role.CONTACT, unreported_on="2027-01-20"
     )
@@ -137,7 +138,7 @@ async def test_at_the_deadline_the_reminder_says_it_is_overdue(db: AsyncEngine) 
     await four_enterprises(kit)
     await jobs.write_report_reminder(kit.sessions, settings_for(), local(16), time(16))
     row = await only_broadcast(kit)
-    assert message_parts(row.text or "")[0] == "report.remind.overdue"
+    assert message_parts(row)[0] == "report.remind.overdue"
 
 
 async def test_no_reminder_outside_the_reporting_period(db: AsyncEngine) -> None:
@@ -180,7 +181,7 @@ async def test_a_reminder_is_written_once_even_when_two_come_due_together(
     assert await jobs.write_report_reminder(kit.sessions, settings, now, time(16)) is None
     assert await jobs.write_report_reminder(kit.sessions, settings, now, time(15)) is None
     row = await only_broadcast(kit)
-    assert message_parts(row.text or "")[0] == "report.remind.overdue", "it is late by now"
+    assert message_parts(row)[0] == "report.remind.overdue", "it is late by now"
     # The next day's reminder is a new one.
     tomorrow = local(15, day=TODAY + timedelta(days=1))
     assert await jobs.write_report_reminder(kit.sessions, settings, tomorrow, time(15))
@@ -275,7 +276,8 @@ async def test_a_contacts_nudge_counts_for_the_rhythm(db: AsyncEngine) -> None:
             session,
             Broadcast(
                 content_kind=ContentKind.MESSAGE,
-                text=message_text("checkin.remind.contact", enterprise="城建一公司"),
+                purpose=Purpose.NUDGE,
+                message=stored(Msg("checkin.remind.contact", enterprise="城建一公司")),
                 audience=Audience(
                     role=Role.WORKER, enterprise_id=firm, stale_before="2027-01-13"
                 ).to_json(),
@@ -319,7 +321,7 @@ async def background(db: AsyncEngine, clock: Clock, **reporting: Any) -> AsyncIt
         if service.scheduler.running:
             service.scheduler.shutdown(wait=False)
             await asyncio.sleep(0.05)
-        await service.messenger.close()
+        await service.close()
         await app.close()
 
 
@@ -370,16 +372,15 @@ async def test_no_jobs_once_the_reporting_period_is_over(db: AsyncEngine) -> Non
         assert reporting_jobs(service) == []
 
 
-async def test_the_jobs_enqueue_through_the_running_service(
-    db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_jobs_write_to_the_outbox_and_the_sender_enqueues(db: AsyncEngine) -> None:
     kit = Kit(db)
     people = await four_enterprises(kit)
     kit.clock.now = local(15)
     async with background(db, kit.clock) as service:
-        monkeypatch.setattr(scheduler_module, "_service", service)
-        await jobs.remind_unreported("15:00:00")
-        await jobs.reask_workers()
+        await jobs.remind_unreported("15:00:00", service=service)
+        await jobs.reask_workers(service=service)
+        assert await kit.count(Delivery) == 0, "written, not yet enqueued"
+        assert await service.sender.enqueue_due() == 2
     rows = [d for d in await kit.rows(Delivery) if isinstance(d, Delivery)]
     assert {d.person_id for d in rows} == {
         people["silent"],
@@ -388,14 +389,6 @@ async def test_the_jobs_enqueue_through_the_running_service(
         people["worker"],
     }
     assert {d.language for d in rows if d.person_id == people["deputy"]} == {"en"}
-
-
-async def test_without_a_service_the_jobs_do_nothing(db: AsyncEngine) -> None:
-    kit = Kit(db)
-    await four_enterprises(kit)
-    await jobs.remind_unreported("15:00:00")
-    await jobs.reask_workers()
-    assert await kit.count(Broadcast) == 0
 
 
 async def test_a_restart_neither_loses_nor_doubles_a_reminder(
@@ -426,19 +419,18 @@ async def test_a_restart_neither_loses_nor_doubles_a_reminder(
     assert await kit.count(Broadcast) == 0
     # ... and sends it once when it is back, within the grace time.
     async with background(db, utc_now, **config) as second:
-        monkeypatch.setattr(scheduler_module, "_service", second)
         second.scheduler.start()
         jobs.register(second)
         for _ in range(100):
-            if await kit.count(Delivery):
+            if await kit.count(Broadcast):
                 break
             await asyncio.sleep(0.1)
+        await second.sender.enqueue_due()
     assert await kit.count(Broadcast) == 1
     [delivery] = [d for d in await kit.rows(Delivery) if isinstance(d, Delivery)]
     assert delivery.person_id == contact_id
     # Another restart the same day writes nothing more.
     async with background(db, utc_now, **config) as third:
-        monkeypatch.setattr(scheduler_module, "_service", third)
         third.scheduler.start()
         jobs.register(third)
         await asyncio.sleep(1.0)
@@ -449,17 +441,28 @@ async def test_a_restart_neither_loses_nor_doubles_a_reminder(
 # Catalog messages as broadcasts ----------------------------------------------------------------
 
 
-def test_a_message_text_carries_its_key_and_parameters() -> None:
-    text = message_text("checkin.remind.contact", enterprise="A&B 公司?=x")
-    assert message_parts(text) == ("checkin.remind.contact", {"enterprise": "A&B 公司?=x"})
-    assert message_parts("checkin.remind.again") == ("checkin.remind.again", {})
+def stored(text: Msg) -> dict[str, Any]:
+    """A catalog message as the outbox stores it."""
+    return {"text": text_to_json(text), "markup": None}
+
+
+def message_parts(row: Broadcast) -> tuple[str, dict[str, Any]]:
+    """The catalog key of an outbox message, and its parameters as plain values."""
+    text = message_of(row).text
+    return text.key, {k: v.text if isinstance(v, Raw) else v for k, v in text.params.items()}
+
+
+def test_a_stored_message_keeps_its_key_and_parameters() -> None:
+    text = Msg("checkin.remind.contact", enterprise=Raw("A&B 公司?=x"), day=date(2027, 2, 6))
+    again = json.loads(json.dumps(text_to_json(text)))
+    assert text_from_json(again) == text
 
 
 async def test_a_message_renders_parameters_escaped(db: AsyncEngine) -> None:
     kit = Kit(db)
     row = Broadcast(
         content_kind=ContentKind.MESSAGE,
-        text=message_text("checkin.remind.contact", enterprise="<A&B>"),
+        message=stored(Msg("checkin.remind.contact", enterprise="<A&B>")),
         audience=Audience().to_json(),
     )
     async with kit.sessions() as session:
@@ -537,7 +540,7 @@ async def told(kit: Kit, numbers: list[int], now: datetime) -> dict[int, tuple[s
         async with kit.sessions() as session:
             row = await broadcasts.get(session, number)
         assert row is not None
-        key, params = message_parts(row.text or "")
+        key, params = message_parts(row)
         assert params["deadline"] == "2027-02-14"
         enterprise_id = Audience.from_json(row.audience).enterprise_id
         assert enterprise_id is not None
@@ -635,8 +638,8 @@ async def test_the_closing_messages_say_why_in_the_contacts_language(db: AsyncEn
     kit = Kit(db)
     row = Broadcast(
         content_kind=ContentKind.MESSAGE,
-        text=message_text(
-            "nominate.deadline.no_summary", enterprise="<A&B>", deadline="2027-02-14"
+        message=stored(
+            Msg("nominate.deadline.no_summary", enterprise="<A&B>", deadline="2027-02-14")
         ),
         audience=Audience().to_json(),
     )
@@ -665,7 +668,7 @@ async def nomination_background(
         if service.scheduler.running:
             service.scheduler.shutdown(wait=False)
             await asyncio.sleep(0.05)
-        await service.messenger.close()
+        await service.close()
         await app.close()
 
 
@@ -689,21 +692,18 @@ async def test_the_nomination_jobs_are_registered_for_the_configured_days(
         assert service.scheduler.get_job(jobs.NOMINATION_CLOSE_JOB) is not None
 
 
-async def test_the_nomination_jobs_enqueue_through_the_running_service(
-    db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_nomination_jobs_write_through_the_running_service(db: AsyncEngine) -> None:
     kit = Kit(db)
     ids, contacts = await nominating_enterprises(kit)
-    await jobs.close_nominations()  # no service: nothing
-    assert await kit.count(Broadcast) == 0
     kit.clock.now = local(10, day=DEADLINE - timedelta(days=2))
     async with nomination_background(db, kit.clock) as service:
-        monkeypatch.setattr(scheduler_module, "_service", service)
-        await jobs.remind_nominations()
+        await jobs.remind_nominations(service=service)
+        await service.sender.enqueue_due()
         reminded = {d.person_id for d in await kit.rows(Delivery) if isinstance(d, Delivery)}
         kit.clock.now = local(0, 5, day=DEADLINE + timedelta(days=1))
-        await jobs.close_nominations()
-        await jobs.close_nominations()
+        await jobs.close_nominations(service=service)
+        await jobs.close_nominations(service=service)
+        await service.sender.enqueue_due()
     assert reminded == {
         contacts[k] for k in ("none", "complete", "no_summary", "no_measure", "empty")
     }

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import BroadcastSettings
 from bot.messenger import Blocked, Markup, RetryAfter, Transient
-from bot.sender import RateWindow, Sender
+from bot.sender import RateWindow, Schedule, Sender
 from models import broadcasts
 from models.broadcasts import (
     Audience,
@@ -23,7 +24,7 @@ from models.broadcasts import (
     DeliveryStatus,
 )
 from models.people import Person, Role
-from tests.harness import Kit, catalogs
+from tests.harness import ZONE, Kit, catalogs
 
 
 class ScriptedMessenger:
@@ -125,14 +126,20 @@ async def audience_of(kit: Kit, count: int) -> int:
         return run.id
 
 
-async def drain(kit: Kit, messenger: ScriptedMessenger, **settings: float) -> Sender:
-    """Run a sender until nothing is pending."""
+async def drain(
+    kit: Kit,
+    messenger: ScriptedMessenger,
+    clock: Callable[[], datetime] = real_clock,
+    **settings: float,
+) -> Sender:
+    """Run a sender until nothing is due or pending."""
     sender = Sender(
         kit.sessions,
-        messenger,
+        {"telegram": messenger},
         catalogs(),
         BroadcastSettings(**{"rate_per_second": 200.0, "progress_seconds": 60.0, **settings}),
-        real_clock,
+        clock,
+        Schedule(ZONE, 3600),
     )
     task = asyncio.create_task(sender.run())
     try:
@@ -140,8 +147,11 @@ async def drain(kit: Kit, messenger: ScriptedMessenger, **settings: float) -> Se
             await asyncio.sleep(0.05)
             await sender.flush()
             async with kit.sessions() as session:
-                figures = await broadcasts.run_figures(session, 1)
-            if figures[DeliveryStatus.PENDING] == 0:
+                due = await broadcasts.due(session, clock(), 1)
+                pending = await session.scalar(
+                    select(func.count()).where(Delivery.status == DeliveryStatus.PENDING)
+                )
+            if not due and not pending:
                 break
     finally:
         await sender.stop()
@@ -150,7 +160,9 @@ async def drain(kit: Kit, messenger: ScriptedMessenger, **settings: float) -> Se
 
 
 async def statuses(kit: Kit) -> dict[int, DeliveryStatus]:
-    return {d.chat_id: d.status for d in await kit.rows(Delivery)}
+    """Each delivery's status, by the chat of its person."""
+    chats = {p.id: p.chat_id for p in await kit.rows(Person)}
+    return {chats[d.person_id]: d.status for d in await kit.rows(Delivery)}
 
 
 def test_the_rate_window_never_lets_more_than_the_cap_through() -> None:
@@ -213,5 +225,6 @@ async def test_network_errors_retry_with_backoff_then_fail(db: AsyncEngine) -> N
     assert found[5000] is DeliveryStatus.SENT, "one network error is retried"
     assert found[5001] is DeliveryStatus.FAILED
     assert messenger.attempts[5001] == 2
-    [failed] = [d for d in await kit.rows(Delivery) if d.chat_id == 5001]
+    chats = {p.id: p.chat_id for p in await kit.rows(Person)}
+    [failed] = [d for d in await kit.rows(Delivery) if chats[d.person_id] == 5001]
     assert failed.error is not None and "502" in failed.error

@@ -19,6 +19,7 @@ from models.reports import Figures
 from tests.harness import ZONE, Kit, keys
 from tests.test_daily import Recording, background
 from tests.test_flow_broadcast import member
+from tests.test_sender import drain
 
 DAY = date(2027, 1, 20)
 NOON = datetime(2027, 1, 20, 4, 0, tzinfo=UTC)
@@ -197,8 +198,10 @@ async def test_each_town_shows_every_total_with_its_change(db: AsyncEngine) -> N
     for town, now in expected.today.items():
         before = expected.before[town]
         change = [f"{n - b:+d}" if n != b else "±0" for n, b in zip(now, before, strict=True)]
-        assert f"外地 {now[0]}（{change[0]}），留守 {now[1]}（{change[1]}）" in text, town
-        assert f"在岗 {now[3]}（{change[3]}），新到 {now[4]}（{change[4]}）" in text, town
+        assert (
+            f"外地务工人员 {now[0]}（{change[0]}），在本地过年 {now[1]}（{change[1]}）" in text
+        ), town
+        assert f"节日在岗 {now[3]}（{change[3]}），新到岗 {now[4]}（{change[4]}）" in text, town
     total, staying, gone, *_ = expected.district(expected.today)
     total_before, staying_before, gone_before, *_ = expected.district(expected.before)
     undecided_change = (total - staying - gone) - (total_before - staying_before - gone_before)
@@ -242,7 +245,7 @@ async def test_gaps_past_the_threshold_come_first_and_the_rest_are_counted(
         wide += width >= 60
         within += width < 60
     assert within > 0 and wide > 10
-    assert text.count("：报留守") == 10, "the ten widest"
+    assert text.count("：企业报在本地过年") == 10, "the ten widest"
     assert f"另有 {wide - 10} 家相差较大" in text
     assert f"其余 {within} 家已报送企业相差不到 60 人" in text
 
@@ -349,7 +352,8 @@ async def test_an_enterprise_that_has_not_reported_is_carried_never_zero(db: Asy
     assert "1 家沿用最近一次报数" in text and "1 家从未报送（未计入）" in text
     assert "<b>东湖镇</b>：应报 3、已报 1（报送率 33%），迟报 0，未报 2（沿用 1）" in text
     messenger = Recording()
-    await daily.digest(background(kit, messenger), kit.clock())
+    await daily.digest(background(kit), kit.clock())
+    await drain(kit, messenger, kit.clock)
     assert "报送率 33%" in messenger.texts[900] and "沿用" in messenger.texts[900]
     # Added on the 20th, each enterprise is due from then, or from its first report.
     assert [(d.due, d.reported, d.carried, d.complete) for d in days] == [

@@ -23,6 +23,7 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, GetUpdates, SendMessage
 from aiogram.methods.base import Response, TelegramMethod, TelegramType
@@ -50,9 +51,15 @@ from bot.messenger import (
     RetryAfter,
     Transient,
 )
-from bot.runtimes.common import SECRET_HEADER, health, menus
-from bot.scheduler import background
-from bot.updates import ALLOWED_UPDATES, event_from_update
+from bot.runtimes.common import (
+    SECRET_HEADER,
+    health_handler,
+    introduce,
+    not_an_update,
+    reach_bot_api,
+)
+from bot.scheduler import Background, background
+from bot.updates import ALLOWED_UPDATES, NotAnUpdate, event_from_update, read_update
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,6 +88,8 @@ async def _call(request: Awaitable[T]) -> T:
     except TelegramBadRequest as error:
         if "chat not found" in error.message.lower():
             raise ChatNotFound(error.message) from error
+        raise Rejected(error.message) from error
+    except TelegramUnauthorizedError as error:  # a wrong or revoked token: no use trying again
         raise Rejected(error.message) from error
     except (TelegramNetworkError, TelegramServerError, TimeoutError) as error:
         raise Transient(str(error)) from error
@@ -191,6 +200,14 @@ class AiogramMessenger:
             )
         )
 
+    async def set_description(
+        self, description: str, short_description: str, language_code: str | None
+    ) -> None:
+        await _call(self.bot.set_my_description(description, language_code=language_code))
+        await _call(
+            self.bot.set_my_short_description(short_description, language_code=language_code)
+        )
+
 
 class PinnedResponseSession(AiohttpSession):
     """aiogram's HTTP session, keeping each method's parametrised Response model alive.
@@ -242,13 +259,14 @@ async def forward(app: App, messenger: AiogramMessenger, update: Mapping[str, An
         await app.on_event(event, messenger)
 
 
-async def set_menus(app: App, messenger: AiogramMessenger) -> None:
-    """The per-language command menu."""
-    for language_code, commands in menus(app):
-        try:
-            await messenger.set_commands(commands, language_code, None)
-        except MessengerError as error:
-            log.warning("could not set the %s menu: %s", language_code or "default", error)
+async def learn_username(app: App, bot: Bot) -> None:
+    """Ask Telegram who the bot is (getMe), for the invite links made in the bot."""
+    try:
+        me = await _call(bot.me())
+    except MessengerError as error:
+        log.warning("could not ask Telegram for the bot's username: %s", type(error).__name__)
+        return
+    app.know_username(me.username)
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -265,15 +283,19 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     bot = make_bot(app)
     messenger = AiogramMessenger(bot)
     try:
-        await set_menus(app, messenger)
+        # bot.me() keeps Telegram's answer, which the polling loop reads again.
+        if not await reach_bot_api(app, lambda: _call(bot.me()), stop):
+            return
+        await learn_username(app, bot)
+        await introduce(app, messenger, messenger)
         # What is built by now lives as long as the process: frozen out of the collector's
         # way, it is no longer walked by every full collection, each a pause of a few
         # hundred ms every few seconds under load (bench/checkin_throughput.py).
         gc.collect()
         gc.freeze()
-        async with background(app):
+        async with background(app) as service:
             if app.settings.telegram.mode == "webhook":
-                await _serve_webhook(app, bot, messenger, stop)
+                await _serve_webhook(app, bot, messenger, stop, service)
             else:
                 await _poll(app, bot, messenger, stop)
             await app.drain()
@@ -331,7 +353,7 @@ async def _handle_polled(app: App, messenger: AiogramMessenger, update: dict[str
 
 
 async def _serve_webhook(
-    app: App, bot: Bot, messenger: AiogramMessenger, stop: asyncio.Event
+    app: App, bot: Bot, messenger: AiogramMessenger, stop: asyncio.Event, service: Background | None
 ) -> None:
     hook = app.settings.telegram.webhook
     secret = hook.secret.get_secret_value()
@@ -341,14 +363,13 @@ async def _serve_webhook(
         if not compare_digest(given, secret.encode()):
             return web.Response(status=401, text="Unauthorized")
         try:
-            update = await request.json()
-        except ValueError:
-            return web.Response(status=400, text="not an update")
-        if not isinstance(update, dict):
-            return web.Response(status=400, text="not an update")
+            update, event = read_update(await request.read())
+        except NotAnUpdate as error:
+            return not_an_update(error)
         # Processed before the reply, so a crash means Telegram delivers the update again.
         try:
-            await forward(app, messenger, update)
+            if event is not None:
+                await app.on_event(event, messenger)
         except Exception:
             log.exception("update %s failed", update.get("update_id"))
             raise
@@ -357,11 +378,7 @@ async def _serve_webhook(
     web_app = web.Application()
     web_app.router.add_post(hook.path, receive)
 
-    async def healthz(_: web.Request) -> web.Response:
-        status, body = await health(app)
-        return web.json_response(body, status=status)
-
-    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/healthz", health_handler(app, service))
     runner = web.AppRunner(web_app)
     await runner.setup()
     site = web.TCPSite(runner, hook.listen_host, hook.listen_port)

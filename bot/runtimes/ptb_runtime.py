@@ -70,11 +70,13 @@ from bot.messenger import (
 from bot.runtimes.common import (
     SECRET_HEADER,
     health_handler,
-    set_menus,
+    introduce,
+    not_an_update,
+    reach_bot_api,
     stop_on_signals,
 )
-from bot.scheduler import background
-from bot.updates import ALLOWED_UPDATES, event_from_update
+from bot.scheduler import Background, background
+from bot.updates import ALLOWED_UPDATES, NotAnUpdate, event_from_update, read_update
 
 # PTB's opt-in to time periods as timedelta (its next major version's only behaviour);
 # without it, every RetryAfter PTB raises also emits a deprecation warning.
@@ -227,6 +229,14 @@ class PtbMessenger:
                 scope=scope,
                 language_code=language_code,
             )
+        )
+
+    async def set_description(
+        self, description: str, short_description: str, language_code: str | None
+    ) -> None:
+        await _call(self.bot.set_my_description(description, language_code=language_code))
+        await _call(
+            self.bot.set_my_short_description(short_description, language_code=language_code)
         )
 
 
@@ -383,20 +393,30 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     application = make_application(app.settings, polling=polling)
     messenger = PtbMessenger(application.bot)
     add_handlers(app, application, messenger)
-    await application.initialize()
+    # PTB's initialize asks getMe: the first call that needs the Bot API.
+    reached = False
     try:
-        await set_menus(app, messenger)
+        reached = await reach_bot_api(app, lambda: _call(application.initialize()), stop)
+    finally:
+        if not reached:
+            await application.bot.shutdown()  # the connection pools opened for the attempts
+    if not reached:
+        return
+    # initialize() asked Telegram who the bot is (getMe): invite links made in the bot use it.
+    app.know_username(application.bot.username)
+    try:
+        await introduce(app, messenger, messenger)
         # What is built by now lives as long as the process: frozen out of the collector's
         # way, it is not walked again by every full collection (as the aiogram runtime does).
         gc.collect()
         gc.freeze()
-        async with background(app):
+        async with background(app) as service:
             await application.start()
             try:
                 if polling:
                     await _poll(app, application, stop)
                 else:
-                    await _serve_webhook(app, application, stop)
+                    await _serve_webhook(app, application, stop, service)
             finally:
                 # Handles what the updater already fetched, then waits for those updates.
                 await application.stop()
@@ -421,7 +441,9 @@ async def _poll(app: App, application: PtbApplication, stop: asyncio.Event) -> N
         await updater.stop()
 
 
-async def _serve_webhook(app: App, application: PtbApplication, stop: asyncio.Event) -> None:
+async def _serve_webhook(
+    app: App, application: PtbApplication, stop: asyncio.Event, service: Background | None
+) -> None:
     hook = app.settings.telegram.webhook
     secret = hook.secret.get_secret_value()
 
@@ -430,16 +452,20 @@ async def _serve_webhook(app: App, application: PtbApplication, stop: asyncio.Ev
         if not hmac.compare_digest(given.encode(), secret.encode()):
             return web.Response(status=401, text="Unauthorized")
         try:
-            update = Update.de_json(await request.json(), application.bot)
-        except (ValueError, TypeError, KeyError):
-            return web.Response(status=400, text="not an update")
+            body, _ = read_update(await request.read())
+        except NotAnUpdate as error:
+            return not_an_update(error)
+        try:
+            update = Update.de_json(body, application.bot)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
+            return not_an_update(NotAnUpdate(f"not a PTB Update ({type(error).__name__})"))
         # Processed before the reply, so a crash means Telegram delivers the update again.
         await application.process_update(update)
         return web.Response()
 
     web_app = web.Application()
     web_app.router.add_post(hook.path, receive)
-    web_app.router.add_get("/healthz", health_handler(app))
+    web_app.router.add_get("/healthz", health_handler(app, service))
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, hook.listen_host, hook.listen_port)

@@ -50,7 +50,6 @@ from handlers.broadcasting import (
     FURTHEST_SCHEDULE,
     audience_of,
     audience_start,
-    audit_broadcast,
     describe_audience,
 )
 from handlers.content import content_action
@@ -72,12 +71,13 @@ from handlers.flow import (
     refuse,
 )
 from handlers.labels import KIND_LABELS
+from handlers.outbox import StaffContent, post
 from models import broadcasts
 from models.broadcasts import (
-    Broadcast,
     BroadcastStatus,
     ContentKind,
     DeliveryStatus,
+    Purpose,
 )
 
 TEXT_LIMIT = 4096
@@ -242,11 +242,11 @@ async def on_daily_until(state: State, text: str, ctx: Context) -> Outcome:
     return Goto("confirm")
 
 
-def describe_schedule(send_at: datetime, daily_until: date | None, now: datetime) -> Msg:
-    """When a broadcast goes, in words."""
+def describe_schedule(send_at: datetime, daily_until: date | None, now: datetime | None) -> Msg:
+    """When a broadcast goes, in words; "once confirmed" only before it is (`now` given)."""
     if daily_until is not None:
         return Msg("broadcast.schedule.daily", first=send_at, until=daily_until)
-    if send_at <= now + timedelta(seconds=5):
+    if now is not None and send_at <= now + timedelta(seconds=5):
         return Msg("broadcast.schedule.now")
     return Msg("broadcast.schedule.once", moment=send_at)
 
@@ -289,27 +289,22 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
     # "Now" means when it is confirmed, not when the preview was shown.
     if until is None and send_at < ctx.now:
         send_at = ctx.now
-    broadcast = await broadcasts.add(
+    broadcast = await post(
         ctx.session,
-        Broadcast(
-            content_kind=ContentKind(data["kind"]),
-            text=data.get("text"),
-            file_id=data.get("file_id"),
-            audience={
-                **audience.to_json(),
-                "town_name": data.get("town_name"),
-                "enterprise_name": data.get("enterprise_name"),
-            },
-            send_at=send_at,
-            daily_until=until,
-            status=BroadcastStatus.SCHEDULED,
-            created_by=person.id if person else None,
-            notify_chat_id=ctx.event.chat_id,
-            created_at=ctx.now,
-        ),
+        StaffContent(ContentKind(data["kind"]), data.get("text"), data.get("file_id")),
+        audience,
+        Purpose.BROADCAST,
+        ctx.now,
+        send_at=send_at,
+        daily_until=until,
+        created_by=person.id if person else None,
+        report_progress=True,
+        names={"town_name": data.get("town_name"), "enterprise_name": data.get("enterprise_name")},
     )
-    await audit_broadcast(ctx, broadcast)
     schedule = describe_schedule(send_at, until, ctx.now)
+    if schedule.key == "broadcast.schedule.now":
+        # Confirmed: it is going now, not "once confirmed" any more.
+        return Finish((say("broadcast.confirmed_now", number=broadcast.id),))
     return Finish((say("broadcast.confirmed", number=broadcast.id, schedule=schedule),))
 
 
@@ -345,7 +340,7 @@ def _notice_line(listed: broadcasts.Listed, now: datetime) -> Msg:
         status=Msg(STATUS_LABELS[b.status]),
         kind=Msg(KIND_LABELS[b.content_kind]),
         audience=describe_audience(b.audience),
-        schedule=describe_schedule(b.send_at, b.daily_until, b.created_at),
+        schedule=describe_schedule(b.send_at, b.daily_until, None),
         sent=figures[DeliveryStatus.SENT],
         blocked=figures[DeliveryStatus.BLOCKED],
         failed=figures[DeliveryStatus.FAILED],

@@ -12,6 +12,7 @@ stateDiagram-v2
     needs --> note
     note --> summary
     destination --> dest_city
+    destination --> depart
     dest_city --> depart
     depart --> return_date
     return_date --> transport
@@ -24,14 +25,21 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from handlers import validation
+from handlers import lunar, validation
 from handlers.access import WORKERS
 from handlers.actions import N_, Action, Button, Inline, Msg, SendText, say
 from handlers.flow import Context, Finish, Flow, Goto, Outcome, Reject, State, Stay, Step, refuse
-from handlers.geography import PROVINCES, province_keyboard, province_name
+from handlers.geography import (
+    PROVINCES,
+    prefecture_keyboard,
+    prefecture_of,
+    province_keyboard,
+    province_name,
+)
 from handlers.helpdesk import from_checkin
 from handlers.labels import NEED_LABELS, PLAN_LABELS, TICK, TRANSPORT_LABELS
 from handlers.plans import describe
@@ -40,6 +48,12 @@ from models.checkins import CheckIn, Need, Plan, Transport
 
 # A departure more than this far ahead is a typing mistake, not a plan.
 FURTHEST_DEPARTURE = timedelta(days=180)
+# The days offered as buttons, counted from 正月初一: the week before it for leaving, and the
+# usual days of coming back to work (初五 to 初十, 元宵 and the day after) for returning.
+DEPARTURE_DAYS = range(-7, 0)
+RETURN_DAYS = (4, 5, 6, 7, 9, 14, 15)
+# Days with a name of their own, by their distance from 正月初一.
+FESTIVAL_NAMES = {-1: N_("lunar.eve"), 0: N_("lunar.new_year"), 14: N_("lunar.lantern")}
 
 
 def draft(data: dict[str, Any], ctx: Context) -> CheckIn:
@@ -152,13 +166,32 @@ async def on_note_skipped(state: State, value: str, ctx: Context) -> Outcome:
 # going home ------------------------------------------------------------------------------
 
 
+def _home(ctx: Context) -> tuple[str, str] | None:
+    """The worker's registered home (户籍地), when both its province and city are known."""
+    person = ctx.person
+    if person is None or person.hukou_province not in PROVINCES or not person.hukou_city:
+        return None
+    return person.hukou_province, person.hukou_city
+
+
 async def ask_destination(state: State, ctx: Context) -> list[Action]:
-    """The province they travel to."""
-    return [SendText(Msg("checkin.ask_destination"), province_keyboard())]
+    """Home to the registered home with one tap, or the province they travel to."""
+    keyboard = province_keyboard()
+    home = _home(ctx)
+    if home is not None:
+        button = Button(
+            Msg("checkin.dest_home", province=province_name(home[0]), city=home[1]), "home"
+        )
+        keyboard = Inline(((button,), *keyboard.rows))
+    return [SendText(Msg("checkin.ask_destination"), keyboard)]
 
 
 async def on_destination(state: State, value: str, ctx: Context) -> Outcome:
-    """Keep a province from the keyboard."""
+    """Keep the registered home, or a province from the keyboard."""
+    home = _home(ctx)
+    if value == "home" and home is not None:
+        state.data["dest_province"], state.data["dest_city"] = home
+        return Goto("depart")
     if value not in PROVINCES:
         return Reject(Msg("error.stale_button"))
     state.data["dest_province"] = value
@@ -166,8 +199,12 @@ async def on_destination(state: State, value: str, ctx: Context) -> Outcome:
 
 
 async def ask_dest_city(state: State, ctx: Context) -> list[Action]:
-    """The city or county they travel to."""
-    return [say("checkin.ask_dest_city", province=province_name(state.data.get("dest_province")))]
+    """The city they travel to: picked from the province's prefectures, or typed."""
+    province = state.data.get("dest_province")
+    keyboard = prefecture_keyboard(province)
+    if keyboard is None:
+        return [say("checkin.ask_dest_city", province=province_name(province))]
+    return [SendText(Msg("checkin.pick_dest_city", province=province_name(province)), keyboard)]
 
 
 async def on_dest_city(state: State, text: str, ctx: Context) -> Outcome:
@@ -179,23 +216,49 @@ async def on_dest_city(state: State, text: str, ctx: Context) -> Outcome:
     return Goto("depart")
 
 
-def _date_buttons(today: date) -> Inline:
+async def on_dest_city_button(state: State, value: str, ctx: Context) -> Outcome:
+    """Keep a prefecture from the buttons."""
+    city = prefecture_of(state.data.get("dest_province"), value)
+    if city is None:
+        return Reject(Msg("error.stale_button"))
+    state.data["dest_city"] = city
+    return Goto("depart")
+
+
+def festival_button(day: date, festival: date) -> Button:
+    """A date as a button: its lunar day (or the festival's name for it) and month/day."""
+    special = FESTIVAL_NAMES.get((day - festival).days)
+    label = Msg(special) if special else lunar.name(day)
+    return Button(Msg("date.button", lunar=label, month=day.month, day=day.day), day.isoformat())
+
+
+def _rows(buttons: Iterable[Button], per_row: int = 3) -> list[list[Button]]:
+    listed = list(buttons)
+    return [listed[i : i + per_row] for i in range(0, len(listed), per_row)]
+
+
+def _departure_buttons(ctx: Context) -> Inline:
+    today, festival = ctx.today, ctx.settings.holiday
+    tomorrow = today + timedelta(days=1)
+    around = [festival + timedelta(days=n) for n in DEPARTURE_DAYS]
+    days = [d for d in around if tomorrow < d <= today + FURTHEST_DEPARTURE]
     return Inline.of(
         [[Button(Msg("date.today"), today.isoformat()),
-          Button(Msg("date.tomorrow"), (today + timedelta(days=1)).isoformat())]]
+          Button(Msg("date.tomorrow"), tomorrow.isoformat())],
+         *_rows(festival_button(d, festival) for d in days)]
     )  # fmt: skip
 
 
 async def ask_depart(state: State, ctx: Context) -> list[Action]:
-    """The day they leave, typed in a common form or picked."""
-    return [SendText(Msg("checkin.ask_depart", example=ctx.today), _date_buttons(ctx.today))]
+    """The day they leave, typed in a common or lunar form, or picked."""
+    return [SendText(Msg("checkin.ask_depart", example=ctx.today), _departure_buttons(ctx))]
 
 
 def _check_departure(day: date, ctx: Context) -> Reject | None:
     if day < ctx.today:
-        return Reject(Msg("error.date.past", date=day))
+        return Reject(Msg("error.date.past", date=lunar.with_lunar(day)))
     if day - ctx.today > FURTHEST_DEPARTURE:
-        return Reject(Msg("error.date.too_far", date=day))
+        return Reject(Msg("error.date.too_far", date=lunar.with_lunar(day)))
     return None
 
 
@@ -208,7 +271,7 @@ async def on_depart(state: State, text: str, ctx: Context) -> Outcome:
 
 
 async def on_depart_button(state: State, value: str, ctx: Context) -> Outcome:
-    """Today or tomorrow, from the buttons."""
+    """Today, tomorrow or a day before the festival, from the buttons."""
     try:
         day = date.fromisoformat(value)
     except ValueError:
@@ -225,33 +288,45 @@ def _keep_departure(state: State, day: date, ctx: Context) -> Outcome:
 
 
 async def ask_return(state: State, ctx: Context) -> list[Action]:
-    """The day they come back, or not known yet."""
-    return [
-        SendText(
-            Msg("checkin.ask_return", depart=date.fromisoformat(state.data["depart"])),
-            Inline.of([[Button(Msg("checkin.return_not_known"), "unknown")]]),
-        )
+    """The day they come back to work (the usual days after the festival offered), or not
+    known yet."""
+    depart = date.fromisoformat(state.data["depart"])
+    festival = ctx.settings.holiday
+    around = [festival + timedelta(days=n) for n in RETURN_DAYS]
+    days = [d for d in around if d > depart and d >= ctx.today]
+    rows = [
+        *_rows(festival_button(d, festival) for d in days),
+        [Button(Msg("checkin.return_not_known"), "unknown")],
     ]
+    return [SendText(Msg("checkin.ask_return", depart=lunar.with_lunar(depart)), Inline.of(rows))]
 
 
 async def on_return(state: State, text: str, ctx: Context) -> Outcome:
-    """Keep a return date after the departure."""
+    """Keep a typed return date after the departure."""
     day = validation.parse_date(text, ctx.today)
     if isinstance(day, validation.Invalid):
         return refuse(day)
+    return _keep_return(state, day)
+
+
+def _keep_return(state: State, day: date) -> Outcome:
     depart = date.fromisoformat(state.data["depart"])
     if day <= depart:
-        return Reject(Msg("error.date.return_before_departure", depart=depart))
+        return Reject(Msg("error.date.return_before_departure", depart=lunar.with_lunar(depart)))
     state.data["return"] = day.isoformat()
     return Goto("transport")
 
 
-async def on_return_unknown(state: State, value: str, ctx: Context) -> Outcome:
-    """No return date yet."""
-    if value != "unknown":
+async def on_return_button(state: State, value: str, ctx: Context) -> Outcome:
+    """A day after the festival from the buttons, or no return date yet."""
+    if value == "unknown":
+        state.data["return"] = None
+        return Goto("transport")
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
         return Reject(Msg("error.stale_button"))
-    state.data["return"] = None
-    return Goto("transport")
+    return _keep_return(state, day)
 
 
 async def ask_transport(state: State, ctx: Context) -> list[Action]:
@@ -323,13 +398,13 @@ CHECKIN = Flow(
         Step("note", ask_note, N_("checkin.hint_note"), on_text=on_note,
              on_button=on_note_skipped, goes_to=("summary",)),
         Step("destination", ask_destination, N_("hint.press_button"), on_button=on_destination,
-             goes_to=("dest_city",)),
+             goes_to=("dest_city", "depart")),
         Step("dest_city", ask_dest_city, N_("enrol.hint_city"), on_text=on_dest_city,
-             goes_to=("depart",)),
+             on_button=on_dest_city_button, goes_to=("depart",)),
         Step("depart", ask_depart, N_("checkin.hint_date"), on_text=on_depart,
              on_button=on_depart_button, goes_to=("return_date",)),
         Step("return_date", ask_return, N_("checkin.hint_date"), on_text=on_return,
-             on_button=on_return_unknown, goes_to=("transport",)),
+             on_button=on_return_button, goes_to=("transport",)),
         Step("transport", ask_transport, N_("hint.press_button"), on_button=on_transport,
              goes_to=("summary",)),
         Step("ask_again", ask_when_again, N_("hint.press_button"), on_button=on_when_again,

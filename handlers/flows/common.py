@@ -1,7 +1,8 @@
 """Commands everyone meets: /start with an invite, /help, /status, /mydata, /language, /checkin.
 
-Also the worker's move to another employer (a second employer's invite), and what the bot
-says when someone writes outside any conversation.
+Also the worker's move to another employer (a second employer's invite), what the bot says
+when someone writes outside any conversation, and the buttons that end what workers read
+(the open letter, event notices: handlers/content.py): check in, ask for help, the phones.
 
 ```mermaid
 stateDiagram-v2
@@ -15,23 +16,26 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from handlers.access import EVERYONE, WORKERS, role_title
+from handlers import validation
+from handlers.access import EVERYONE, WORKERS, WORKERS_AND_NEWCOMERS, role_title
 from handlers.actions import (
     N_,
     Action,
     AnswerButton,
     Button,
+    EditMarkup,
     EditText,
     Inline,
     Lines,
     Msg,
     Param,
     Raw,
+    Reply,
     SendPhoto,
     SendText,
     say,
 )
-from handlers.events import ButtonPress
+from handlers.events import ButtonPress, Text
 from handlers.flow import (
     CommandResult,
     CommandSpec,
@@ -48,6 +52,7 @@ from handlers.flow import (
 )
 from handlers.geography import province_name
 from handlers.labels import CATEGORY_LABELS, LANGUAGE_NAMES, REQUEST_STATUS_LABELS
+from handlers.menus import home_markup, menu_for
 from handlers.plans import describe
 from handlers.role_invites import start_with_invite
 from models import checkins, invites, organisation
@@ -56,7 +61,12 @@ from models.invites import InviteKind
 from models.people import Role
 from models.requests import HelpRequest, RequestMessage, Side
 
+# Fewer characters than this typed outside a conversation ("你好", "hello") are not offered
+# as a request: a problem takes a few more words.
+OFFER_MIN_LENGTH = 6
 INVITE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The commands a button under the letter or a notice may run, as the command would.
+BUTTON_COMMANDS = frozenset({"checkin", "request"})
 # /mydata as a file, when it does not fit one message.
 MYDATA_FILE = "mydata.txt"
 # Who wrote each message of a request's thread, as its author reads it back.
@@ -76,7 +86,13 @@ async def start(ctx: Context, arg: str) -> CommandResult:
     if not code:
         if person is None:
             return [say("start.no_code")]
-        return [say("start.welcome_back"), *(await current_plan(ctx))]
+        # The menu and keyboard of the person's role, set again: people enrolled before
+        # either existed get them here.
+        return [
+            menu_for(ctx.commands, person.role),
+            SendText(Msg("start.welcome_back"), home_markup(person.role)),
+            *(await current_plan(ctx)),
+        ]
     if not INVITE_CODE.match(code):
         return [say("start.bad_code")]
     invite = await invites.get(ctx.session, code)
@@ -158,8 +174,42 @@ async def help_(ctx: Context, arg: str) -> CommandResult:
         for spec in ctx.commands
         if spec.in_menu and role in spec.roles
     ]
-    phones = Lines(tuple(Raw(p) for p in ctx.settings.help_phones), sep=Msg("ui.list_separator"))
-    return [say("help.text", commands=Lines(tuple(lines)), phones=phones)]
+    return [say("help.text", commands=Lines(tuple(lines)), phones=phones_line(ctx))]
+
+
+def phones_line(ctx: Context) -> Msg:
+    """The campaign's phone numbers, on one line."""
+    return Msg("help.phones", phones=_phones(ctx))
+
+
+async def on_command_button(ctx: Context, name: str) -> Sequence[Action] | Switch:
+    """A button that does what its command does, for whoever may use that command."""
+    spec = next((s for s in ctx.commands if s.name == name), None)
+    if name not in BUTTON_COMMANDS or spec is None or spec.run is None:
+        return [AnswerButton(Msg("error.stale_button"), alert=True)]
+    if (ctx.person.role if ctx.person else None) not in spec.roles:
+        return [AnswerButton(Msg("error.not_allowed"), alert=True)]
+    result = await spec.run(ctx, "")
+    return result if isinstance(result, Switch) else [AnswerButton(), *result]
+
+
+async def on_phones_button(ctx: Context, args: str) -> Sequence[Action]:
+    """The campaign's phone numbers, as a message of their own."""
+    return [AnswerButton(), phones_message(ctx)]
+
+
+def _phones(ctx: Context) -> Lines:
+    return Lines(tuple(Raw(p) for p in ctx.settings.help_phones), sep=Msg("ui.list_separator"))
+
+
+def phones_message(ctx: Context) -> SendText:
+    """The campaign's phone numbers, as a message of their own."""
+    return say("phones.text", phones=_phones(ctx))
+
+
+async def phones(ctx: Context, arg: str) -> CommandResult:
+    """/phones and the worker's 咨询电话 key."""
+    return [phones_message(ctx)]
 
 
 async def status(ctx: Context, arg: str) -> CommandResult:
@@ -268,10 +318,19 @@ async def on_language(ctx: Context, code: str) -> Sequence[Action]:
         return [AnswerButton(Msg("error.stale_button"), alert=True)]
     ctx.choose_language(code)
     done = Msg("language.changed", language=Msg(LANGUAGE_NAMES[code]))
+    # The menu, and a worker's own keyboard, now in the new language: a keyboard comes only
+    # with a new message, so the choice's buttons are taken away and the answer is sent anew.
+    role = ctx.person.role if ctx.person else None
+    menu = menu_for(ctx.commands, role)
+    keyboard = home_markup(role)
     event = ctx.event
-    if isinstance(event, ButtonPress) and event.message_id is not None:
-        return [AnswerButton(), EditText(event.message_id, done)]
-    return [AnswerButton(), SendText(done)]
+    pressed = event.message_id if isinstance(event, ButtonPress) else None
+    if isinstance(keyboard, Reply):
+        cleared = [EditMarkup(pressed, None)] if pressed is not None else []
+        return [AnswerButton(), menu, *cleared, SendText(done, keyboard)]
+    if pressed is not None:
+        return [AnswerButton(), menu, EditText(pressed, done)]
+    return [AnswerButton(), menu, SendText(done)]
 
 
 async def checkin(ctx: Context, arg: str) -> CommandResult:
@@ -283,23 +342,37 @@ async def checkin(ctx: Context, arg: str) -> CommandResult:
     return Switch("checkin")
 
 
-async def idle(ctx: Context) -> list[Action]:
-    """What to do next, for someone writing outside any conversation."""
+async def idle(ctx: Context) -> list[Action] | Switch:
+    """What to do next, for someone writing outside any conversation: a worker who writes a
+    few words ("宿舍暖气还是不热，怎么办") is offered to send them as a request for help."""
     person = ctx.person
     if person is None:
         return [say("start.no_code")]
     if person.role is Role.WORKER:
-        return [say("idle.worker")]
+        event = ctx.event
+        if isinstance(event, Text):
+            said = validation.parse_note(event.text, max_len=ctx.settings.description_max_length)
+            if isinstance(said, str) and len(said) >= OFFER_MIN_LENGTH:
+                offer = say("idle.offer_request", text=said)
+                return Switch("request", {"description": said}, say=(offer,))
+        return [SendText(Msg("idle.worker"), home_markup(person.role))]
     return [say("idle.other")]
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("start", N_("command.start"), start, EVERYONE, in_menu=False),
-    CommandSpec("checkin", N_("command.checkin"), checkin, EVERYONE),
-    CommandSpec("status", N_("command.status"), status, EVERYONE, keeps_conversation=True),
+    CommandSpec("checkin", N_("command.checkin"), checkin, WORKERS_AND_NEWCOMERS),
+    CommandSpec(
+        "status", N_("command.status"), status, WORKERS_AND_NEWCOMERS, keeps_conversation=True
+    ),
     CommandSpec("mydata", N_("command.mydata"), mydata, EVERYONE, keeps_conversation=True),
     CommandSpec("language", N_("command.language"), language, EVERYONE, keeps_conversation=True),
     CommandSpec("help", N_("command.help"), help_, EVERYONE, keeps_conversation=True),
+    CommandSpec("phones", N_("command.phones"), phones, EVERYONE, keeps_conversation=True),
     CommandSpec("cancel", N_("command.cancel"), None, EVERYONE),
 )
-BUTTONS: tuple[GlobalButton, ...] = (GlobalButton("lang", on_language, EVERYONE),)
+BUTTONS: tuple[GlobalButton, ...] = (
+    GlobalButton("lang", on_language, EVERYONE),
+    GlobalButton("cmd", on_command_button, EVERYONE),
+    GlobalButton("phones", on_phones_button, EVERYONE),
+)

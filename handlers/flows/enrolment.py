@@ -44,7 +44,14 @@ from handlers.flow import (
     Switch,
     refuse,
 )
-from handlers.geography import PROVINCES, province_keyboard, province_name
+from handlers.geography import (
+    PROVINCES,
+    prefecture_keyboard,
+    prefecture_of,
+    province_keyboard,
+    province_name,
+)
+from handlers.menus import home_markup, menu_for
 from models import invites, organisation, people
 from models.people import Person, Role
 
@@ -110,15 +117,31 @@ async def on_province(state: State, value: str, ctx: Context) -> Outcome:
 
 
 async def ask_city(state: State, ctx: Context) -> list[Action]:
-    """The city or county within the province."""
-    return [say("enrol.ask_city", province=province_name(state.data.get("province")))]
+    """The city within the province: picked from its prefectures where known, or typed."""
+    province = state.data.get("province")
+    keyboard = prefecture_keyboard(province)
+    if keyboard is None:
+        return [say("enrol.ask_city", province=province_name(province))]
+    return [SendText(Msg("enrol.pick_city", province=province_name(province)), keyboard)]
 
 
 async def on_city(state: State, text: str, ctx: Context) -> Outcome:
-    """Store the completed profile and go on to the first check-in."""
+    """Store the completed profile with a typed city, and go on to the first check-in."""
     city = validation.parse_place(text)
     if isinstance(city, validation.Invalid):
         return refuse(city)
+    return await _enrol(state, city, ctx)
+
+
+async def on_city_button(state: State, value: str, ctx: Context) -> Outcome:
+    """Store the completed profile with a prefecture from the buttons."""
+    city = prefecture_of(state.data.get("province"), value)
+    if city is None:
+        return Reject(Msg("error.stale_button"))
+    return await _enrol(state, city, ctx)
+
+
+async def _enrol(state: State, city: str, ctx: Context) -> Outcome:
     invite = await invites.get(ctx.session, state.data["invite"])
     enterprise = await organisation.get_enterprise(ctx.session, state.data["enterprise_id"])
     if (
@@ -147,8 +170,13 @@ async def on_city(state: State, text: str, ctx: Context) -> Outcome:
         ),
     )
     ctx.person = person
-    done = say("enrol.done", name=person.full_name or "", enterprise=Raw(enterprise.name))
-    return Switch("checkin", say=(done, *await letter_for(ctx)))
+    # The worker's own keyboard and menu come with the welcome, before the first check-in.
+    done = SendText(
+        Msg("enrol.done", name=person.full_name or "", enterprise=Raw(enterprise.name)),
+        home_markup(Role.WORKER),
+    )
+    menu = menu_for(ctx.commands, Role.WORKER)
+    return Switch("checkin", say=(menu, done, *await letter_for(ctx)))
 
 
 ENROLMENT = Flow(
@@ -163,6 +191,7 @@ ENROLMENT = Flow(
              on_contact=on_phone_shared, goes_to=("province",)),
         Step("province", ask_province, N_("hint.press_button"), on_button=on_province,
              goes_to=("city",)),
-        Step("city", ask_city, N_("enrol.hint_city"), on_text=on_city, ends=True),
+        Step("city", ask_city, N_("enrol.hint_city"), on_text=on_city, on_button=on_city_button,
+             ends=True),
     ),
 )  # fmt: skip

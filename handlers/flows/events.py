@@ -1,4 +1,5 @@
-"""Event notices: staff's /event, the sign-up button, and the reminder to those signed up.
+"""Event notices: staff's /event, the sign-up button (the notice then says the person is
+signed up, with the places left, and offers to cancel), and the reminder to those signed up.
 
 The audience steps are the broadcast's own (the same table rows, `AUDIENCE_STEPS` in
 handlers/broadcasting.py, so one rule chooses an audience); they lead to `content`, which
@@ -33,16 +34,27 @@ from typing import Any
 
 from handlers import validation
 from handlers.access import ATTENDEES, STAFF_ROLES, own_town
-from handlers.actions import N_, Action, AnswerButton, Button, Inline, Msg, SendText, say
+from handlers.actions import (
+    N_,
+    Action,
+    AnswerButton,
+    Button,
+    EditMarkup,
+    EditText,
+    Inline,
+    Msg,
+    SendText,
+    say,
+)
 from handlers.broadcasting import (
     AUDIENCE_STEPS,
     FURTHEST_SCHEDULE,
     audience_of,
     audience_start,
-    audit_broadcast,
     describe_audience,
 )
-from handlers.content import notice, signup_markup
+from handlers.content import cancel_signup_markup, details, notice, signup_markup
+from handlers.events import ButtonPress
 from handlers.flow import (
     CommandResult,
     CommandSpec,
@@ -58,8 +70,9 @@ from handlers.flow import (
     Switch,
     refuse,
 )
+from handlers.outbox import EventNotice, post
 from models import broadcasts, events
-from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
+from models.broadcasts import Audience, Purpose
 from models.events import Event, SignUp
 
 # Long enough to come back from work, short enough to be remembered.
@@ -73,6 +86,16 @@ SIGNUP_ANSWERS: dict[SignUp, str] = {
     SignUp.FULL: N_("event.full"),
     SignUp.PAST: N_("event.past"),
     SignUp.GONE: N_("error.stale_button"),
+    SignUp.CANCELLED: N_("event.cancelled"),
+    SignUp.NOT_SIGNED: N_("event.not_signed_up"),
+}
+# What the notice says under its details, once the person pressed its button.
+NOTICE_AFTER: dict[SignUp, str] = {
+    SignUp.DONE: N_("event.notice_signed_up"),
+    SignUp.ALREADY: N_("event.notice_signed_up"),
+    SignUp.FULL: N_("event.notice_full"),
+    SignUp.CANCELLED: N_("event.notice_cancelled"),
+    SignUp.NOT_SIGNED: N_("event.notice_cancelled"),
 }
 
 
@@ -206,50 +229,76 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
             created_at=ctx.now,
         ),
     )
-    names = {"town_name": data.get("town_name"), "enterprise_name": data.get("enterprise_name")}
-    common: dict[str, Any] = {
-        "text": None,
-        "file_id": None,
-        "event_id": event.id,
-        "daily_until": None,
-        "status": BroadcastStatus.SCHEDULED,
-        "created_by": person.id if person else None,
-        "created_at": ctx.now,
-    }
-    announcement = await broadcasts.add(
+    by = person.id if person else None
+    await post(
         ctx.session,
-        Broadcast(
-            content_kind=ContentKind.EVENT,
-            audience={**audience.to_json(), **names},
-            send_at=ctx.now,
-            notify_chat_id=ctx.event.chat_id,
-            **common,
-        ),
+        EventNotice(event.id),
+        audience,
+        Purpose.EVENT_NOTICE,
+        ctx.now,
+        created_by=by,
+        report_progress=True,
+        names={"town_name": data.get("town_name"), "enterprise_name": data.get("enterprise_name")},
     )
-    await audit_broadcast(ctx, announcement)
     remind_at = starts - REMINDER_BEFORE
     if remind_at > ctx.now:
         signed = Audience(role=audience.role, signed_up_for=event.id)
-        await broadcasts.add(
+        await post(
             ctx.session,
-            Broadcast(
-                content_kind=ContentKind.EVENT_REMINDER,
-                audience=signed.to_json(),
-                send_at=remind_at,
-                notify_chat_id=None,
-                **common,
-            ),
+            EventNotice(event.id, reminder=True),
+            signed,
+            Purpose.EVENT_REMINDER,
+            ctx.now,
+            send_at=remind_at,
+            created_by=by,
+            audited=False,
         )
     return Finish((say("event.confirmed", number=event.id, title=event.title),))
 
 
 async def on_sign_up(ctx: Context, args: str) -> list[Action]:
-    """Sign up for an event, if there is still a place."""
+    """Sign up for an event, if there is still a place; the notice itself then says so."""
     person = ctx.person
     if person is None or not args.isdigit():
         return [AnswerButton(Msg("error.stale_button"), alert=True)]
     result = await events.sign_up(ctx.session, int(args), person.id, ctx.now)
-    return [AnswerButton(Msg(SIGNUP_ANSWERS[result]), alert=result is not SignUp.DONE)]
+    return await _answered(ctx, int(args), result)
+
+
+async def on_cancel_sign_up(ctx: Context, args: str) -> list[Action]:
+    """Take one's sign-up back before the event starts; the notice offers signing up again."""
+    person = ctx.person
+    if person is None or not args.isdigit():
+        return [AnswerButton(Msg("error.stale_button"), alert=True)]
+    result = await events.cancel(ctx.session, int(args), person.id, ctx.now)
+    return await _answered(ctx, int(args), result)
+
+
+async def _answered(ctx: Context, event_id: int, result: SignUp) -> list[Action]:
+    """The press answered, and the notice it came from brought up to date in place: the
+    places left now, whether the person is signed up, and the button that fits."""
+    answer = AnswerButton(
+        Msg(SIGNUP_ANSWERS[result]),
+        alert=result not in (SignUp.DONE, SignUp.ALREADY, SignUp.CANCELLED, SignUp.NOT_SIGNED),
+    )
+    event = await events.get(ctx.session, event_id)
+    message_id = ctx.event.message_id if isinstance(ctx.event, ButtonPress) else None
+    if event is None or result not in NOTICE_AFTER:
+        return [answer, *([EditMarkup(message_id, None)] if message_id is not None else [])]
+    taken = await events.signups(ctx.session, event.id)
+    text = Msg(
+        NOTICE_AFTER[result],
+        details=details(event.title, event.starts_at, event.place, event.capacity, taken),
+    )
+    signed = result in (SignUp.DONE, SignUp.ALREADY)
+    markup: Inline | None = None
+    if signed:
+        markup = cancel_signup_markup(event.id)
+    elif result is not SignUp.FULL:
+        markup = signup_markup(event.id)
+    if message_id is None:
+        return [answer, SendText(text, markup)]
+    return [answer, EditText(message_id, text, markup)]
 
 
 EVENT = Flow(
@@ -270,4 +319,7 @@ EVENT = Flow(
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("event", N_("command.event"), event_command, STAFF_ROLES),
 )
-BUTTONS: tuple[GlobalButton, ...] = (GlobalButton("signup", on_sign_up, ATTENDEES),)
+BUTTONS: tuple[GlobalButton, ...] = (
+    GlobalButton("signup", on_sign_up, ATTENDEES),
+    GlobalButton("unsignup", on_cancel_sign_up, ATTENDEES),
+)

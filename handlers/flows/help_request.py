@@ -75,16 +75,25 @@ async def on_category(state: State, value: str, ctx: Context) -> Outcome:
 
 
 async def ask_description(state: State, ctx: Context) -> list[Action]:
-    """What happened, in the worker's words."""
+    """What happened, in the worker's words (the words already written kept with one tap)."""
     category = Msg(CATEGORY_LABELS[Category(state.data["category"])])
-    return [
-        say(
-            "request.ask_description",
-            category=category,
-            min=DESCRIPTION_MIN,
-            max=ctx.settings.description_max_length,
-        )
-    ]
+    question = Msg(
+        "request.ask_description",
+        category=category,
+        min=DESCRIPTION_MIN,
+        max=ctx.settings.description_max_length,
+    )
+    if not state.data.get("description"):
+        return [SendText(question)]
+    keep = Inline.of([[Button(Msg("request.keep_description"), "keep")]])
+    return [SendText(question, keep)]
+
+
+async def on_keep_description(state: State, value: str, ctx: Context) -> Outcome:
+    """The words written before (outside the request, or on an earlier pass), as they are."""
+    if value != "keep" or not state.data.get("description"):
+        return Reject(Msg("error.stale_button"))
+    return Goto("photo")
 
 
 def parse_description(text: str, ctx: Context) -> str | Reject:
@@ -226,7 +235,7 @@ REQUEST = Flow(
         Step("category", ask_category, N_("hint.press_button"), on_button=on_category,
              goes_to=("description",)),
         Step("description", ask_description, N_("request.hint_description"),
-             on_text=on_description, goes_to=("photo",)),
+             on_text=on_description, on_button=on_keep_description, goes_to=("photo",)),
         Step("photo", ask_photo, N_("request.hint_photo"), on_media=on_photo,
              on_button=on_no_photo, goes_to=("anonymity", "confirm")),
         Step("anonymity", ask_anonymity, N_("hint.press_button"), on_button=on_anonymity,

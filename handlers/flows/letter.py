@@ -33,7 +33,6 @@ from handlers.actions import (
     SendText,
     say,
 )
-from handlers.broadcasting import audit_broadcast
 from handlers.content import read_markup
 from handlers.events import ButtonPress
 from handlers.flow import (
@@ -53,9 +52,10 @@ from handlers.flow import (
     refuse,
 )
 from handlers.labels import LANGUAGE_NAMES
+from handlers.outbox import Letter, post
 from handlers.picture import percent
 from models import broadcasts
-from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
+from models.broadcasts import Audience, Purpose
 
 LETTER_LIMIT = 4096
 SHARES_SHOWN = 10
@@ -121,22 +121,15 @@ async def on_letter_button(ctx: Context, args: str) -> list[Action]:
         return [AnswerButton(Msg("error.not_allowed"), alert=True)]
     if args != "send":
         return [AnswerButton(Msg("error.stale_button"), alert=True)]
-    broadcast = await broadcasts.add(
+    broadcast = await post(
         ctx.session,
-        Broadcast(
-            content_kind=ContentKind.LETTER,
-            text=None,
-            file_id=None,
-            audience=Audience().to_json(),
-            send_at=ctx.now,
-            daily_until=None,
-            status=BroadcastStatus.SCHEDULED,
-            created_by=person.id,
-            notify_chat_id=ctx.event.chat_id,
-            created_at=ctx.now,
-        ),
+        Letter(),
+        Audience(),
+        Purpose.LETTER,
+        ctx.now,
+        created_by=person.id,
+        report_progress=True,
     )
-    await audit_broadcast(ctx, broadcast)
     return [AnswerButton(), say("letter.sending", number=broadcast.id)]
 
 

@@ -65,6 +65,7 @@ from handlers.actions import (
     Raw,
     SendPhoto,
     SendText,
+    Tell,
     say,
 )
 from handlers.events import Media
@@ -85,6 +86,7 @@ from handlers.flow import (
 )
 from handlers.labels import TICK
 from models import nominations, organisation, people, requests
+from models.broadcasts import Purpose
 from models.nominations import (
     Measure,
     Nomination,
@@ -279,10 +281,8 @@ def _changed_since_submitted(nomination: Nomination) -> bool:
 
 async def _tell_staff(ctx: Context, state: State, key: str) -> list[Action]:
     enterprise = Raw(state.data["enterprise_name"])
-    return [
-        SendText(Msg(key, enterprise=enterprise), chat_id=chat_id, language=language)
-        for chat_id, language in await people.staff_chats(ctx.session)
-    ]
+    staff = await people.staff_ids(ctx.session)
+    return [Tell(tuple(staff), Msg(key, enterprise=enterprise), Purpose.NOMINATION)]
 
 
 async def _leave(state: State, ctx: Context) -> tuple[Action, ...]:
@@ -674,11 +674,7 @@ async def ask_candidate(state: State, ctx: Context) -> list[Action]:
 
 async def _tell_contacts(ctx: Context, nomination: Nomination, message: Msg) -> list[Action]:
     contacts = await requests.contacts_of(ctx.session, nomination.enterprise_id)
-    return [
-        SendText(message, chat_id=p.chat_id, language=p.language)
-        for p in contacts
-        if p.chat_id is not None
-    ]
+    return [Tell(tuple(p.id for p in contacts), message, Purpose.NOMINATION)]
 
 
 async def _unchanged(ctx: Context, state: State, nomination: Nomination) -> bool:

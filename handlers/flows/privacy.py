@@ -26,7 +26,7 @@ stateDiagram-v2
 from __future__ import annotations
 
 from handlers.access import ADMINS, ENROLLED, person_title
-from handlers.actions import N_, Action, Button, Inline, Lines, Msg, Raw, SendText, say
+from handlers.actions import N_, Action, Button, Inline, Lines, Msg, Raw, SendText, Tell, say
 from handlers.consent import AGREE_OR_DECLINE, worker_notice
 from handlers.flow import (
     CommandResult,
@@ -41,7 +41,9 @@ from handlers.flow import (
     Step,
     Switch,
 )
+from handlers.menus import home_markup, menu_for
 from models import audit, organisation, people, privacy
+from models.broadcasts import Purpose
 from models.people import Role
 
 AUDIT_SHOWN = 20
@@ -97,16 +99,15 @@ async def on_forget(state: State, value: str, ctx: Context) -> Outcome:
         scope={"person_id": person.id, "role": person.role.value},
         rows=erased.people + erased.checkins,
     )
-    actions: list[Action] = [say("forget.done")]
+    # Back to what someone not enrolled has: the common menu and no keyboard of their own.
+    actions: list[Action] = [
+        menu_for(ctx.commands, None),
+        SendText(Msg("forget.done"), home_markup(None)),
+    ]
     if enterprise is not None:
-        for chat_id, language in await people.staff_chats(ctx.session, enterprise.town_id):
-            actions.append(
-                SendText(
-                    Msg("forget.contact_left", enterprise=Raw(enterprise.name)),
-                    chat_id=chat_id,
-                    language=language,
-                )
-            )
+        staff = await people.staff_ids(ctx.session, enterprise.town_id)
+        left = Msg("forget.contact_left", enterprise=Raw(enterprise.name))
+        actions.append(Tell(tuple(staff), left, Purpose.ERASURE))
     ctx.person = None
     return Finish(tuple(actions), forget=True)
 

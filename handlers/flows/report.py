@@ -3,12 +3,13 @@ and their workers' roster with a nudge for those who have not answered (/roster)
 
 /report first shows what is known: the last report's figures, with one tap to send the same
 again, and what the enterprise's own workers said in their check-ins. Each figure is typed
-(or today's or the last report's kept with one tap) and checked: a whole number, not
-negative, within the configured maximum, and against the figures before it (staying and
+or tapped (0, the last report's 同上, or the one given before) and checked: a whole number,
+not negative, within the configured maximum, and against the figures before it (staying and
 gone home within the total, the rest being undecided; on duty within those staying; newly
 arrived within the total), each broken rule explained.
-Only Submit on the summary writes. Sending again the same day makes the next revision and
-keeps the old ones; a report after the day's deadline is accepted and marked late.
+On the summary each figure is a button that changes only that one (checked against all the
+others). Only Submit writes. Sending again the same day makes the next revision and keeps
+the old ones; a report after the day's deadline is accepted and marked late.
 
 ```mermaid
 stateDiagram-v2
@@ -16,12 +17,22 @@ stateDiagram-v2
     overview --> total
     overview --> summary
     total --> staying
+    total --> summary
     staying --> gone_home
+    staying --> summary
     gone_home --> on_duty
+    gone_home --> summary
     on_duty --> new_arrivals
+    on_duty --> summary
     new_arrivals --> needs
+    new_arrivals --> summary
     needs --> summary
     summary --> total
+    summary --> staying
+    summary --> gone_home
+    summary --> on_duty
+    summary --> new_arrivals
+    summary --> needs
     summary --> [*]
 ```
 """
@@ -66,14 +77,9 @@ from handlers.flow import (
     refuse,
 )
 from handlers.labels import PLAN_LABELS
-from models import audit, broadcasts, organisation, reports
-from models.broadcasts import (
-    Audience,
-    Broadcast,
-    BroadcastStatus,
-    ContentKind,
-    message_text,
-)
+from handlers.outbox import Message, post
+from models import broadcasts, organisation, reports
+from models.broadcasts import Audience, Purpose
 from models.organisation import Enterprise
 from models.people import Role
 from models.reports import Figures, Report, WorkerPlan
@@ -93,6 +99,14 @@ QUESTIONS = {
     "gone_home": N_("report.ask_gone_home"),
     "on_duty": N_("report.ask_on_duty"),
     "new_arrivals": N_("report.ask_new_arrivals"),
+}
+# On the summary each figure is a button that changes only that one.
+CHANGE_LABELS = {
+    "total": N_("report.change.total"),
+    "staying": N_("report.change.staying"),
+    "gone_home": N_("report.change.gone_home"),
+    "on_duty": N_("report.change.on_duty"),
+    "new_arrivals": N_("report.change.new_arrivals"),
 }
 HISTORY_DAYS = 7
 ROSTER_SHOWN = 50
@@ -230,9 +244,9 @@ async def ask_overview(state: State, ctx: Context) -> list[Action]:
             else Msg("report.same_as_day", date=previous.local_date)
         )
         rows.append([Button(same, "same")])
-    else:
-        parts.append(Msg("report.no_previous"))
     today = await reports.latest(ctx.session, enterprise_id, day)
+    if previous is None and today is None:
+        parts.append(Msg("report.no_previous"))
     if today is not None:
         parts.append(Msg("report.sent_today", revision=today.revision, at=today.submitted_at))
     parts.append(Msg("report.deadline", deadline=deadline_text(ctx)))
@@ -252,7 +266,11 @@ async def on_overview(state: State, value: str, ctx: Context) -> Outcome:
     if value == "enter":
         day = _day(state)
         today = await reports.latest(ctx.session, state.data["enterprise_id"], day)
-        source = today or await _previous(state, ctx)
+        previous = await _previous(state, ctx)
+        if previous is not None:
+            # The last report's figures, for 同上 on each question.
+            state.data["last"] = {f: getattr(previous.figures, f) for f in FIELDS}
+        source = today or previous
         if source is not None:
             figures = source.figures
             offered: dict[str, Any] = {
@@ -297,14 +315,25 @@ async def ask_count(state: State, ctx: Context) -> list[Action]:
         rest=max(total - staying, 0),
         max=ctx.settings.report_max_count,
     )
-    markup = None
-    if field in data:
-        markup = Inline.of([[Button(Msg("report.keep", value=int(data[field])), "keep")]])
-    return [SendText(question, markup)]
+    buttons = [Button(Msg("report.zero"), "zero")]
+    last = data.get("last") or {}
+    if field in last:
+        buttons.append(Button(Msg("report.same_as_last", value=int(last[field])), "last"))
+    if field in data and data[field] != last.get(field):
+        buttons.append(Button(Msg("report.keep", value=int(data[field])), "keep"))
+    return [SendText(question, Inline.of([buttons]))]
 
 
 def _take(state: State, value: int) -> Outcome:
     field = state.step
+    if state.data.pop("single", False):
+        # One figure changed from the summary: it must fit all the others, before and after.
+        changed = {**state.data, field: value}
+        problem = first_problem(changed)
+        if problem is not None:
+            return Reject(problem)
+        state.data[field] = value
+        return Goto("summary")
     problem = broken_rule(field, value, state.data)
     if problem is not None:
         return Reject(problem)
@@ -321,10 +350,16 @@ async def on_count(state: State, text: str, ctx: Context) -> Outcome:
 
 
 async def on_keep(state: State, value: str, ctx: Context) -> Outcome:
-    """Keep the figure given before, if it still fits."""
-    if value != "keep" or state.step not in state.data:
-        return Reject(Msg("error.stale_button"))
-    return _take(state, int(state.data[state.step]))
+    """0, the last report's figure (同上), or the figure given before, if it still fits."""
+    field = state.step
+    last = state.data.get("last") or {}
+    if value == "zero":
+        return _take(state, 0)
+    if value == "last" and field in last:
+        return _take(state, int(last[field]))
+    if value == "keep" and field in state.data:
+        return _take(state, int(state.data[field]))
+    return Reject(Msg("error.stale_button"))
 
 
 async def ask_needs(state: State, ctx: Context) -> list[Action]:
@@ -341,6 +376,7 @@ async def on_needs(state: State, text: str, ctx: Context) -> Outcome:
     if isinstance(needs, validation.Invalid):
         return refuse(needs)
     state.data["needs"] = needs
+    state.data.pop("single", None)
     return Goto("summary")
 
 
@@ -348,10 +384,10 @@ async def on_needs_button(state: State, value: str, ctx: Context) -> Outcome:
     """No needs, or the ones given before."""
     if value == "none":
         state.data["needs"] = None
-        return Goto("summary")
-    if value == "keep" and state.data.get("needs"):
-        return Goto("summary")
-    return Reject(Msg("error.stale_button"))
+    elif value != "keep" or not state.data.get("needs"):
+        return Reject(Msg("error.stale_button"))
+    state.data.pop("single", None)
+    return Goto("summary")
 
 
 async def ask_submit(state: State, ctx: Context) -> list[Action]:
@@ -369,14 +405,24 @@ async def ask_submit(state: State, ctx: Context) -> list[Action]:
         date=day,
         details=Lines(tuple(parts), sep="\n\n"),
     )
-    buttons = [Button(Msg("report.submit"), "submit"), Button(Msg("ui.edit"), "edit")]
-    return [SendText(text, Inline.of([buttons]))]
+    figures = [Button(Msg(CHANGE_LABELS[f], value=int(state.data[f])), f"f:{f}") for f in FIELDS]
+    figures.append(Button(Msg("report.change.needs"), "f:needs"))
+    rows = [figures[i : i + 2] for i in range(0, len(figures), 2)]
+    rows.append([Button(Msg("report.submit"), "submit"), Button(Msg("ui.edit"), "edit")])
+    return [SendText(text, Inline.of(rows))]
 
 
 async def on_submit(state: State, value: str, ctx: Context) -> Outcome:
-    """Store the report as the day's next revision, or go through the figures again."""
+    """Store the report as the day's next revision, change one figure (then back here), or
+    go through the figures again."""
+    # Back from a figure opened here leaves the mark behind: a full pass goes figure by figure.
+    state.data.pop("single", None)
     if value == "edit":
         return Goto("total")
+    field = value.removeprefix("f:")
+    if value.startswith("f:") and field in (*FIELDS, "needs"):
+        state.data["single"] = True
+        return Goto(field)
     if value != "submit":
         return Reject(Msg("error.stale_button"))
     enterprise = await own_enterprise(ctx)
@@ -412,19 +458,19 @@ REPORT = Flow(
         Step("overview", ask_overview, N_("hint.press_button"), on_button=on_overview,
              goes_to=("total", "summary")),
         Step("total", ask_count, N_("report.hint_number"), on_text=on_count,
-             on_button=on_keep, goes_to=("staying",)),
+             on_button=on_keep, goes_to=("staying", "summary")),
         Step("staying", ask_count, N_("report.hint_number"), on_text=on_count,
-             on_button=on_keep, goes_to=("gone_home",)),
+             on_button=on_keep, goes_to=("gone_home", "summary")),
         Step("gone_home", ask_count, N_("report.hint_number"), on_text=on_count,
-             on_button=on_keep, goes_to=("on_duty",)),
+             on_button=on_keep, goes_to=("on_duty", "summary")),
         Step("on_duty", ask_count, N_("report.hint_number"), on_text=on_count,
-             on_button=on_keep, goes_to=("new_arrivals",)),
+             on_button=on_keep, goes_to=("new_arrivals", "summary")),
         Step("new_arrivals", ask_count, N_("report.hint_number"), on_text=on_count,
-             on_button=on_keep, goes_to=("needs",)),
+             on_button=on_keep, goes_to=("needs", "summary")),
         Step("needs", ask_needs, N_("report.hint_needs"), on_text=on_needs,
              on_button=on_needs_button, goes_to=("summary",)),
         Step("summary", ask_submit, N_("hint.press_button"), on_button=on_submit,
-             goes_to=("total",), ends=True),
+             goes_to=(*FIELDS, "needs"), ends=True),
     ),
 )  # fmt: skip
 
@@ -475,7 +521,7 @@ def nudge_audience(enterprise_id: int, before: date) -> Audience:
 async def nudged_today(ctx: Context, enterprise_id: int) -> bool:
     """Whether the enterprise's workers were already reminded from /roster today."""
     midnight = datetime.combine(ctx.today, time(0), ctx.settings.timezone)
-    sent = await broadcasts.messages_since(ctx.session, NUDGE_KEY, midnight)
+    sent = await broadcasts.sent_since(ctx.session, Purpose.NUDGE, midnight)
     return any(b.audience.get("enterprise_id") == enterprise_id for b in sent)
 
 
@@ -545,34 +591,13 @@ async def on_nudge(ctx: Context, args: str) -> Sequence[Action]:
     count = await broadcasts.count_audience(ctx.session, audience)
     if count == 0:
         return [AnswerButton(Msg("roster.nobody_to_nudge"), alert=True)]
-    person = ctx.person
-    broadcast = await broadcasts.add(
+    await post(
         ctx.session,
-        Broadcast(
-            content_kind=ContentKind.MESSAGE,
-            text=message_text(NUDGE_KEY, enterprise=enterprise.name),
-            file_id=None,
-            audience=audience.to_json(),
-            send_at=ctx.now,
-            daily_until=None,
-            status=BroadcastStatus.SCHEDULED,
-            created_by=person.id if person else None,
-            notify_chat_id=None,
-            created_at=ctx.now,
-        ),
-    )
-    await audit.record(
-        ctx.session,
-        audit.Action.BROADCAST,
+        Message(Msg(NUDGE_KEY, enterprise=Raw(enterprise.name))),
+        audience,
+        Purpose.NUDGE,
         ctx.now,
-        actor_id=person.id if person else None,
-        scope={
-            "broadcast": broadcast.id,
-            "kind": ContentKind.MESSAGE.value,
-            "audience": audience.to_json(),
-            "send_at": ctx.now.isoformat(),
-        },
-        rows=count,
+        created_by=ctx.person.id if ctx.person else None,
     )
     actions: list[Action] = [AnswerButton()]
     event = ctx.event

@@ -27,6 +27,7 @@ from handlers.actions import (
     Inline,
     Msg,
     SendText,
+    Tell,
     say,
 )
 from handlers.events import ButtonPress
@@ -44,6 +45,7 @@ from handlers.flow import (
     refuse,
 )
 from handlers.helpdesk import (
+    Target,
     card_actions,
     contact_targets,
     handled_by,
@@ -55,6 +57,7 @@ from handlers.helpdesk import (
 )
 from handlers.labels import CATEGORY_LABELS
 from models import requests
+from models.broadcasts import Purpose
 from models.people import Person, Role
 from models.requests import HelpRequest, Route, Side, Status
 
@@ -125,26 +128,20 @@ async def _send_answer(
     if worker is None or worker.chat_id is None or not worker.active:
         return [say("request.worker_unreachable", number=request.id)]
     by = Msg("request.by_contact") if handler.role is Role.CONTACT else Msg("request.by_staff")
+    answer = Msg(
+        "request.answer_to_worker",
+        number=request.id,
+        category=Msg(CATEGORY_LABELS[request.category]),
+        by=by,
+        text=text,
+    )
     return [
         say("request.answer_sent", number=request.id),
-        SendText(
-            Msg(
-                "request.answer_to_worker",
-                number=request.id,
-                category=Msg(CATEGORY_LABELS[request.category]),
-                by=by,
-                text=text,
-            ),
-            worker_markup(request.id),
-            chat_id=worker.chat_id,
-            language=worker.language,
-        ),
+        Tell((worker.id,), answer, Purpose.REQUEST_NEWS, worker_markup(request.id)),
     ]
 
 
-async def _reply_targets(
-    session: AsyncSession, request: HelpRequest
-) -> list[tuple[int, str, Role]]:
+async def _reply_targets(session: AsyncSession, request: HelpRequest) -> list[Target]:
     """Whoever answered last, if they still handle it; else those the request goes to."""
     if request.answered_by is not None:
         last = await session.get(Person, request.answered_by)
@@ -156,7 +153,7 @@ async def _reply_targets(
             and scope is not None
             and await requests.visible(session, scope, request.id) is not None
         ):
-            return [(last.chat_id, last.language, last.role)]
+            return [(last.id, last.role)]
     for_contact = request.forwarded_at is not None or (
         not request.about_wages and request.route is Route.CONTACT
     )
@@ -228,14 +225,9 @@ async def on_solved_button(ctx: Context, args: str) -> list[Action]:
         actions.append(EditMarkup(event.message_id, None))
     actions.append(say("request.solved_done", number=request.id))
     category = Msg(CATEGORY_LABELS[request.category])
-    for chat_id, language, _role in await _reply_targets(ctx.session, request):
-        actions.append(
-            SendText(
-                Msg("request.solved_notice", number=request.id, category=category),
-                chat_id=chat_id,
-                language=language,
-            )
-        )
+    targets = tuple(person_id for person_id, _ in await _reply_targets(ctx.session, request))
+    notice = Msg("request.solved_notice", number=request.id, category=category)
+    actions.append(Tell(targets, notice, Purpose.REQUEST_NOTICE))
     return actions
 
 

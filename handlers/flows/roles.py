@@ -46,6 +46,7 @@ from handlers.flow import (
     Step,
     refuse,
 )
+from handlers.menus import home_markup, menu_for
 from handlers.role_invites import Target, invite_target, relieve
 from models import audit, invites, organisation, people
 from models.people import Person, Role
@@ -89,7 +90,9 @@ async def _claim(ctx: Context, state: State) -> Target | Msg:
 async def ask_consent(state: State, ctx: Context) -> list[Action]:
     """What is kept about a staff member or contact, and why; Agree or Decline."""
     target = Target.from_data(state.data)
-    return [SendText(Msg("role.consent", role=target.title), AGREE_OR_DECLINE)]
+    # Only a contact is asked for a phone number (see on_name): only a contact is told so.
+    kept = Msg("role.kept_name_phone") if target.role is Role.CONTACT else Msg("role.kept_name")
+    return [SendText(Msg("role.consent", role=target.title, kept=kept), AGREE_OR_DECLINE)]
 
 
 async def on_consent(state: State, value: str, ctx: Context) -> Outcome:
@@ -159,7 +162,8 @@ async def _enrol(state: State, ctx: Context, *, number: str | None) -> Outcome:
     log.info("role %s given to new person %s by invite", claimed.role.value, person.id)
     await _audit_role(ctx, person, None, claimed)
     relieved = await _take_up(ctx, person, claimed)
-    return Finish((say("role.done", name=name, role=claimed.title), *relieved))
+    menu = menu_for(ctx.commands, claimed.role)
+    return Finish((menu, say("role.done", name=name, role=claimed.title), *relieved))
 
 
 async def _audit_role(ctx: Context, person: Person, previous: Role | None, claimed: Target) -> None:
@@ -231,7 +235,11 @@ async def on_change(state: State, value: str, ctx: Context) -> Outcome:
     log.info("role of person %s changed %s -> %s by invite", person.id, previous, claimed.role)
     await _audit_role(ctx, person, previous, claimed)
     relieved = await _take_up(ctx, person, claimed)
-    return Finish((say("role.changed", role=claimed.title), *relieved))
+    changed = Msg("role.changed", role=claimed.title)
+    # A former worker's own keyboard goes with the role; the menu becomes the new role's.
+    markup = home_markup(claimed.role) if previous is Role.WORKER else None
+    menu = menu_for(ctx.commands, claimed.role)
+    return Finish((menu, SendText(changed, markup), *relieved))
 
 
 ROLE_CHANGE = Flow(

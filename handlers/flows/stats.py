@@ -23,12 +23,12 @@ from handlers.actions import (
     SendText,
     say,
 )
-from handlers.broadcasting import audit_broadcast
 from handlers.flow import CommandResult, CommandSpec, Context, GlobalButton, global_data, refuse
+from handlers.outbox import Message, post
 from handlers.picture import missing_message, picture_message
-from handlers.report_reminders import REMINDER_PREFIX, reminder_text
+from handlers.report_reminders import reminder_text
 from models import broadcasts, stats
-from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
+from models.broadcasts import Audience, Purpose
 from models.people import Role
 
 REMIND_AGAIN_AFTER = timedelta(minutes=30)
@@ -72,7 +72,7 @@ async def on_remind_missing(ctx: Context, args: str) -> list[Action]:
     # A second press, or a colleague's, soon after does not remind the same contacts again.
     audience = replace(
         unreported,
-        not_sent=REMINDER_PREFIX,
+        not_sent=(Purpose.REPORT_REMINDER,),
         not_sent_since=(ctx.now - REMIND_AGAIN_AFTER).isoformat(),
     )
     count = await broadcasts.count_audience(ctx.session, audience)
@@ -81,23 +81,15 @@ async def on_remind_missing(ctx: Context, args: str) -> list[Action]:
             minutes = int(REMIND_AGAIN_AFTER.total_seconds() // 60)
             return [AnswerButton(Msg("missing.reminded_recently", minutes=minutes), alert=True)]
         return [AnswerButton(Msg("missing.nobody_to_remind"), alert=True)]
-    person = ctx.person
-    reminder = await broadcasts.add(
+    await post(
         ctx.session,
-        Broadcast(
-            content_kind=ContentKind.MESSAGE,
-            text=reminder_text(ctx.now.astimezone(ctx.settings.timezone).time(), deadline),
-            file_id=None,
-            audience=audience.to_json(),
-            send_at=ctx.now,
-            daily_until=None,
-            status=BroadcastStatus.SCHEDULED,
-            created_by=person.id if person else None,
-            notify_chat_id=ctx.event.chat_id,
-            created_at=ctx.now,
-        ),
+        Message(reminder_text(ctx.now.astimezone(ctx.settings.timezone).time(), deadline)),
+        audience,
+        Purpose.REPORT_REMINDER,
+        ctx.now,
+        created_by=ctx.person.id if ctx.person else None,
+        report_progress=True,
     )
-    await audit_broadcast(ctx, reminder)
     return [AnswerButton(), say("missing.reminding", count=count)]
 
 

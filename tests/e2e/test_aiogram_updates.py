@@ -190,7 +190,7 @@ async def test_the_webhook_takes_updates_with_the_secret_only(api: FakeBotAPI, b
     messenger = AiogramMessenger(bot)
     mark = api.mark()
     serving = asyncio.create_task(
-        aiogram_runtime._serve_webhook(cast(App, app), bot, messenger, stop)
+        aiogram_runtime._serve_webhook(cast(App, app), bot, messenger, stop, None)
     )
     await eventually(lambda: any(c.method == "setWebhook" for c in api.calls[mark:]))
     url = f"http://127.0.0.1:{port}/telegram"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.sender import FLUSH_SECONDS, MAX_IN_FLIGHT
-from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
+from handlers.outbox import StaffContent, post
+from models.broadcasts import Audience, ContentKind, Purpose
 from models.db import create_engine, create_sessionmaker
 from models.people import Person, Role
 from tests.botprocess import BotProcess, count_rows, label, wait_until
@@ -62,15 +62,14 @@ def seed(
                 )
                 session.add_all(people)
                 if broadcast_at is not None:
-                    session.add(
-                        Broadcast(
-                            content_kind=ContentKind.TEXT,
-                            text=text,
-                            audience=Audience().to_json(),
-                            send_at=broadcast_at,
-                            status=BroadcastStatus.SCHEDULED,
-                            created_at=now,
-                        )
+                    await post(
+                        session,
+                        StaffContent(ContentKind.TEXT, text),
+                        Audience(),
+                        Purpose.BROADCAST,
+                        now,
+                        send_at=broadcast_at,
+                        audited=False,
                     )
         finally:
             await engine.dispose()
@@ -166,8 +165,8 @@ def test_a_broadcast_due_while_stopped_goes_once_after_restart(
     seed(bot, 5)
     bot.start()
     send_at = datetime.now(UTC) + timedelta(seconds=6)
-    number = add_broadcast(bot, send_at)
-    wait_until(lambda: has_job(bot, f"broadcast:{number}"), timeout=20)
+    add_broadcast(bot, send_at)
+    wait_until(lambda: "scheduler and sender running" in bot.log(), timeout=20)
     assert bot.stop() == 0
     assert datetime.now(UTC) < send_at, "stopped before it was due"
     assert count_rows(bot, "deliveries") == 0
@@ -189,34 +188,20 @@ def add_broadcast(bot: BotProcess, send_at: datetime) -> int:
         engine = create_engine(bot.database_url)
         try:
             async with create_sessionmaker(engine)() as session, session.begin():
-                broadcast = Broadcast(
-                    content_kind=ContentKind.TEXT,
-                    text="今晚联欢会",
-                    audience=Audience().to_json(),
+                broadcast = await post(
+                    session,
+                    StaffContent(ContentKind.TEXT, "今晚联欢会"),
+                    Audience(),
+                    Purpose.BROADCAST,
+                    datetime.now(UTC),
                     send_at=send_at,
-                    status=BroadcastStatus.SCHEDULED,
-                    created_at=datetime.now(UTC),
+                    audited=False,
                 )
-                session.add(broadcast)
-                await session.flush()
                 return broadcast.id
         finally:
             await engine.dispose()
 
     return asyncio.run(write())
-
-
-def has_job(bot: BotProcess, job_id: str) -> bool:
-    """Whether the scheduler's own job store (a file beside the database) holds the job."""
-    path = bot.home / "bot-jobs.db"
-    if not path.exists():
-        return False
-    with sqlite3.connect(path) as connection:
-        try:
-            row = connection.execute("select 1 from apscheduler_jobs where id = ?", (job_id,))
-            return row.fetchone() is not None
-        except sqlite3.OperationalError:
-            return False
 
 
 def test_a_second_scheduler_refuses_to_start(own_bot: Callable[..., BotProcess]) -> None:

@@ -54,9 +54,9 @@ def test_a_request_is_answered_and_solved(shared_bot: BotProcess, new_user: Any)
     contact.press(label("request.answer_button"))
     contact.wait_text("请输入对求助")
     contact.send("今天下午派人修窗户")
-    contact.wait_text("将发给工人")
+    contact.wait_text("将发给务工人员")
     contact.press(label("request.send_button"))
-    contact.wait_text("答复已发给工人")
+    contact.wait_text("答复已发给务工人员")
 
     answer = worker.wait_text("有答复了")
     assert "今天下午派人修窗户" in answer["text"]
@@ -137,7 +137,7 @@ def test_a_wage_request_passed_on_to_the_employer_keeps_the_worker_unnamed(
 
     forwarded = contact.wait_text("区劳动监察大队转来一件工资方面的求助")
     assert "十二月工资 3200 元至今没发" in forwarded["text"]
-    assert "工人要求不告诉单位" in forwarded["text"]
+    assert "务工人员要求不告诉单位" in forwarded["text"]
     for secret in ("张三", "13812345678", "5678"):
         assert secret not in forwarded["text"], f"{secret!r} reached the employer"
     assert label("request.answer_button") in contact.buttons()

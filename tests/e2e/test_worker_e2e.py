@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from handlers.menus import WORKER_SHORTCUTS
 from tests.botprocess import TOKEN, BotProcess, count_rows, label
 from tests.fakebotapi import FakeUser
 
@@ -30,9 +31,10 @@ def enrol(user: FakeUser, code: str) -> None:
     user.wait_text("户籍")
     assert user.reply_keyboard() == [], "the share-number keyboard goes away"
     user.press("河南")
-    user.wait_text("河南 的哪个市或县")
-    user.send("信阳市")
+    user.wait_text("河南 的哪个市（州）")
+    user.press("信阳市")
     user.wait_text("今年春节您打算")
+    assert user.reply_keyboard() == [label(k) for k in WORKER_SHORTCUTS], "the worker's own keys"
 
 
 def test_invite_to_confirmed_checkin(shared_bot: BotProcess, new_user: Any) -> None:
@@ -56,7 +58,7 @@ def test_invite_to_confirmed_checkin(shared_bot: BotProcess, new_user: Any) -> N
     assert count_rows(shared_bot, "checkins") == before + 1
     assert count_rows(shared_bot, "people", "phone = '13812345678'") >= 1
     user.command("status")
-    assert "留在本地过年" in user.wait_text("您的当前计划")["text"]
+    assert "在本地过年" in user.wait_text("您的当前计划")["text"]
 
 
 def test_bad_input_gets_a_clear_reply_and_changes_nothing(
@@ -70,7 +72,7 @@ def test_bad_input_gets_a_clear_reply_and_changes_nothing(
     user.send_sticker()
     user.wait_text("请点击上面消息中的按钮")
     user.press("四川")
-    user.wait_text("四川 的哪个市或县")
+    user.wait_text("四川 的哪个市（州）")
     user.send("成" * 4000)
     user.wait_text("地名太长了")
     user.send("成都😀")
@@ -145,11 +147,33 @@ def test_the_same_update_delivered_twice_writes_one_row(
 
 def test_menus_are_set_per_language(shared_bot: BotProcess) -> None:
     default = [c["command"] for c in shared_bot.api.commands("default", "")]
-    assert default == ["checkin", "status", "mydata", "language", "help", "cancel"]
+    assert default == ["checkin", "status", "mydata", "language", "help", "phones", "cancel"]
     english = {c["command"]: c["description"] for c in shared_bot.api.commands("default", "en")}
     assert english["checkin"] == label("command.checkin", "en")
     chinese = {c["command"]: c["description"] for c in shared_bot.api.commands("default", "zh")}
     assert chinese["checkin"] == label("command.checkin")
+
+
+def test_the_bot_describes_itself_in_each_language(shared_bot: BotProcess) -> None:
+    api = shared_bot.api
+    assert api.bot_text("description", "") == label("bot.description")
+    assert api.bot_text("short_description", "zh") == label("bot.short_description")
+    assert api.bot_text("description", "en") == label("bot.description", "en")
+    assert len(api.bot_text("short_description", "en")) <= 120
+
+
+def test_a_workers_chat_gets_the_workers_menu_and_keys_that_work(
+    shared_bot: BotProcess, new_user: Any
+) -> None:
+    code = shared_bot.add_enterprise("城建五公司")
+    user: FakeUser = new_user()
+    enrol(user, code)
+    menu = [c["command"] for c in shared_bot.api.commands(f"chat:{user.chat_id}", "")]
+    assert "request" in menu and "report" not in menu
+    user.send(label("keyboard.phones"))
+    user.wait_text("0315")
+    user.send(label("keyboard.checkin"))
+    user.wait_text("今年春节您打算")
 
 
 def test_no_token_phone_or_name_reaches_the_log(shared_bot: BotProcess) -> None:
@@ -172,14 +196,14 @@ def test_a_crash_mid_checkin_loses_nothing_then_a_new_consent_text_is_asked(
     user.press(label("plan.return"))
     user.wait_text("您要回哪个省")
     user.press("湖南")
-    user.wait_text("湖南 的哪个市或县")
+    user.wait_text("湖南 的哪个市（州）")
     bot.kill()  # SIGKILL: no goodbye
 
     bot.start()
     user.send("长沙市")
     user.wait_text("哪天")
     user.send("2/1")
-    user.wait_text("哪天回来")
+    user.wait_text("哪天返岗")
     user.press(label("checkin.return_not_known"))
     user.wait_text("您怎么回去")
     user.press(label("transport.train"))
