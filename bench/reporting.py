@@ -27,17 +27,19 @@ import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import exports
 from handlers.actions import SendText
 from models import migrate, stats
+from models.base import UTCDateTime
 from models.broadcasts import LetterRead
 from models.checkins import CheckIn, Need, Plan, Transport
 from models.db import create_engine, create_sessionmaker
@@ -55,18 +57,29 @@ STAFF_USER = 900
 FIRST_WORKER = 10_000_000
 CHUNK = 5_000
 
-# Everything /stats shows, per active enterprise, in one statement: the newest revision of
-# the day's and the previous day's report, and its enrolled workers by the plan of their
-# newest check-in up to the day, and how many read the open letter.
+# Everything /stats shows, per enterprise due to report (active, and added by the day's end
+# or reporting already), in one statement: the newest revision of its latest report up to
+# the day (the day's own, or carried forward) and up to the day before, and its workers by
+# the plan of their newest check-in up to the day (a worker who erased their data counts by
+# their check-ins), and how many read the open letter.
 AGGREGATE = text(
     """
-WITH newest AS (
+WITH latest AS (
+    SELECT enterprise_id,
+           max(local_date) AS day_now,
+           max(CASE WHEN local_date <= :before THEN local_date END) AS day_before
+    FROM reports WHERE local_date <= :day
+    GROUP BY enterprise_id
+),
+newest AS (
     SELECT r.enterprise_id, r.local_date, r.total, r.staying, r.gone_home, r.on_duty,
            r.new_arrivals, r.late
     FROM reports r
-    JOIN (SELECT enterprise_id, local_date, max(revision) AS revision
-          FROM reports WHERE local_date IN (:day, :before)
-          GROUP BY enterprise_id, local_date) m
+    JOIN (SELECT r2.enterprise_id, r2.local_date, max(r2.revision) AS revision
+          FROM reports r2
+          JOIN latest l ON l.enterprise_id = r2.enterprise_id
+           AND (r2.local_date = l.day_now OR r2.local_date = l.day_before)
+          GROUP BY r2.enterprise_id, r2.local_date) m
       ON m.enterprise_id = r.enterprise_id AND m.local_date = r.local_date
      AND m.revision = r.revision
 ),
@@ -87,32 +100,36 @@ workers AS (
     FROM people p
     LEFT JOIN plans pl ON pl.person_id = p.id
     LEFT JOIN letter_reads lr ON lr.person_id = p.id
-    WHERE p.role = 'worker' AND p.erased_at IS NULL
+    WHERE p.role = 'worker' AND (p.erased_at IS NULL OR pl.person_id IS NOT NULL)
     GROUP BY p.enterprise_id
 )
 SELECT t.name AS town,
-       today.total, today.staying, today.gone_home, today.on_duty, today.new_arrivals,
-       today.late,
+       now.local_date = :day AS reported,
+       now.total, now.staying, now.gone_home, now.on_duty, now.new_arrivals, now.late,
        yesterday.total AS total_before, yesterday.staying AS staying_before,
        yesterday.gone_home AS gone_before,
        w.enrolled, w.said_staying, w.said_gone, w.said_undecided, w.no_checkin, w.read_letter
 FROM enterprises e
 JOIN towns t ON t.id = e.town_id
-LEFT JOIN newest today ON today.enterprise_id = e.id AND today.local_date = :day
-LEFT JOIN newest yesterday ON yesterday.enterprise_id = e.id AND yesterday.local_date = :before
+LEFT JOIN latest l ON l.enterprise_id = e.id
+LEFT JOIN newest now ON now.enterprise_id = e.id AND now.local_date = l.day_now
+LEFT JOIN newest yesterday ON yesterday.enterprise_id = e.id
+     AND yesterday.local_date = l.day_before
 LEFT JOIN workers w ON w.enterprise_id = e.id
-WHERE e.active
+WHERE e.active AND (e.created_at < :day_end OR l.enterprise_id IS NOT NULL)
 ORDER BY t.name
 """
-)
+).bindparams(bindparam("day_end", type_=UTCDateTime()))
 
 
 @dataclass(frozen=True)
 class Headline:
     """The figures both ways of counting must agree on."""
 
+    due: int
     reported: int
     late: int
+    carried: int
     total: int
     staying: int
     gone_home: int
@@ -262,11 +279,13 @@ async def by_stats(kit: Kit) -> str:
 async def headline_from_stats(kit: Kit) -> Headline:
     """What models/stats.py counts for the day."""
     async with kit.sessions() as session:
-        picture = await stats.picture(session, DAY)
+        picture = await stats.picture(session, DAY, zone=ZONE)
     district = picture.district
     return Headline(
-        reported=district.on_time + district.late,
+        due=district.enterprises,
+        reported=district.reported,
         late=district.late,
+        carried=district.carried,
         total=district.totals.total,
         staying=district.totals.staying,
         gone_home=district.totals.gone_home,
@@ -282,7 +301,14 @@ async def headline_from_sql(engine: AsyncEngine) -> Headline:
     """The same figures summed from the hand-written aggregate's rows."""
     async with engine.connect() as connection:
         rows = (
-            await connection.execute(AGGREGATE, {"day": DAY, "before": DAY - timedelta(days=1)})
+            await connection.execute(
+                AGGREGATE,
+                {
+                    "day": DAY,
+                    "before": DAY - timedelta(days=1),
+                    "day_end": datetime.combine(DAY + timedelta(days=1), dt_time(0), ZONE),
+                },
+            )
         ).all()
     by_town: dict[str, int] = {}
     plans = {"stay": 0, "return": 0, "undecided": 0, "none": 0}
@@ -293,8 +319,10 @@ async def headline_from_sql(engine: AsyncEngine) -> Headline:
         plans["undecided"] += row.said_undecided or 0
         plans["none"] += row.no_checkin or 0
     return Headline(
-        reported=sum(row.total is not None for row in rows),
-        late=sum(bool(row.late) for row in rows),
+        due=len(rows),
+        reported=sum(bool(row.reported) for row in rows),
+        late=sum(bool(row.reported and row.late) for row in rows),
+        carried=sum(row.total is not None and not row.reported for row in rows),
         total=sum(row.total or 0 for row in rows),
         staying=sum(row.staying or 0 for row in rows),
         gone_home=sum(row.gone_home or 0 for row in rows),
@@ -342,6 +370,7 @@ async def export(engine: AsyncEngine, path: Path) -> Exported:
             town_id=None,
             mask_phones=True,
             zone=ZONE,
+            issuer="示例区人力资源和社会保障局",
             now=CAMPAIGN_NOW,
         )
 

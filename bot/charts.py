@@ -1,28 +1,35 @@
 """The trend chart: staying, gone home and on duty over the days, as a PNG for /trend.
 
 Drawn on a bare matplotlib Figure with the Agg canvas: no pyplot, so no global state and
-nothing left open between charts. Words come from the catalogs in the reader's language;
-Chinese needs a CJK font (Debian: fonts-noto-cjk, or fonts-wqy-microhei), and without one
-the chart is labelled in English rather than with empty boxes.
+nothing left open between charts. Words come from the catalogs in the reader's language.
+Days on which not every enterprise due reported are shaded and their points hollow: their
+figures hold the last reports carried forward (沿用), as /stats counts them.
+
+The poster's font rule holds here too: never an empty box. Chinese is drawn with the font
+bot.poster finds (Debian: fonts-noto-cjk); without one the chart is labelled in English,
+and a town name the font cannot draw is left out, with one log line saying what to install.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, DateFormatter, DayLocator
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Patch
 from matplotlib.ticker import Locator, MaxNLocator
 
 from bot.i18n import Catalogs
-from bot.poster import find_cjk_font
+from bot.poster import INSTALL_HINT, Font, find_cjk_font, latin_font
 from handlers.actions import N_, Msg
 from models.stats import DayTotals, Totals
+
+log = logging.getLogger(__name__)
 
 FALLBACK_LANGUAGE = "en"
 SIZE_INCHES = (9.0, 5.0)
@@ -32,6 +39,7 @@ MARKERS_UP_TO = 31
 # A tick on every day while they fit.
 DAILY_TICKS_UP_TO = 10
 MIN_HEIGHT = 5
+INCOMPLETE_SHADE = "#e6e6e6"
 # (label, figure of Totals, colour): the legend's order.
 SERIES: tuple[tuple[str, str, str], ...] = (
     (N_("export.col.staying"), "staying", "#c8102e"),
@@ -40,27 +48,29 @@ SERIES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _plain(text: str) -> bool:
-    """Whether matplotlib's own font (DejaVu Sans) draws every character of the text."""
-    return all(ord(ch) < 0x0530 for ch in text)
-
-
 def _words(catalogs: Catalogs, language: str) -> dict[str, str]:
     keys = [
         N_("chart.title"),
         N_("chart.axis.day"),
         N_("chart.axis.people"),
         N_("chart.no_data"),
+        N_("chart.incomplete"),
         *(key for key, _, _ in SERIES),
     ]
     return {key: catalogs.label(language, Msg(key)) for key in keys}
 
 
-def chart_language(catalogs: Catalogs, language: str, font: Path | None) -> str:
-    """The language the chart is labelled in: the reader's, or English when the reader's
-    words need a font that is not installed."""
-    if font is not None or all(_plain(text) for text in _words(catalogs, language).values()):
+def chart_font() -> Font:
+    """The installed Chinese font, else matplotlib's own."""
+    return find_cjk_font() or latin_font()
+
+
+def chart_language(catalogs: Catalogs, language: str, font: Font) -> str:
+    """The language the chart is labelled in: the reader's, or English when the font lacks
+    a glyph of the reader's words."""
+    if not font.missing("".join(_words(catalogs, language).values())):
         return language
+    log.warning("the trend chart is in English: %s", INSTALL_HINT)
     return FALLBACK_LANGUAGE
 
 
@@ -73,19 +83,17 @@ def trend_png(
 ) -> bytes:
     """A PNG line chart of staying, gone home and on duty per day; `scope` (a town's name,
     say) is shown under the title when it can be drawn."""
-    font = find_cjk_font()
+    font = chart_font()
     words = _words(catalogs, chart_language(catalogs, language, font))
 
     def font_of(size: float) -> FontProperties:
-        if font is not None:
-            return FontProperties(fname=str(font), size=size)
-        return FontProperties(size=size)
+        return font.properties(size)
 
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI, facecolor="white", layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     title = words[N_("chart.title")]
-    if scope and (font is not None or _plain(scope)):
+    if scope and not font.missing(scope):
         # A $ would start matplotlib's mathematical notation.
         title += "\n" + scope.replace("$", r"\$")
     axes.set_title(title, fontproperties=font_of(14))
@@ -93,12 +101,26 @@ def trend_png(
     axes.set_ylabel(words[N_("chart.axis.people")], fontproperties=font_of(11))
     x = np.array([day.day for day in days], dtype="datetime64[D]")
     marker = "o" if len(days) <= MARKERS_UP_TO else None
+    incomplete = [i for i, day in enumerate(days) if not day.complete]
+    half = np.timedelta64(12, "h")
+    for i in incomplete:
+        axes.axvspan(x[i] - half, x[i] + half, color=INCOMPLETE_SHADE, lw=0, zorder=0)
     for key, figure_name, colour in SERIES:
         y = [_figure(day.totals, figure_name) for day in days]
         axes.plot(x, y, label=words[key], color=colour, linewidth=2, marker=marker, markersize=4)
+        if marker and incomplete:
+            # Hollow points: those days hold carried figures, not every enterprise's own.
+            axes.plot(
+                x[incomplete],
+                [y[i] for i in incomplete],
+                linestyle="none",
+                marker=marker,
+                markersize=6,
+                markerfacecolor="white",
+                markeredgecolor=colour,
+            )
     if days:
         # Half a day of room at both ends, so that a single day is a point, not a range.
-        half = np.timedelta64(12, "h")
         axes.set_xlim(x[0] - half, x[-1] + half)
         # Ticks fall on whole days, never on hours (matplotlib.dates is not annotated).
         locator: Locator = (
@@ -108,7 +130,11 @@ def trend_png(
         )
         axes.xaxis.set_major_locator(locator)
         axes.xaxis.set_major_formatter(DateFormatter("%m-%d"))  # type: ignore[no-untyped-call]
-        axes.legend(prop=font_of(10), loc="best")
+        handles, labels = axes.get_legend_handles_labels()
+        if incomplete:
+            handles.append(Patch(color=INCOMPLETE_SHADE))
+            labels.append(words[N_("chart.incomplete")])
+        axes.legend(handles, labels, prop=font_of(10), loc="best")
     else:
         axes.text(
             0.5,

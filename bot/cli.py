@@ -27,7 +27,7 @@ from models import audit, invites, migrate, organisation, people, privacy
 from models.db import create_engine, create_sessionmaker, location, ping
 from models.invites import InviteKind
 from models.organisation import ENTERPRISE_NAME_LENGTH, TOWN_NAME_LENGTH, Enterprise, Town
-from models.people import Role
+from models.people import Person, Role
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +242,16 @@ async def _run(settings: Settings) -> int:
     return 0
 
 
+async def _make_admin(
+    session: AsyncSession, telegram_id: int, settings: Settings
+) -> tuple[Person, Role | None]:
+    """The account made an administrator; a contact's name and phone leave their enterprise."""
+    known = await people.by_telegram_id(session, telegram_id)
+    if known is not None:
+        await organisation.leave_contact_role(session, known)
+    return await people.make_admin(session, telegram_id, settings.i18n.default_language, utc_now())
+
+
 async def _configured_admins(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -250,9 +260,7 @@ async def _configured_admins(
         return
     async with sessions() as session, session.begin():
         for telegram_id in settings.telegram.admins:
-            person, previous = await people.make_admin(
-                session, telegram_id, settings.i18n.default_language, utc_now()
-            )
+            person, previous = await _make_admin(session, telegram_id, settings)
             if previous is not Role.ADMIN:
                 log.info("person %s made admin from the config (was %s)", person.id, previous)
                 scope = {"person_id": person.id, "from": previous, "to": Role.ADMIN.value}
@@ -350,9 +358,7 @@ async def _admin_add(settings: Settings, args: argparse.Namespace) -> int:
     if telegram_id <= 0:
         raise Refused("a Telegram user id is a positive number", 2)
     async with transaction(settings) as session:
-        person, previous = await people.make_admin(
-            session, telegram_id, settings.i18n.default_language, utc_now()
-        )
+        person, previous = await _make_admin(session, telegram_id, settings)
         if previous is not Role.ADMIN:
             scope = {"person_id": person.id, "from": previous, "to": Role.ADMIN.value}
             await audit.record(session, audit.Action.ROLE_CHANGE, utc_now(), via="cli", scope=scope)
@@ -617,9 +623,17 @@ async def _invite_poster(settings: Settings, args: argparse.Namespace) -> int:
         raise Refused(f"--out must end in .png or .pdf, not {out.name!r}", 2)
     if args.language not in settings.i18n.languages:
         raise Refused(f"--language: choose from {', '.join(settings.i18n.languages)}", 2)
+    campaign = settings.campaign
+    if not campaign.issuer:
+        raise Refused("the poster names the unit that issues it: set campaign.issuer", 2)
+    web = settings.web.public_base_url
     username = bot_username(settings)
-    if not username:
-        raise Refused("the poster's QR code needs the bot's name: set telegram.bot_username", 2)
+    if not web and not username:
+        raise Refused(
+            "the poster's QR code needs where to open: set web.public_base_url "
+            "(WeChat and any browser) or telegram.bot_username",
+            2,
+        )
     async with transaction(settings) as session:
         enterprise = await enterprise_named(session, args.enterprise)
         if not enterprise.active:
@@ -633,23 +647,30 @@ async def _invite_poster(settings: Settings, args: argparse.Namespace) -> int:
         settings.i18n.locales_dir,
         tuple(settings.i18n.languages),
         settings.i18n.default_language,
-        settings.campaign.zone,
+        campaign.zone,
     )
-    font = poster.make_poster(
-        out,
-        catalogs,
-        args.language,
-        enterprise=enterprise.name,
-        campaign=settings.campaign.name,
-        link=invites.deep_link(username, invite.code),
-    )
-    if font is None and args.language.startswith("zh"):
-        print(
-            "warning: no Chinese font found, so the Chinese text will not show; install one "
-            "(Debian: apt install fonts-noto-cjk) and make the poster again",
-            file=sys.stderr,
+    bot_link = invites.deep_link(username, invite.code) if username else ""
+    link = poster.poster_link(bot_link, web, invite.code)
+    try:
+        text = poster.poster_text(
+            catalogs,
+            args.language,
+            enterprise=enterprise.name,
+            campaign=campaign.name,
+            link=link,
+            web=bool(web),
+            phones=campaign.help_phones,
+            issuer=campaign.issuer,
         )
-    print(f"poster for {enterprise.name} written to {out}")
+        font = poster.render_poster(out, link, text)
+    except poster.NoFont as error:
+        raise Refused(f"no poster made: {error}") from None
+    if not campaign.help_phones:
+        print("warning: campaign.help_phones is empty, so the poster lists no phone number",
+              file=sys.stderr)  # fmt: skip
+    opens = "the web page (WeChat, any browser)" if web else "the bot in Telegram"
+    print(f"poster for {enterprise.name} written to {out}: its QR code opens {opens}")
+    log.info("poster font: %s", font.family)
     return 0
 
 
@@ -665,14 +686,17 @@ async def _purge(settings: Settings, args: argparse.Namespace) -> int:
             due = "is due" if privacy.retention_over(until, zone, utc_now()) else "is not due yet"
             print(
                 f"retention until {until}; the purge {due}. It would anonymise "
-                f"{preview.people} worker(s) and blank {preview.checkins} check-in note(s)"
-                " or destination(s)."
+                f"{preview.people} worker(s) and blank the note or destination of "
+                f"{preview.checkins} check-in(s)."
             )
             return 0
         erased = await privacy.purge_after_retention(session, until, zone, utc_now(), "cli")
     if erased is None:
         raise Refused(f"personal data is kept until {until}; nothing was purged", 1)
-    print(f"anonymised {erased.people} worker(s); blanked {erased.checkins} check-in(s)")
+    print(
+        f"anonymised {erased.people} worker(s) and blanked the note or destination of "
+        f"{erased.checkins} check-in(s)"
+    )
     return 0
 
 
@@ -734,6 +758,7 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
             town_id=town_id,
             mask_phones=not args.unmasked,
             zone=settings.campaign.zone,
+            issuer=settings.campaign.issuer,
         )
     except OSError as error:
         raise Refused(f"{out}: {error.strerror or error}") from None

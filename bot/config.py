@@ -90,6 +90,21 @@ class TelegramSettings(Section):
         return value.rstrip("/")
 
 
+class WebSettings(Section):
+    """The web channel, for people who cannot open Telegram."""
+
+    # Where people reach the bot's web pages from outside (https://...); posters point an
+    # enterprise's QR code to {public_base_url}/j/CODE. Empty: posters point to Telegram.
+    public_base_url: str = ""
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL such as https://outreach.example.gov.cn")
+        return value.rstrip("/")
+
+
 class DatabaseSettings(Section):
     """Where the data lives."""
 
@@ -110,6 +125,8 @@ class CampaignSettings(Section):
     """The season: its phases and dates, in local time."""
 
     name: str = "在务工地过年"
+    # The unit that issues the campaign's papers (posters, exports), as printed on them.
+    issuer: str = ""
     timezone: str = "Asia/Shanghai"
     holiday: date = date(2027, 2, 6)
     publicity_start: date = date(2027, 1, 6)
@@ -273,6 +290,7 @@ class Settings(BaseSettings):
     )
 
     telegram: TelegramSettings = TelegramSettings()
+    web: WebSettings = WebSettings()
     database: DatabaseSettings = DatabaseSettings()
     campaign: CampaignSettings = CampaignSettings()
     conversation: ConversationSettings = ConversationSettings()

@@ -69,7 +69,7 @@ async def digest(background: Background, now: datetime) -> int:
             town = town_of(reader)
             readers.setdefault(town, []).append(reader.id)
         for town, ids in readers.items():
-            picture = await stats.picture(session, day, town)
+            picture = await stats.picture(session, day, town, zone=settings.campaign.zone)
             missing = await stats.missing(session, day, town)
             body = picture_message(picture, settings.stats.gap_threshold)
             listed = missing_message(missing, day, admin=False)

@@ -1,12 +1,15 @@
 """The staff's Excel workbook: summary, daily reports, the real-name ledger, check-ins and
-deliveries, written in constant memory.
+deliveries, written in constant memory and ready to print.
 
 XlsxWriter's constant-memory mode flushes each row to a temporary file as the next one
 starts, so the rows streamed from models.exports are written in order and never held. Dates
-are real Excel dates; headers come from the catalogs in the exporter's language; every sheet
-has its header row frozen and filtered and its columns sized to what was written. Strings
-are never read as formulas or links, whatever a worker typed. Phone numbers are masked
-(138****5678) unless the caller, for an administrator, says otherwise.
+are real Excel dates; headers come from the catalogs in the exporter's language. Every sheet
+opens with a title row (the issuing unit, the sheet, 制表时间), numbers its rows (序号)
+rather than showing internal ids, has its header row frozen and filtered and its columns
+sized to what was written, and prints landscape on A4, fitted to the page width, with the
+header row repeated on every page, as a clerk prints it from WPS or Excel. Strings are never
+read as formulas or links, whatever a worker typed, and carry no emoji. Phone numbers are
+masked (138****5678) unless the caller, for an administrator, says otherwise.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
+import emoji
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from xlsxwriter import Workbook
 
 from bot.i18n import Catalogs
-from handlers.actions import N_, Msg, text_from_json
+from bot.render import plain_text
+from handlers.actions import N_, Msg, Raw, text_from_json
 from handlers.geography import PROVINCES
 from handlers.labels import (
     CATEGORY_LABELS,
@@ -51,6 +56,8 @@ SHEETS: dict[str, str] = {
     "deliveries": N_("export.sheet.deliveries"),
     "requests": N_("export.sheet.requests"),
 }
+# Each sheet's first column numbers its rows (序号), written by _Sheet.row.
+NUMBER_COLUMN = N_("export.col.number")
 REQUEST_COLUMNS = (
     N_("export.col.request"),
     N_("export.col.created_at"),
@@ -59,7 +66,6 @@ REQUEST_COLUMNS = (
     N_("export.col.status"),
     N_("export.col.town"),
     N_("export.col.enterprise"),
-    N_("export.col.person"),
     N_("export.col.name"),
     N_("export.col.description"),
     N_("export.col.anonymous"),
@@ -72,7 +78,10 @@ REQUEST_SOURCES: dict[requests.Source, str] = {
 }
 SUMMARY_COLUMNS = (
     N_("export.col.date"),
+    N_("export.col.due"),
     N_("export.col.reported"),
+    N_("export.col.rate"),
+    N_("export.col.carried"),
     N_("export.col.total"),
     N_("export.col.staying"),
     N_("export.col.gone_home"),
@@ -112,7 +121,6 @@ RECONCILIATION_COLUMNS = (
     N_("export.col.model"),
 )
 LEDGER_COLUMNS = (
-    N_("export.col.person"),
     N_("export.col.name"),
     N_("export.col.phone"),
     N_("export.col.town"),
@@ -131,7 +139,6 @@ LEDGER_COLUMNS = (
 CHECKIN_COLUMNS = (
     N_("export.col.date"),
     N_("export.col.checked_at"),
-    N_("export.col.person"),
     N_("export.col.name"),
     N_("export.col.town"),
     N_("export.col.enterprise"),
@@ -159,6 +166,7 @@ DELIVERY_COLUMNS = (
 # Reminders (catalog messages the bot sends) have no label of their own in the broadcast flow.
 KINDS: dict[ContentKind, str] = {ContentKind.MESSAGE: N_("export.kind.message"), **KIND_LABELS}
 DATE_FORMAT = "yyyy-mm-dd"
+PERCENT_FORMAT = "0%"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 DATE_WIDTH, DATETIME_WIDTH = 10, 16
 # Day 0 of Excel's dates (as counted since 1900-03-01, after its leap-year slip).
@@ -166,14 +174,28 @@ EXCEL_EPOCH = datetime(1899, 12, 30)
 MAX_WIDTH = 60
 FILTER_BUTTON = 2
 CONTENT_EXCERPT = 100
-# Where the summary's scope stands: two columns right of the day table.
-SCOPE_COLUMN = len(SUMMARY_COLUMNS) + 1
-TAG = re.compile(r"</?[a-z][a-z-]*(?:\s[^>]*)?>")
+# The title row above each sheet's header row.
+TITLE_ROW, HEADER_ROW = 0, 1
+TITLE_HEIGHT = 30
+# Printing: A4 (XlsxWriter's paper 9), landscape, one page wide, as long as it takes.
+A4_PAPER = 9
+# Where the summary's scope stands: two columns right of the day table (序号 included).
+SCOPE_COLUMN = len(SUMMARY_COLUMNS) + 2
+# Characters that may start an emoji: a cheap test before the emoji library's full one.
+MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u203c-\u3299\ufe0f\U0001f000-\U0001faff]")
 FORBIDDEN_IN_SHEET_NAMES = str.maketrans({c: "_" for c in "[]:*?/\\"})
 
 NEEDS = frozenset(need.value for need in Need)
 
-Cell = str | int | date | datetime | None
+Cell = str | int | float | date | datetime | None
+
+
+def without_emoji(text: str) -> str:
+    """The text without emoji (a plan's 🏠, a worker's 👍): a printed ledger shows boxes."""
+    if MAYBE_EMOJI.search(text) is None:
+        return text
+    plain = emoji.replace_emoji(text, replace="")
+    return re.sub(r"[ \t]{2,}", " ", plain).strip()
 
 
 def display_width(text: str) -> int:
@@ -199,6 +221,7 @@ class Scope:
     town_id: int | None
     mask_phones: bool
     language: str
+    issuer: str  # the unit the title row names
 
     def to_json(self, rows: dict[str, int]) -> dict[str, Any]:
         """The audit entry's scope."""
@@ -260,7 +283,7 @@ class _Words:
             assert isinstance(stored, Msg)
             # As the reader saw it, without the Telegram HTML tags.
             rendered = self.catalogs.render(self.language, stored)
-            text = html.unescape(TAG.sub("", rendered))
+            text = plain_text(rendered)
         if not text:
             return None
         flat = " ".join(text.split())
@@ -272,10 +295,12 @@ class _Sheet:
 
     def __init__(self, book: _Book, title: str) -> None:
         self.book = book
+        self.title = book.words(title)
         self.sheet = book.workbook.add_worksheet(book.sheet_name(title))
         self.widths: dict[int, int] = {}
         self.next_row = 0
         self.header_columns = 0
+        self.numbered = 0
 
     def put(self, row: int, col: int, value: Cell, cell_format: Any = None) -> None:
         """Write one cell (rows only ever go forward); None leaves it empty.
@@ -287,11 +312,16 @@ class _Sheet:
         kind = type(value)
         if kind is str:
             assert isinstance(value, str)
+            value = without_emoji(value)
             sheet.write_string(row, col, value, cell_format)
             width = display_width(value)
         elif kind is int:
             sheet.write_number(row, col, value, cell_format)
             width = len(str(value))
+        elif kind is float:
+            assert isinstance(value, float)
+            sheet.write_number(row, col, value, cell_format or self.book.percent_format)
+            width = 5
         elif kind is date:
             assert isinstance(value, date)
             sheet.write_number(row, col, excel_serial(value), cell_format or self.book.date_format)
@@ -310,38 +340,71 @@ class _Sheet:
             self.widths[col] = width
 
     def header(self, keys: Sequence[str]) -> None:
-        """The header row, in the exporter's language."""
-        for col, key in enumerate(keys):
-            title = self.book.words(key)
-            self.put(self.next_row, col, title, self.book.header_format)
+        """The title row, then the header row (序号 first), in the exporter's language."""
+        book = self.book
+        columns = (NUMBER_COLUMN, *keys)
+        self.header_columns = len(columns)
+        # The title spans the table, so it prints centred above it whatever the widths.
+        self.sheet.set_row(TITLE_ROW, TITLE_HEIGHT)
+        title = without_emoji(book.title_row(self.title))
+        if self.header_columns > 1:
+            self.sheet.merge_range(
+                TITLE_ROW, 0, TITLE_ROW, self.header_columns - 1, title, book.title_format
+            )
+        else:
+            self.sheet.write_string(TITLE_ROW, 0, title, book.title_format)
+        for col, key in enumerate(columns):
+            text = book.words(key)
+            self.put(HEADER_ROW, col, text, book.header_format)
             # Room for the filter's drop-down button beside the title.
-            self.widths[col] = max(self.widths.get(col, 0), display_width(title) + FILTER_BUTTON)
-        self.header_columns = len(keys)
-        self.next_row += 1
+            self.widths[col] = max(self.widths.get(col, 0), display_width(text) + FILTER_BUTTON)
+        self.next_row = HEADER_ROW + 1
 
     def row(self, cells: Sequence[Cell]) -> None:
-        """The next data row."""
-        for col, value in enumerate(cells):
+        """The next data row, numbered."""
+        self.numbered += 1
+        self.put(self.next_row, 0, self.numbered)
+        for col, value in enumerate(cells, start=1):
             self.put(self.next_row, col, value)
         self.next_row += 1
 
     @property
     def data_rows(self) -> int:
         """Rows written under the header."""
-        return self.next_row - 1
+        return self.numbered
 
     def finish(self) -> None:
-        """Size the columns; freeze and filter the header row."""
+        """Size the columns; freeze and filter the header row; set the page up for print."""
+        sheet = self.sheet
         for col, width in self.widths.items():
-            self.sheet.set_column(col, col, min(max(width, 4), MAX_WIDTH) + 2)
-        self.sheet.freeze_panes(1, 0)
-        self.sheet.autofilter(0, 0, max(self.next_row - 1, 0), self.header_columns - 1)
+            sheet.set_column(col, col, min(max(width, 4), MAX_WIDTH) + 2)
+        sheet.freeze_panes(HEADER_ROW + 1, 0)
+        last_row = max(self.next_row - 1, HEADER_ROW)
+        sheet.autofilter(HEADER_ROW, 0, last_row, self.header_columns - 1)
+        sheet.set_paper(A4_PAPER)
+        sheet.set_landscape()
+        sheet.fit_to_pages(1, 0)
+        sheet.repeat_rows(HEADER_ROW)
+        sheet.center_horizontally()
+        sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+        # The page number in the footer, as a stack of printed pages needs.
+        sheet.set_footer(self.book.footer)
+        # Printed with the grid, as a ledger on paper is ruled.
+        sheet.hide_gridlines(0)
 
 
 class _Book:
     """The workbook with its formats, words and time zone."""
 
-    def __init__(self, target: Path | BinaryIO, words: _Words, zone: ZoneInfo) -> None:
+    def __init__(
+        self,
+        target: Path | BinaryIO,
+        words: _Words,
+        zone: ZoneInfo,
+        *,
+        issuer: str,
+        made_at: datetime,
+    ) -> None:
         self.workbook = Workbook(
             str(target) if isinstance(target, Path) else target,
             {
@@ -354,13 +417,34 @@ class _Book:
         )
         self.words = words
         self.zone = zone
+        self.issuer = issuer
+        self.made_at = made_at.astimezone(zone)
         self.header_format = self.workbook.add_format(
             {"bold": True, "bg_color": "#DDEBF7", "bottom": 1, "valign": "vcenter"}
         )
+        self.title_format = self.workbook.add_format(
+            {"bold": True, "font_size": 14, "align": "center", "valign": "vcenter"}
+        )
+        self.percent_format = self.workbook.add_format({"num_format": PERCENT_FORMAT})
+        # &P and &N are the page number and the page count in a footer.
+        page = Msg("export.page", page=Raw("&P"), pages=Raw("&N"))
+        self.footer = "&C" + html.unescape(words.catalogs.render(words.language, page))
         self.date_format = self.workbook.add_format({"num_format": DATE_FORMAT})
         self.datetime_format = self.workbook.add_format({"num_format": DATETIME_FORMAT})
         self.bold = self.workbook.add_format({"bold": True})
         self._names: set[str] = set()
+
+    def title_row(self, sheet: str) -> str:
+        """What the title row says: who issues the table, which table, and when it was made."""
+        title = self.words(N_("export.title"))
+        message = Msg(
+            "export.title_row",
+            issuer=Raw(self.issuer),
+            title=Raw(title),
+            sheet=Raw(sheet),
+            made_at=Raw(self.made_at.strftime("%Y-%m-%d %H:%M")),
+        )
+        return html.unescape(self.words.catalogs.render(self.words.language, message)).strip()
 
     def sheet_name(self, key: str) -> str:
         """The sheet's name in the language, made legal (31 characters, no []:*?/\\)."""
@@ -436,7 +520,6 @@ async def _ledger(sheet: _Sheet, rows: AsyncIterator[exports.LedgerRow], mask: b
     async for w in rows:
         sheet.row(
             [
-                w.person_id,
                 words.name(w.erased, w.name),
                 mask_phone(w.phone) if mask else w.phone,
                 w.town,
@@ -463,7 +546,6 @@ async def _checkins(sheet: _Sheet, rows: AsyncIterator[exports.CheckInRow]) -> N
             [
                 c.day,
                 c.created_at,
-                c.person_id,
                 words.name(c.erased, c.name),
                 c.town,
                 c.enterprise,
@@ -512,7 +594,6 @@ async def _requests(sheet: _Sheet, rows: AsyncIterator[requests.RequestRow]) -> 
                 words(REQUEST_STATUS_LABELS[r.status]),
                 r.town,
                 r.enterprise,
-                r.person_id,
                 words.name(r.erased, r.name),
                 r.description,
                 words.yes_no(r.anonymous),
@@ -524,47 +605,51 @@ async def _requests(sheet: _Sheet, rows: AsyncIterator[requests.RequestRow]) -> 
 
 def _summary(
     sheet: _Sheet,
-    days: Sequence[exports.DayRow],
+    days: Sequence[stats.DayTotals],
     scope: list[tuple[str, Cell]],
 ) -> None:
-    """The day table on the left; what the export covers beside it, on the right."""
+    """The day table on the left; what the export covers beside it, on the right.
+
+    Each day counts every enterprise due to report: its report of the day, or its last
+    figures carried forward (沿用), as /stats and /trend count them."""
     book = sheet.book
     sheet.header(SUMMARY_COLUMNS)
     label, value = SCOPE_COLUMN, SCOPE_COLUMN + 1
-    # The header row is row 0: the scope's first line shares it, the rest follow the days'.
+    # The scope's first line shares the header row, the rest follow the days'.
     first_label, first_value = scope[0]
-    sheet.put(0, label, first_label, book.bold)
-    sheet.put(0, value, first_value)
-    written = 0
+    sheet.put(HEADER_ROW, label, first_label, book.bold)
+    sheet.put(HEADER_ROW, value, first_value)
     for day, line in zip_longest(days, scope[1:]):
         row = sheet.next_row
         if day is not None:
+            totals = day.totals
             sheet.row(
                 [
                     day.day,
+                    day.due,
                     day.reported,
-                    day.total,
-                    day.staying,
-                    day.gone_home,
-                    day.undecided,
-                    day.on_duty,
-                    day.new_arrivals,
+                    day.reported / day.due if day.due else None,
+                    day.carried,
+                    totals.total,
+                    totals.staying,
+                    totals.gone_home,
+                    totals.undecided,
+                    totals.on_duty,
+                    totals.new_arrivals,
                 ]
             )
-            written += 1
         else:
             sheet.next_row += 1
         if line is not None:
             sheet.put(row, label, line[0], book.bold)
             sheet.put(row, value, line[1])
     # Rows of the scope under the last day are not data.
-    sheet.next_row = written + 1
+    sheet.next_row = HEADER_ROW + 1 + len(days)
 
 
 def _scope_lines(
     words: _Words,
     *,
-    now: datetime,
     scope: Scope,
     town: str | None,
     rows: dict[str, int],
@@ -576,8 +661,6 @@ def _scope_lines(
         period = " – ".join(ends)
     phones = N_("export.scope.masked") if scope.mask_phones else N_("export.scope.unmasked")
     lines: list[tuple[str, Cell]] = [
-        (words(N_("export.title")), None),
-        (words(N_("export.scope.generated")), now),
         (words(N_("export.scope.period")), period),
         (words(N_("export.scope.town")), town or words(N_("export.scope.district"))),
         (words(N_("export.scope.phones")), words(phones)),
@@ -604,24 +687,24 @@ async def _write(
     if first is not None and last is not None and last < first:
         raise ValueError(f"the export's last day {last} is before its first {first}")
     words = _Words(catalogs, scope.language)
-    book = _Book(target, words, zone)
+    book = _Book(target, words, zone, issuer=scope.issuer, made_at=now)
     sheets = {sheet_id: _Sheet(book, key) for sheet_id, key in SHEETS.items()}
     async with exports.snapshot(sessions) as session:
         town = await organisation.get_town(session, town_id) if town_id is not None else None
         span = await exports.report_span(session, town_id)
-        days: list[exports.DayRow] = []
+        days: list[stats.DayTotals] = []
         if span is not None or (first is not None and last is not None):
             start = first or (span[0] if span else None)
             end = last or (span[1] if span else None)
             if start is not None and end is not None and start <= end:
-                days = [d async for d in exports.day_rows(session, start, end, town_id)]
+                days = await stats.trend(session, start, end, town_id, zone=zone)
         models = await nominations.model_enterprise_names(session)
         await _reports(
             sheets["reports"], exports.report_rows(session, first, last, town_id), models
         )
         # The reconciliation of the export's last day (today when open-ended).
         reconciled_on = last or now.astimezone(zone).date()
-        picture = await stats.picture(session, reconciled_on, town_id)
+        picture = await stats.picture(session, reconciled_on, town_id, zone=zone)
         _reconciliation(sheets["reconciliation"], reconciled_on, picture.gaps, models)
         await _ledger(
             sheets["ledger"], exports.ledger_rows(session, last, town_id), scope.mask_phones
@@ -638,7 +721,7 @@ async def _write(
     }
     rows = {"summary": len(days), **rows}
     town_name = town.name if town else None if town_id is None else f"#{town_id}"
-    lines = _scope_lines(words, now=now, scope=scope, town=town_name, rows=rows)
+    lines = _scope_lines(words, scope=scope, town=town_name, rows=rows)
     _summary(sheets["summary"], days, lines)
     for sheet in sheets.values():
         sheet.finish()
@@ -657,6 +740,7 @@ async def write_workbook(
     town_id: int | None,
     mask_phones: bool,
     zone: ZoneInfo,
+    issuer: str,
     now: datetime | None = None,
 ) -> int:
     """Write the workbook to a file or a binary stream; returns the data rows written.
@@ -664,8 +748,9 @@ async def write_workbook(
     first and last bound reports, check-ins and broadcast runs by local date (None: open);
     the ledger shows each worker's newest check-in up to `last`. town_id narrows everything
     to one town. Phones are masked unless mask_phones is False (administrators only).
+    `issuer` is the unit the title rows name (campaign.issuer).
     """
-    scope = Scope(first, last, town_id, mask_phones, language)
+    scope = Scope(first, last, town_id, mask_phones, language, issuer)
     written = await _write(
         sessions, target, catalogs=catalogs, scope=scope, zone=zone, now=now or datetime.now(UTC)
     )
@@ -686,10 +771,11 @@ async def export(
     town_id: int | None,
     mask_phones: bool,
     zone: ZoneInfo,
+    issuer: str,
 ) -> int:
     """Write the workbook, then record the export in the audit log (who, when, what scope,
     how many rows); returns the data rows written."""
-    scope = Scope(first, last, town_id, mask_phones, language)
+    scope = Scope(first, last, town_id, mask_phones, language, issuer)
     written = await _write(sessions, target, catalogs=catalogs, scope=scope, zone=zone, now=now)
     rows = sum(written.values())
     async with sessions() as session, session.begin():

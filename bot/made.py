@@ -39,6 +39,7 @@ async def _export(app: App, buffer: io.BytesIO, params: Params, language: str) -
             town_id=_int(params.get("town_id")),
             mask_phones=bool(params.get("mask", True)),
             zone=app.settings.campaign.zone,
+            issuer=app.settings.campaign.issuer,
             actor_id=_int(params.get("actor_id")),
             via="bot",
             now=app.clock(),
@@ -57,7 +58,9 @@ def makers(app: App) -> dict[str, Maker]:
         buffer = io.BytesIO()
         rows = await asyncio.to_thread(asyncio.run, _export(app, buffer, params, language))
         last = _day(params.get("last"))
-        name = f"outreach-{(last or app.clock().date()).isoformat()}.xlsx"
+        # The campaign's local date: in Shanghai the UTC date is the day before until 08:00.
+        today = app.clock().astimezone(app.settings.campaign.zone).date()
+        name = f"outreach-{(last or today).isoformat()}.xlsx"
         return Made(name, buffer.getvalue(), caption=Msg("stats.export_caption", rows=rows))
 
     async def trend(params: Params, language: str) -> Made:
@@ -65,7 +68,7 @@ def makers(app: App) -> dict[str, Maker]:
         assert first is not None and last is not None
         town_id = _int(params.get("town_id"))
         async with app.sessions() as session:
-            days = await stats.trend(session, first, last, town_id)
+            days = await stats.trend(session, first, last, town_id, zone=app.settings.campaign.zone)
             town = await organisation.get_town(session, town_id) if town_id is not None else None
         # Drawing takes a tenth of a second of CPU: off the event loop, like the export.
         png = await asyncio.to_thread(

@@ -1,15 +1,23 @@
 """A printable A4 poster of an enterprise's worker invite: its QR code and a few words.
 
 PNG at print resolution or PDF (vector QR code), chosen by the file's suffix. The words come
-from the catalogs (Simplified Chinese unless asked otherwise). Chinese needs a CJK font;
-without one installed (Debian: fonts-noto-cjk) the poster is still made, with a warning.
+from the catalogs (Simplified Chinese unless asked otherwise): the enterprise, how to scan,
+the address to type when scanning fails, the campaign's phone numbers and the unit that
+issues it. The QR code opens the enterprise's invite on the web channel when the district
+has a public web address (it opens in WeChat and any phone browser: Telegram needs a VPN in
+mainland China), else the bot in Telegram.
+
+A poster never prints empty boxes: it is drawn with an installed font that has a glyph for
+every character on it (Chinese fonts are looked for by family and by file, then any
+installed font that draws Chinese), or not made at all, with one line saying how to install
+one (NoFont).
 """
 
 from __future__ import annotations
 
 import logging
 import unicodedata
-import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,11 +26,12 @@ import segno
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.ft2font import FT2Font
 from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path as VectorPath
 
 from bot.i18n import Catalogs
-from handlers.actions import Msg, Raw
+from handlers.actions import N_, Msg, Raw
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +56,35 @@ CJK_FAMILIES = (
     "SimHei",
     "PingFang SC",
 )
-# Font files whose names say they hold Chinese, for fonts matplotlib's cache does not know yet.
-CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "sourcehansans", "wqy", "droidsansfallback")
+# Font files whose names say they hold Chinese, for fonts matplotlib's cache does not know yet
+# (its cache lists no font collections, .ttc, which is how most Chinese fonts come).
+CJK_FILE_HINTS = (
+    "notosanscjk",
+    "notoserifcjk",
+    "sourcehan",
+    "wqy",
+    "droidsansfallback",
+    "uming",
+    "ukai",
+    "simhei",
+    "simsun",
+    "msyh",
+    "pingfang",
+)
+# Characters a font must draw to be taken for Chinese: Simplified and Traditional.
+CJK_SAMPLE = "外地务工人员春节登记扫码返岗過年鄉聯繫"
+# Matplotlib's own font, for a poster in English of an enterprise with a Latin name.
+LATIN_FAMILY = "DejaVu Sans"
+INSTALL_HINT = "install a Chinese font (Debian/Ubuntu: apt install fonts-noto-cjk) and try again"
+# Where the QR code sits: its side, and how far its top is below the page's top (inches).
+QR_SIZE, QR_TOP = 4.4, 3.9
 RED = "#c8102e"
 # Path codes of one closed rectangle.
 SQUARE = [int(VectorPath.MOVETO), *[int(VectorPath.LINETO)] * 3, int(VectorPath.CLOSEPOLY)]
+
+
+class NoFont(Exception):
+    """No installed font draws every character of the text; the message says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -63,36 +96,123 @@ class PosterText:
     scan: str
     campaign: str
     link: str
+    phones: str = ""
+    issuer: str = ""
+
+    def characters(self) -> str:
+        """Every character the poster prints."""
+        parts = (self.title, self.enterprise, self.scan, self.campaign, self.link)
+        return "".join((*parts, self.phones, self.issuer))
+
+
+def poster_link(bot_link: str, web_base_url: str, code: str) -> str:
+    """Where the QR code points: the invite on the web channel when the district has a public
+    web address (web.public_base_url), else the bot's Telegram link."""
+    return f"{web_base_url.rstrip('/')}/j/{code}" if web_base_url else bot_link
 
 
 def poster_text(
-    catalogs: Catalogs, language: str, *, enterprise: str, campaign: str, link: str
+    catalogs: Catalogs,
+    language: str,
+    *,
+    enterprise: str,
+    campaign: str,
+    link: str,
+    web: bool = False,
+    phones: Sequence[str] = (),
+    issuer: str = "",
 ) -> PosterText:
-    """The poster's words from the catalogs."""
+    """The poster's words from the catalogs; `web` says the link opens the web channel (in
+    WeChat or any browser) rather than Telegram."""
 
     def text(message: Msg) -> str:
         return catalogs.label(language, message)
 
+    separator = text(Msg("ui.list_separator"))
+    scan = N_("poster.scan_web") if web else N_("poster.scan")
+    opens = N_("poster.link_web") if web else N_("poster.link")
     return PosterText(
         title=text(Msg("poster.title")),
         enterprise=enterprise,
-        scan=text(Msg("poster.scan")),
+        scan=text(Msg(scan)),
         campaign=text(Msg("poster.campaign", campaign=Raw(campaign))) if campaign else "",
-        link=text(Msg("poster.link", link=Raw(link))),
+        link=text(Msg(opens, link=Raw(link))),
+        phones=text(Msg("poster.phones", phones=Raw(separator.join(phones)))) if phones else "",
+        issuer=text(Msg("poster.issued_by", issuer=Raw(issuer))) if issuer else "",
     )
 
 
+@dataclass(frozen=True)
+class Font:
+    """An installed font face: its file, its face in a collection, its family name."""
+
+    path: Path
+    index: int
+    family: str
+
+    def properties(self, size: float, bold: bool = False) -> FontProperties:
+        """Matplotlib's handle on the family (its bold face where one is installed)."""
+        return FontProperties(family=self.family, size=size, weight="bold" if bold else "normal")
+
+    def missing(self, text: str) -> str:
+        """The characters of the text this font has no glyph for, each once, in order."""
+        face = _face(self.path, self.index)
+        gone = dict.fromkeys(
+            ch for ch in text if not ch.isspace() and face.get_char_index(ord(ch)) == 0
+        )
+        return "".join(gone)
+
+
 @cache
-def find_cjk_font() -> Path | None:
-    """An installed font file with Chinese glyphs, or None."""
-    by_name = {entry.name: entry.fname for entry in font_manager.fontManager.ttflist}
-    for family in CJK_FAMILIES:
-        if family in by_name:
-            return Path(by_name[family])
+def _face(path: Path, index: int) -> FT2Font:
+    return FT2Font(str(path), face_index=index)
+
+
+def _draws_chinese(entry: font_manager.FontEntry) -> bool:
+    try:
+        face = _face(Path(entry.fname), entry.index)
+    except (OSError, RuntimeError):
+        return False
+    return all(face.get_char_index(ord(ch)) for ch in CJK_SAMPLE)
+
+
+@cache
+def find_cjk_font() -> Font | None:
+    """An installed font that draws Chinese, or None: the known families best first, then
+    any installed font that has the glyphs."""
+    manager = font_manager.fontManager
+    known = {entry.fname for entry in manager.ttflist}
     for name in sorted(font_manager.findSystemFonts()):
-        if any(hint in Path(name).name.lower() for hint in CJK_FILE_HINTS):
-            return Path(name)
+        if name not in known and any(hint in Path(name).name.lower() for hint in CJK_FILE_HINTS):
+            # Registered by family, each face of a collection included, for FontProperties.
+            manager.addfont(name)
+    entries = [entry for entry in manager.ttflist if entry.weight in ("normal", 400)]
+    by_family = {entry.name: entry for entry in reversed(entries)}
+    for family in CJK_FAMILIES:
+        found = by_family.get(family)
+        if found is not None and _draws_chinese(found):
+            return Font(Path(found.fname), found.index, family)
+    for entry in entries:
+        if _draws_chinese(entry):
+            return Font(Path(entry.fname), entry.index, entry.name)
     return None
+
+
+def latin_font() -> Font:
+    """Matplotlib's own font, which every installation has."""
+    path = font_manager.findfont(FontProperties(family=LATIN_FAMILY), fallback_to_default=False)
+    return Font(Path(path), 0, LATIN_FAMILY)
+
+
+def font_for(text: str) -> Font:
+    """The font to draw the text with: a Chinese font when one is installed, else the Latin
+    one; NoFont when it would leave any character an empty box."""
+    font = find_cjk_font() or latin_font()
+    missing = font.missing(text)
+    if missing:
+        shown = "".join(missing[:10])
+        raise NoFont(f"no installed font draws {shown!r} ({font.family} lacks it): {INSTALL_HINT}")
+    return font
 
 
 def wrap(text: str, width: int) -> str:
@@ -152,8 +272,10 @@ def _qr_patch(link: str, left: float, bottom: float, size: float) -> tuple[PathP
     return patch, modules
 
 
-def render_poster(out: Path, link: str, text: PosterText, *, font: Path | None = None) -> None:
-    """Draw the poster into `out` (.png at 300 dpi, or .pdf)."""
+def render_poster(out: Path, link: str, text: PosterText, *, font: Font | None = None) -> Font:
+    """Draw the poster into `out` (.png at 300 dpi, or .pdf) with the font (by default the
+    one font_for finds: NoFont, and no file, rather than empty boxes); returns the font."""
+    font = font or font_for(text.characters())
     suffix = out.suffix.lower()
     if suffix not in SUFFIXES:
         raise ValueError(f"poster file must end in {' or '.join(SUFFIXES)}, not {suffix!r}")
@@ -165,9 +287,7 @@ def render_poster(out: Path, link: str, text: PosterText, *, font: Path | None =
     canvas.set_axis_off()
 
     def font_of(size: float, bold: bool = False) -> FontProperties:
-        if font is not None:
-            return FontProperties(fname=str(font), size=size)
-        return FontProperties(family="DejaVu Sans", size=size, weight="bold" if bold else None)
+        return font.properties(size, bold)
 
     def write(
         y: float, words: str, size: float, columns: int, color: str = "black", bold: bool = False
@@ -186,49 +306,27 @@ def render_poster(out: Path, link: str, text: PosterText, *, font: Path | None =
     # A red band with the title, as notices in the district look.
     canvas.add_patch(Rectangle((0, height - 2.1), width, 2.1, color=RED, lw=0))
     write(height - 1.05, text.title, 34, 28, color="white", bold=True)
-    write(height - 3.05, text.enterprise, 28 if len(text.enterprise) <= 14 else 20, 28)
+    write(height - 2.75, text.enterprise, 28 if len(text.enterprise) <= 14 else 20, 28)
 
-    size = 4.6
-    left, bottom = (width - size) / 2, height - 4.2 - size
-    patch, _ = _qr_patch(link, left, bottom, size)
+    left, bottom = (width - QR_SIZE) / 2, height - QR_TOP - QR_SIZE
+    patch, _ = _qr_patch(link, left, bottom, QR_SIZE)
     canvas.add_patch(patch)
 
-    write(bottom - 0.8, text.scan, 20, 30)
-    write(bottom - 1.75, text.link, 10, 70, color="#444444")
+    write(bottom - 0.5, text.scan, 18, 44)
+    write(bottom - 1.15, text.link, 10, 80, color="#444444")
+    if text.phones:
+        write(1.75, text.phones, 14, 50)
+    if text.issuer:
+        write(1.25, text.issuer, 14, 50, bold=True)
     if text.campaign:
         canvas.add_patch(Rectangle((0, 0), width, 0.9, color=RED, lw=0))
         write(0.45, text.campaign, 18, 40, color="white")
 
-    with warnings.catch_warnings():
-        # Without a CJK font every Chinese character warns once; the caller was told already.
-        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
-        warnings.filterwarnings("ignore", message=".*missing from font", category=UserWarning)
-        figure.savefig(
-            out,
-            format=suffix[1:],
-            dpi=PRINT_DPI,
-            facecolor="white",
-            metadata={"Title": text.title} if suffix == ".pdf" else None,
-        )
-
-
-def make_poster(
-    out: Path,
-    catalogs: Catalogs,
-    language: str,
-    *,
-    enterprise: str,
-    campaign: str,
-    link: str,
-) -> Path | None:
-    """Write the enterprise's poster; returns the CJK font used (None: no Chinese font)."""
-    font = find_cjk_font()
-    if font is None and language.startswith("zh"):
-        log.warning("no Chinese font installed: the poster's Chinese will not show")
-    render_poster(
+    figure.savefig(
         out,
-        link,
-        poster_text(catalogs, language, enterprise=enterprise, campaign=campaign, link=link),
-        font=font,
+        format=suffix[1:],
+        dpi=PRINT_DPI,
+        facecolor="white",
+        metadata={"Title": text.title} if suffix == ".pdf" else None,
     )
     return font

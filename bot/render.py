@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +32,7 @@ from handlers.events import ButtonPress, Inbound
 
 log = logging.getLogger(__name__)
 TEXT_LIMIT = 4096
+TAG = re.compile(r"</?[a-z][a-z-]*(?:\s[^>]*)?>")
 CAPTION_LIMIT = 1024
 # The largest file a bot may upload through the Bot API.
 UPLOAD_LIMIT = 50 * 1000 * 1000
@@ -106,6 +109,11 @@ async def send_long_text(
     parts = split_text(text)
     for index, part in enumerate(parts):
         await messenger.send_text(chat_id, part, markup if index == len(parts) - 1 else None)
+
+
+def plain_text(text: str) -> str:
+    """A message's text without its HTML, for a text file."""
+    return html.unescape(TAG.sub("", text))
 
 
 def _safe_cut(line: str, limit: int) -> int:
@@ -216,6 +224,8 @@ class Renderer:
         """`first` and `then` as one message, where they can be; else None."""
         if not isinstance(then, SendText):
             return None
+        if then.file_name or (isinstance(first, SendText) and first.file_name):
+            return None  # sent as a file when long: never joined to another message
         target = event.chat_id
         render = self.catalogs.render
         lead: _Joined | None = None
@@ -262,7 +272,13 @@ class Renderer:
                 await self.messenger.send_text(action.chat_id, action.text, action.markup)
         elif isinstance(action, SendText):
             markup = markup_json(self.catalogs, language, action.markup)
-            await send_long_text(self.messenger, chat_id, render(language, action.text), markup)
+            text = render(language, action.text)
+            if action.file_name and action.markup is None and len(text) > TEXT_LIMIT:
+                note = render(language, Msg("made.long_text_as_file"))
+                data = plain_text(text).encode("utf-8")
+                await self.messenger.send_document(chat_id, action.file_name, data, note)
+            else:
+                await send_long_text(self.messenger, chat_id, text, markup)
         elif isinstance(action, EditText):
             text = render(language, action.text)
             markup = markup_json(self.catalogs, language, action.markup)

@@ -120,10 +120,14 @@ Markup: TypeAlias = "Inline | Reply | RemoveReply | None"
 
 @dataclass(frozen=True)
 class SendText:
-    """Send a message to the chat of the event."""
+    """Send a message to the chat of the event.
+
+    With `file_name` (and no keys), a text too long for one message goes as that plain-text
+    file instead of as several messages (what /mydata shows: one piece to keep)."""
 
     text: Msg | Raw
     markup: Markup = None
+    file_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from handlers.actions import (
 )
 from handlers.flow import Context, FlowSettings, global_data
 from handlers.labels import CATEGORY_LABELS, REQUEST_STATUS_LABELS, ROLE_NAMES
+from handlers.phone import phone_for
 from models import organisation, people, requests
 from models.broadcasts import Purpose
 from models.checkins import CheckIn
@@ -119,7 +120,7 @@ def who(worker: Person | None, request: HelpRequest, viewer: Role | None) -> Msg
     return Msg(
         "request.who",
         name=worker.full_name or "-",
-        phone=worker.phone or "-",
+        phone=phone_for(worker.phone, viewer) or "-",
     )
 
 

@@ -6,6 +6,7 @@ from handlers import validation
 from handlers.actions import Action, Msg, Reply, ReplyButton, SendText
 from handlers.events import ContactShared
 from handlers.flow import Context, Reject, State, refuse
+from models.people import Role
 
 
 def mask_phone(phone: str | None) -> str | None:
@@ -19,6 +20,12 @@ def mask_phone(phone: str | None) -> str | None:
     if len(phone) > 2:
         return "*" * (len(phone) - 2) + phone[-2:]
     return "*" * len(phone)
+
+
+def phone_for(phone: str | None, reader: Role | None) -> str | None:
+    """A phone number as this reader may read it: in full for an administrator, masked
+    for everyone else (the one rule of the cards, /missing and the export)."""
+    return phone if reader is Role.ADMIN else mask_phone(phone)
 
 
 async def ask_phone(state: State, ctx: Context) -> list[Action]:

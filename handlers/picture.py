@@ -11,9 +11,10 @@ from datetime import date
 
 from handlers.actions import N_, Lines, Msg, Param
 from handlers.labels import PLAN_LABELS
-from handlers.phone import mask_phone
+from handlers.phone import phone_for
 from models import stats
 from models.checkins import Plan
+from models.people import Role
 
 GAPS_SHOWN = 10
 # The totals of stats.Totals that /stats shows, each with its change since the day before.
@@ -48,13 +49,30 @@ def _figures(
     return found
 
 
+def rate_text(rate: int | None) -> str:
+    """A reporting rate as people read it: 85%, or a dash when nobody was due."""
+    return f"{rate}%" if rate is not None else "—"
+
+
+def _reporting(line: stats.Line) -> dict[str, Param]:
+    """Who was due, who reported, and how the rest are counted (their last figures carried
+    forward, or nowhere when they never reported)."""
+    return {
+        "enterprises": line.enterprises,
+        "reported": line.reported,
+        "rate": rate_text(line.rate),
+        "on_time": line.on_time,
+        "late": line.late,
+        "missing": line.missing,
+        "carried": line.carried,
+    }
+
+
 def _line(line: stats.Line) -> Msg:
     return Msg(
         "stats.town_line",
         town=line.name,
-        on_time=line.on_time,
-        late=line.late,
-        missing=line.missing,
+        **_reporting(line),
         **_figures(line.totals, line.before, _signed),
     )
 
@@ -72,10 +90,10 @@ def picture_message(picture: stats.Picture, threshold: int) -> Msg:
     return Msg(
         "stats.picture",
         day=picture.day,
-        enterprises=district.enterprises,
-        on_time=district.on_time,
-        late=district.late,
-        missing=district.missing,
+        **_reporting(district),
+        not_reported=Msg("stats.carried", carried=district.carried, unknown=district.unknown)
+        if district.missing
+        else "",
         **_figures(district.totals, picture.previous, _change),
         towns=Lines(tuple(_line(line) for line in picture.towns)) if picture.towns else "—",
         workers=picture.workers,
@@ -128,7 +146,7 @@ def missing_message(missing: list[stats.Active], day: date, admin: bool) -> Msg:
             enterprise=e.name,
             town=e.town,
             contact=e.contact_name or Msg("missing.no_contact"),
-            phone=(e.contact_phone if admin else mask_phone(e.contact_phone)) or "—",
+            phone=phone_for(e.contact_phone, Role.ADMIN if admin else None) or "—",
         )
         for e in missing[:MISSING_SHOWN]
     )

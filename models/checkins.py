@@ -103,8 +103,8 @@ async def latest(session: AsyncSession, person_id: int) -> CheckIn | None:
     )
 
 
-async def history(session: AsyncSession, person_id: int, limit: int = 10) -> list[CheckIn]:
-    """The person's most recent check-ins, newest first."""
+async def history(session: AsyncSession, person_id: int, limit: int | None = 10) -> list[CheckIn]:
+    """The person's most recent check-ins (every one with no limit), newest first."""
     rows = await session.scalars(
         select(CheckIn)
         .where(CheckIn.person_id == person_id)

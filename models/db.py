@@ -1,7 +1,14 @@
-"""Engines and sessions: SQLite (WAL, one writer at a time) by default, PostgreSQL via URL."""
+"""Engines and sessions: SQLite (WAL, one writer at a time) by default, PostgreSQL via URL.
+
+Erased means erased on disk too: SQLite overwrites deleted content with zeros
+(secure_delete), and a transaction that erased someone's data (wipe_after_commit) has the
+write-ahead log checkpointed and truncated when its connection comes back to the pool, so
+the old name and phone do not linger in the -wal file until some later checkpoint.
+"""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from functools import partial
 from typing import Any
@@ -28,6 +35,11 @@ SQLITE_READ_ONLY = "sqlite_read_only"
 POSTGRES_POOL_SIZE = 20
 # Connections are replaced after this long, before a server or proxy idle limit drops them.
 POSTGRES_RECYCLE_SECONDS = 1800
+
+# A connection's info key: personal data was erased in its transaction (wipe_after_commit).
+WIPE = "wipe_after_commit"
+
+log = logging.getLogger(__name__)
 
 
 def is_sqlite(url: str) -> bool:
@@ -89,6 +101,12 @@ class InlineSQLite(aiosqlite.Connection):
         """BEGIN DEFERRED or IMMEDIATE, on this thread like every other call."""
         self._conn.execute(f"BEGIN {mode}")
 
+    def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database and truncate it; False when a reader
+        elsewhere kept some of it (it goes at the next checkpoint)."""
+        busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
+
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine tuned for its backend."""
@@ -137,8 +155,20 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted and overwritten content is zeroed, not left in free space (erasure).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
         cursor.close()
+
+    @event.listens_for(sync_engine.pool, "checkin")
+    def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+        # After the transaction that erased someone ended: their old rows leave the log.
+        if dbapi_connection is None or not record.info.pop(WIPE, False):
+            return
+        if not dbapi_connection.driver_connection.checkpoint():
+            log.warning(
+                "the write-ahead log is in use: erased data leaves it at the next checkpoint"
+            )
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -153,3 +183,12 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def wipe_after_commit(session: AsyncSession) -> None:
+    """Have the erasure this transaction writes leave no trace on disk once it commits: on
+    SQLite the write-ahead log is checkpointed and truncated (PostgreSQL keeps no such copy
+    readable through the database)."""
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.info[WIPE] = True

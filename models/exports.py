@@ -4,7 +4,7 @@ Each query is streamed (a server-side cursor on PostgreSQL, chunks on SQLite) an
 small frozen rows of columns, never ORM objects, so memory stays the same for 500 workers
 or 50,000. A town narrows every query to that town's enterprises; dates narrow reports and
 check-ins by their local date, deliveries by the local date their run was due. The daily
-totals count the newest revision of each enterprise's report, as models.stats does.
+totals are models.stats.trend's, which carries unreported enterprises' figures forward.
 """
 
 from __future__ import annotations
@@ -30,19 +30,6 @@ from models.reports import Headcount, Report
 
 # Rows fetched per round trip: enough to amortise it, few enough to keep memory small.
 CHUNK = 1000
-
-
-@dataclass(frozen=True)
-class DayRow(Headcount):
-    """One day of the summary: the newest revision of each enterprise's report, summed."""
-
-    day: date
-    reported: int
-    total: int
-    staying: int
-    gone_home: int
-    on_duty: int
-    new_arrivals: int
 
 
 @dataclass(frozen=True)
@@ -177,56 +164,6 @@ async def report_span(
         query = query.where(Report.enterprise_id.in_(in_town))
     first, last = (await session.execute(query)).one()
     return (first, last) if first is not None and last is not None else None
-
-
-async def day_rows(
-    session: AsyncSession, first: date, last: date, town_id: int | None = None
-) -> AsyncIterator[DayRow]:
-    """Each day from first to last, summed in SQL (days without reports count zero)."""
-    newest = (
-        select(Report.enterprise_id, Report.local_date, func.max(Report.revision).label("rev"))
-        .where(Report.local_date >= first, Report.local_date <= last)
-        .group_by(Report.enterprise_id, Report.local_date)
-        .subquery()
-    )
-    query = (
-        select(
-            Report.local_date,
-            func.count(Report.id),
-            func.sum(Report.total),
-            func.sum(Report.staying),
-            func.sum(Report.gone_home),
-            func.sum(Report.on_duty),
-            func.sum(Report.new_arrivals),
-        )
-        .join(
-            newest,
-            and_(
-                Report.enterprise_id == newest.c.enterprise_id,
-                Report.local_date == newest.c.local_date,
-                Report.revision == newest.c.rev,
-            ),
-        )
-        .group_by(Report.local_date)
-        .order_by(Report.local_date)
-    )
-    in_town = _in_town(town_id)
-    if in_town is not None:
-        query = query.where(Report.enterprise_id.in_(in_town))
-    day = first
-    async for local_date, *figures in stream_rows(session, query):
-        assert isinstance(local_date, date)
-        while day < local_date:
-            yield DayRow(day, 0, 0, 0, 0, 0, 0)
-            day += timedelta(days=1)
-        reported, total, staying, gone_home, on_duty, new_arrivals = (
-            int(value or 0) for value in figures
-        )
-        yield DayRow(local_date, reported, total, staying, gone_home, on_duty, new_arrivals)
-        day = local_date + timedelta(days=1)
-    while day <= last:
-        yield DayRow(day, 0, 0, 0, 0, 0, 0)
-        day += timedelta(days=1)
 
 
 # Daily reports -------------------------------------------------------------------------------

@@ -205,20 +205,30 @@ async def set_contact_details(
     )
 
 
-async def forget_contact_details(session: AsyncSession, enterprise_id: int, person: Person) -> None:
-    """Take a former contact's name and phone off the enterprise, where they stand there."""
+async def forget_contact_details(
+    session: AsyncSession, enterprise_id: int | None, person: Person
+) -> None:
+    """Take a former contact's name and phone off the enterprise, where they stand there;
+    with no enterprise, off every enterprise that shows their phone (a person erased after
+    moving on from being a contact)."""
     matches = []
     if person.phone is not None:
         matches.append(Enterprise.contact_phone == person.phone)
-    if person.full_name is not None:
+    if person.full_name is not None and enterprise_id is not None:
         matches.append(Enterprise.contact_name == person.full_name)
     if not matches:
         return
-    await session.execute(
-        update(Enterprise)
-        .where(Enterprise.id == enterprise_id, or_(*matches))
-        .values(contact_name=None, contact_phone=None)
-    )
+    query = update(Enterprise).where(or_(*matches))
+    if enterprise_id is not None:
+        query = query.where(Enterprise.id == enterprise_id)
+    await session.execute(query.values(contact_name=None, contact_phone=None))
+
+
+async def leave_contact_role(session: AsyncSession, person: Person) -> None:
+    """A primary contact takes up another role: their name and phone leave the enterprise
+    (which /missing, its card and the export show) until its next contact's arrive."""
+    if person.role is Role.CONTACT and not person.deputy and person.enterprise_id is not None:
+        await forget_contact_details(session, person.enterprise_id, person)
 
 
 async def get_enterprise(session: AsyncSession, enterprise_id: int) -> Enterprise | None:

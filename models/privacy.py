@@ -2,8 +2,14 @@
 
 A person who forgets, and every worker once the retention date has passed, keeps a row
 (with its role, enterprise and dates) so that check-ins, deliveries and reports still add
-up; their name, phone, home town, travel destinations, free-text notes and conversation
-state are gone, and nothing links the row to a Telegram account any more.
+up (models.stats counts an erased worker by their check-ins); their name, phone, home
+town, travel destinations, free-text notes and conversation state are gone, from every
+enterprise that still showed them as its contact too, and nothing links the row to a
+Telegram account any more. On SQLite the erasure also leaves the disk: deleted content is
+zeroed and the write-ahead log truncated once the transaction commits (models.db).
+
+A check-in is counted as blanked when it had something to blank (a note or a destination),
+by the preview and the purge alike, so the dry run and the purge's report agree.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from models import audit, organisation, requests
 from models.broadcasts import LetterText
 from models.checkins import CheckIn
 from models.conversations import Conversation
+from models.db import wipe_after_commit
 from models.people import Person, Role
 
 
@@ -32,9 +39,12 @@ class Erased:
 
 async def erase_person(session: AsyncSession, person: Person, now: datetime) -> Erased:
     """Blank one person's personal data; their contributions to the figures stay."""
+    await wipe_after_commit(session)
     if person.role is Role.CONTACT and person.enterprise_id is not None:
         # The contact's name and phone may also sit on the enterprise.
         await organisation.forget_contact_details(session, person.enterprise_id, person)
+    # And on an enterprise they were the contact of before they moved on.
+    await organisation.forget_contact_details(session, None, person)
     if person.telegram_user_id is not None:
         await session.execute(
             delete(Conversation).where(Conversation.user_id == person.telegram_user_id)
@@ -61,10 +71,20 @@ def _blank(person: Person, now: datetime) -> None:
     person.erased_at = now
 
 
+def _blankable() -> ColumnElement[bool]:
+    """A check-in with something personal left to blank."""
+    return or_(
+        CheckIn.note.is_not(None),
+        CheckIn.destination_city.is_not(None),
+        CheckIn.destination_province.is_not(None),
+    )
+
+
 async def _blank_checkins(session: AsyncSession, which: ColumnElement[bool]) -> int:
+    """Blank the check-ins' notes and destinations; how many had any."""
     result = await session.execute(
         update(CheckIn)
-        .where(which)
+        .where(which, _blankable())
         .values(note=None, destination_city=None, destination_province=None)
         .execution_options(synchronize_session=False)
     )
@@ -75,32 +95,30 @@ def _unpurged_workers() -> ColumnElement[bool]:
     return and_(Person.role == Role.WORKER, Person.erased_at.is_(None))
 
 
+def _workers_checkins() -> ColumnElement[bool]:
+    return CheckIn.person_id.in_(select(Person.id).where(Person.role == Role.WORKER))
+
+
 async def purge_preview(session: AsyncSession) -> Erased:
-    """How many workers and check-ins the retention purge would blank now."""
+    """How many workers and check-ins the retention purge would blank now: the figures its
+    report will give."""
     people = await session.scalar(select(func.count()).where(_unpurged_workers()))
-    workers = select(Person.id).where(Person.role == Role.WORKER)
     checkins = await session.scalar(
-        select(func.count()).where(
-            CheckIn.person_id.in_(workers),
-            or_(
-                CheckIn.note.is_not(None),
-                CheckIn.destination_city.is_not(None),
-                CheckIn.destination_province.is_not(None),
-            ),
-        )
+        select(func.count()).select_from(CheckIn).where(_workers_checkins(), _blankable())
     )
     return Erased(people=int(people or 0), checkins=int(checkins or 0))
 
 
 async def purge_workers(session: AsyncSession, now: datetime) -> Erased:
-    """Blank every worker's personal data (after the retention date)."""
+    """Blank every worker's personal data (after the retention date); each check-in is
+    counted once, when it is blanked."""
     found = list(await session.scalars(select(Person).where(_unpurged_workers())))
     total_checkins = 0
     for person in found:
         erased = await erase_person(session, person, now)
         total_checkins += erased.checkins
-    workers = select(Person.id).where(Person.role == Role.WORKER)
-    total_checkins += await _blank_checkins(session, CheckIn.person_id.in_(workers))
+    # Check-ins of workers erased before, whatever is left in them.
+    total_checkins += await _blank_checkins(session, _workers_checkins())
     return Erased(people=len(found), checkins=total_checkins)
 
 

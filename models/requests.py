@@ -202,6 +202,28 @@ async def thread(session: AsyncSession, request_id: int) -> list[RequestMessage]
     return list(rows)
 
 
+async def of_person(
+    session: AsyncSession, person_id: int
+) -> list[tuple[HelpRequest, list[RequestMessage]]]:
+    """Every request the person made, oldest first, each with its thread (for /mydata)."""
+    found = list(
+        await session.scalars(
+            select(HelpRequest)
+            .where(HelpRequest.person_id == person_id)
+            .order_by(HelpRequest.created_at, HelpRequest.id)
+        )
+    )
+    messages: dict[int, list[RequestMessage]] = {request.id: [] for request in found}
+    if found:
+        for message in await session.scalars(
+            select(RequestMessage)
+            .where(RequestMessage.request_id.in_(list(messages)))
+            .order_by(RequestMessage.created_at, RequestMessage.id)
+        ):
+            messages[message.request_id].append(message)
+    return [(request, messages[request.id]) for request in found]
+
+
 async def open_categories(session: AsyncSession, person_id: int) -> set[Category]:
     """The categories the person has an open request in."""
     rows = await session.scalars(

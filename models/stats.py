@@ -1,17 +1,22 @@
 """The day's picture for staff: who reported, the totals by town, and the workers' own word.
 
-Every figure counts the newest revision of each enterprise's report for the day; a town
-officer's view is the same query narrowed to their town. Enterprises are few (hundreds),
-so reports are summed here after one query; workers are many, so they are counted in SQL.
+Every figure counts the newest revision of each enterprise's report for the day; an
+enterprise that has not reported that day is never counted as zero: its last figures are
+carried forward (沿用) and counted as carried, beside the reporting rate (应报 / 已报). An
+enterprise is due to report (应报) on a day when it is active and existed by then (added
+by that local day, or it had reported). A town officer's view is the same query narrowed to
+their town. Enterprises are few (hundreds), so reports are summed here after one query;
+workers are many, so they are counted in SQL. Workers who erased their data still count
+by their check-ins, anonymised; an erased worker who never checked in is no longer counted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -50,21 +55,42 @@ class Totals(Headcount):
         )
 
 
+def rate(reported: int, due: int) -> int | None:
+    """The reporting rate (报送率) in whole percent; None when nobody was due."""
+    return round(100 * reported / due) if due else None
+
+
 @dataclass(frozen=True)
 class Line:
     """Reporting and totals for a group of enterprises (the district, or one town)."""
 
     name: str
-    enterprises: int
+    enterprises: int  # due to report (应报)
     on_time: int
     late: int
-    totals: Totals
-    before: Totals  # the same enterprises' totals the day before
+    totals: Totals  # the day's reports and the carried figures of those that did not report
+    before: Totals  # the same enterprises' totals the day before, counted the same way
+    carried: int = 0  # enterprises not reported that day whose last figures are counted
+
+    @property
+    def reported(self) -> int:
+        """Enterprises with a report for the day (已报)."""
+        return self.on_time + self.late
 
     @property
     def missing(self) -> int:
-        """Active enterprises without a report for the day."""
-        return self.enterprises - self.on_time - self.late
+        """Due enterprises without a report for the day."""
+        return self.enterprises - self.reported
+
+    @property
+    def unknown(self) -> int:
+        """Enterprises that have never reported: nothing to carry, counted nowhere."""
+        return self.missing - self.carried
+
+    @property
+    def rate(self) -> int | None:
+        """The reporting rate in whole percent."""
+        return rate(self.reported, self.enterprises)
 
 
 @dataclass(frozen=True)
@@ -115,6 +141,15 @@ class Active:
     town: str
     contact_name: str | None = None
     contact_phone: str | None = None
+    created_at: datetime | None = None
+
+    def due(self, day: date, zone: tzinfo, first_report: date | None) -> bool:
+        """Whether the enterprise was due to report on the local day: added by its end, or
+        reporting already (an enterprise imported later may have reported earlier days)."""
+        if first_report is not None and first_report <= day:
+            return True
+        end = datetime.combine(day + timedelta(days=1), time(0), zone)
+        return self.created_at is None or self.created_at < end
 
 
 # Queries -----------------------------------------------------------------------------------
@@ -131,18 +166,21 @@ async def active_enterprises(session: AsyncSession, town_id: int | None = None) 
     if town_id is not None:
         query = query.where(Enterprise.town_id == town_id)
     return [
-        Active(e.id, e.name, e.town_id, town, e.contact_name, e.contact_phone)
+        Active(e.id, e.name, e.town_id, town, e.contact_name, e.contact_phone, e.created_at)
         for e, town in await session.execute(query)
     ]
 
 
-async def newest_reports(
-    session: AsyncSession, first: date, last: date, town_id: int | None = None
+def _in_town(town_id: int) -> ColumnElement[bool]:
+    return Report.enterprise_id.in_(select(Enterprise.id).where(Enterprise.town_id == town_id))
+
+
+async def _newest_revisions(
+    session: AsyncSession, picked: Select[int, date], town_id: int | None
 ) -> list[Report]:
-    """The newest revision of each enterprise's report for each day from first to last."""
+    """The newest revision of each report whose enterprise and day `picked` selects."""
     newest = (
-        select(Report.enterprise_id, Report.local_date, func.max(Report.revision).label("rev"))
-        .where(Report.local_date >= first, Report.local_date <= last)
+        picked.add_columns(func.max(Report.revision).label("rev"))
         .group_by(Report.enterprise_id, Report.local_date)
         .subquery()
     )
@@ -155,34 +193,77 @@ async def newest_reports(
         ),
     )
     if town_id is not None:
-        in_town = select(Enterprise.id).where(Enterprise.town_id == town_id)
-        query = query.where(Report.enterprise_id.in_(in_town))
+        query = query.where(_in_town(town_id))
     return list(await session.scalars(query))
+
+
+async def newest_reports(
+    session: AsyncSession, first: date, last: date, town_id: int | None = None
+) -> list[Report]:
+    """The newest revision of each enterprise's report for each day from first to last."""
+    days = select(Report.enterprise_id, Report.local_date).where(
+        Report.local_date >= first, Report.local_date <= last
+    )
+    return await _newest_revisions(session, days, town_id)
+
+
+async def latest_reports(
+    session: AsyncSession, day: date, town_id: int | None = None
+) -> dict[int, Report]:
+    """Each enterprise's newest report up to the day (the newest revision of its latest
+    day): what is carried forward when it has not reported since."""
+    latest = (
+        select(Report.enterprise_id, func.max(Report.local_date).label("day"))
+        .where(Report.local_date <= day)
+        .group_by(Report.enterprise_id)
+        .subquery()
+    )
+    days = select(Report.enterprise_id, Report.local_date).join(
+        latest,
+        and_(Report.enterprise_id == latest.c.enterprise_id, Report.local_date == latest.c.day),
+    )
+    found = await _newest_revisions(session, days, town_id)
+    return {report.enterprise_id: report for report in found}
+
+
+async def first_report_days(session: AsyncSession, town_id: int | None = None) -> dict[int, date]:
+    """The first day each enterprise (of the town) reported for."""
+    query = select(Report.enterprise_id, func.min(Report.local_date)).group_by(Report.enterprise_id)
+    if town_id is not None:
+        query = query.where(_in_town(town_id))
+    return {enterprise_id: first for enterprise_id, first in await session.execute(query)}
 
 
 def _line(
     name: str,
     enterprises: Sequence[Active],
-    reports: dict[int, Report],
+    day: date,
+    latest: dict[int, Report],
     before: dict[int, Report],
 ) -> Line:
-    on_time = late = 0
+    on_time = late = carried = 0
     totals = Totals()
     for enterprise in enterprises:
-        report = reports.get(enterprise.id)
+        report = latest.get(enterprise.id)
         if report is None:
             continue
-        if report.late:
+        if report.local_date < day:
+            carried += 1
+        elif report.late:
             late += 1
         else:
             on_time += 1
         totals += Totals.of(report)
     previous = _sum(before[e.id] for e in enterprises if e.id in before)
-    return Line(name, len(enterprises), on_time, late, totals, previous)
+    return Line(name, len(enterprises), on_time, late, totals, previous, carried)
 
 
-def _workers(town_id: int | None) -> list[ColumnElement[bool]]:
-    conditions = [Person.role == Role.WORKER, Person.erased_at.is_(None)]
+def _counted_workers(
+    town_id: int | None, checked_in: ColumnElement[bool]
+) -> list[ColumnElement[bool]]:
+    """Workers (of the town) who count: everyone enrolled, and those who erased their data
+    by the check-ins they made."""
+    conditions = [Person.role == Role.WORKER, or_(Person.erased_at.is_(None), checked_in)]
     if town_id is not None:
         in_town = select(Enterprise.id).where(Enterprise.town_id == town_id)
         conditions.append(Person.enterprise_id.in_(in_town))
@@ -200,7 +281,7 @@ async def current_plans(
         .select_from(Person)
         .outerjoin(newest, newest.c.person_id == Person.id)
         .outerjoin(CheckIn, CheckIn.id == newest.c.id)
-        .where(*_workers(town_id))
+        .where(*_counted_workers(town_id, CheckIn.id.is_not(None)))
         .group_by(Person.enterprise_id, CheckIn.plan)
     )
     found: dict[int | None, dict[Plan | None, int]] = {}
@@ -209,33 +290,40 @@ async def current_plans(
     return found
 
 
-async def picture(session: AsyncSession, day: date, town_id: int | None = None) -> Picture:
-    """The day's picture (of one town, for a town officer), each query run once."""
-    enterprises = await active_enterprises(session, town_id)
-    reports = await newest_reports(session, day - timedelta(days=1), day, town_id)
-    today = {r.enterprise_id: r for r in reports if r.local_date == day}
-    yesterday = {r.enterprise_id: r for r in reports if r.local_date != day}
+async def picture(
+    session: AsyncSession, day: date, town_id: int | None = None, *, zone: tzinfo
+) -> Picture:
+    """The day's picture (of one town, for a town officer), each query run once; `zone` is
+    the campaign's, whose local days say which enterprises were due."""
+    first = await first_report_days(session, town_id)
+    enterprises = [
+        e for e in await active_enterprises(session, town_id) if e.due(day, zone, first.get(e.id))
+    ]
+    latest = await latest_reports(session, day, town_id)
+    before = await latest_reports(session, day - timedelta(days=1), town_id)
     by_town: dict[tuple[str, int], list[Active]] = {}
     for enterprise in enterprises:
         by_town.setdefault((enterprise.town, enterprise.town_id), []).append(enterprise)
     towns = [
-        _line(name, members, today, yesterday) for (name, _), members in sorted(by_town.items())
+        _line(name, members, day, latest, before) for (name, _), members in sorted(by_town.items())
     ]
     said = await current_plans(session, day, town_id)
     plans: dict[Plan | None, int] = {}
     for counts in said.values():
         for plan, count in counts.items():
             plans[plan] = plans.get(plan, 0) + count
+    checked_in = Person.id.in_(select(CheckIn.person_id).where(CheckIn.local_date <= day))
     read = await session.scalar(
         select(func.count(LetterRead.person_id))
         .join(Person, Person.id == LetterRead.person_id)
-        .where(*_workers(town_id))
+        .where(*_counted_workers(town_id, checked_in))
     )
     selected = await model_enterprise_ids(session)
+    today = {e: r for e, r in latest.items() if r.local_date == day}
     return Picture(
         models=[e.name for e in enterprises if e.id in selected],
         day=day,
-        district=_line("", enterprises, today, yesterday),
+        district=_line("", enterprises, day, latest, before),
         towns=towns,
         workers=sum(plans.values()),
         plans=plans,
@@ -264,25 +352,60 @@ async def missing(session: AsyncSession, day: date, town_id: int | None = None) 
 
 @dataclass(frozen=True)
 class DayTotals:
-    """One day of the trend."""
+    """One day of the trend: the day's reports with the carried figures of the rest."""
 
     day: date
     totals: Totals
     reported: int
+    carried: int = 0
+    due: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Whether every enterprise due that day reported."""
+        return self.reported >= self.due
+
+    @property
+    def rate(self) -> int | None:
+        """The reporting rate in whole percent."""
+        return rate(self.reported, self.due)
 
 
 async def trend(
-    session: AsyncSession, first: date, last: date, town_id: int | None = None
+    session: AsyncSession,
+    first: date,
+    last: date,
+    town_id: int | None = None,
+    *,
+    zone: tzinfo,
 ) -> list[DayTotals]:
-    """Totals of each day from first to last (days without reports count zero)."""
-    by_day: dict[date, list[Report]] = {}
-    for report in await newest_reports(session, first, last, town_id):
-        by_day.setdefault(report.local_date, []).append(report)
+    """Totals of each day from first to last: each due enterprise's report of the day, or
+    its last figures carried forward (an enterprise that never reported counts nowhere)."""
+    enterprises = await active_enterprises(session, town_id)
+    starts = await first_report_days(session, town_id)
+    carry = await latest_reports(session, first - timedelta(days=1), town_id)
+    by_day: dict[date, dict[int, Report]] = {}
+    for found in await newest_reports(session, first, last, town_id):
+        by_day.setdefault(found.local_date, {})[found.enterprise_id] = found
     days: list[DayTotals] = []
     day = first
     while day <= last:
-        reports = by_day.get(day, [])
-        days.append(DayTotals(day, _sum(reports), len(reports)))
+        reports = by_day.get(day, {})
+        totals, reported, carried, due = Totals(), 0, 0, 0
+        for enterprise in enterprises:
+            report = reports.get(enterprise.id)
+            if report is not None:
+                carry[enterprise.id] = report
+            if not enterprise.due(day, zone, starts.get(enterprise.id)):
+                continue
+            due += 1
+            if report is not None:
+                reported += 1
+                totals += Totals.of(report)
+            elif enterprise.id in carry:
+                carried += 1
+                totals += Totals.of(carry[enterprise.id])
+        days.append(DayTotals(day, totals, reported, carried, due))
         day += timedelta(days=1)
     return days
 

@@ -264,8 +264,26 @@ def test_enterprise_import_is_all_or_nothing(
 def test_invite_poster(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(config, "enterprise", "add", "城建一公司", "--town", "开发区")
     out = tmp_path / "poster.png"
+    # A poster names the unit that issues it.
+    assert run(config, "invite", "poster", "城建一公司", "--out", str(out)) == 2
+    assert "campaign.issuer" in capsys.readouterr().err and not out.exists()
+    settings = config.read_text(encoding="utf-8")
+    config.write_text(
+        settings + '[campaign]\nissuer = "示例区人力资源和社会保障局"\n'
+        'help_phones = ["0315-0000001"]\n',
+        encoding="utf-8",
+    )
     assert run(config, "invite", "poster", "城建一公司", "--out", str(out)) == 0
+    assert "opens the bot in Telegram" in capsys.readouterr().out
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # With the web channel's public address, the QR code opens the invite there.
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + '[web]\npublic_base_url = "https://outreach.example.gov.cn"\n',
+        encoding="utf-8",
+    )
+    assert run(config, "invite", "poster", "城建一公司", "--out", str(out)) == 0
+    assert "opens the web page" in capsys.readouterr().out
     pdf = tmp_path / "poster.pdf"
     assert run(config, "invite", "poster", "城建一公司", "--out", str(pdf), "--language", "en") == 0
     assert pdf.read_bytes()[:5] == b"%PDF-"

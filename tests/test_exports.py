@@ -10,7 +10,7 @@ import io
 import sys
 import tracemalloc
 from contextlib import redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from models.reports import Figures
 from tests.harness import CAMPAIGN_NOW, ZONE, catalogs
 
 D1, D2, D3 = date(2027, 1, 18), date(2027, 1, 19), date(2027, 1, 20)
+ISSUER = "示例区人力资源和社会保障局"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SHEET_IDS = ("summary", "reports", "reconciliation", "ledger", "checkins", "deliveries", "requests")
 
@@ -243,6 +244,7 @@ async def write(
         town_id=town_id,
         mask_phones=mask_phones,
         zone=ZONE,
+        issuer=ISSUER,
         now=CAMPAIGN_NOW,
     )
 
@@ -252,15 +254,22 @@ def open_book(path: Path) -> openpyxl.Workbook:
 
 
 def table(sheet: Worksheet, columns: int | None = None) -> list[dict[str, Any]]:
-    """The sheet's data rows as dicts keyed by the header (of the first `columns` columns)."""
+    """The sheet's data rows as dicts keyed by the header (of the first `columns` columns,
+    序号 not counted); the title row above the header is left out."""
+    width = None if columns is None else columns + 1
     rows = list(sheet.iter_rows(values_only=True))
-    header = [str(h) for h in rows[0][:columns]]
-    return [dict(zip(header, row[:columns], strict=True)) for row in rows[1:] if row[0] is not None]
+    header = [str(h) for h in rows[1][:width]]
+    return [dict(zip(header, row[:width], strict=True)) for row in rows[2:] if row[0] is not None]
 
 
 def sheets(book: openpyxl.Workbook, language: str = "zh_Hans") -> dict[str, Worksheet]:
     names = {sheet_id: text(language, exports.SHEETS[sheet_id]) for sheet_id in SHEET_IDS}
     return {sheet_id: book[name] for sheet_id, name in names.items()}
+
+
+def plain(key: str) -> str:
+    """A label in English as the sheets show it, without its emoji."""
+    return exports.without_emoji(text("en", key))
 
 
 def header(language: str, key: str) -> str:
@@ -289,8 +298,9 @@ async def test_the_workbook_has_every_sheet_with_headers_in_the_language(
         ("deliveries", exports.DELIVERY_COLUMNS),
         ("requests", exports.REQUEST_COLUMNS),
     ]:
-        first_row = next(by_id[sheet_id].iter_rows(max_row=1, values_only=True))
-        assert list(first_row[: len(columns)]) == [header(language, key) for key in columns]
+        found = next(by_id[sheet_id].iter_rows(min_row=2, max_row=2, values_only=True))
+        keys = (exports.NUMBER_COLUMN, *columns)
+        assert list(found[: len(keys)]) == [header(language, key) for key in keys]
     # Three days of summary, five enterprise-days reported, three enterprises reconciled,
     # four workers, four check-ins, two runs.
     assert rows == 3 + 5 + 3 + 4 + 4 + 2
@@ -308,11 +318,11 @@ async def test_dates_are_real_dates_and_headers_frozen_filtered_and_sized(
     await write(db, path)
     by_id = sheets(open_book(path))
     for sheet_id, sheet in by_id.items():
-        assert sheet.freeze_panes == "A2", sheet_id
-        assert sheet.auto_filter.ref is not None and sheet.auto_filter.ref.startswith("A1:")
+        assert sheet.freeze_panes == "A3", sheet_id
+        assert sheet.auto_filter.ref is not None and sheet.auto_filter.ref.startswith("A2:")
     reports_sheet = by_id["reports"]
-    assert reports_sheet.auto_filter.ref == "A1:O6"
-    day_cell, submitted_cell = reports_sheet["A2"], reports_sheet["M2"]
+    assert reports_sheet.auto_filter.ref == "A2:P7"
+    day_cell, submitted_cell = reports_sheet["B3"], reports_sheet["N3"]
     assert isinstance(day_cell.value, datetime) and day_cell.is_date
     assert day_cell.value == datetime(2027, 1, 18)
     assert day_cell.number_format == exports.DATE_FORMAT
@@ -324,6 +334,59 @@ async def test_dates_are_real_dates_and_headers_frozen_filtered_and_sized(
     assert all(width and width >= 6 for width in widths.values()), widths
     # The enterprise names (five Chinese characters) are wider than the numbers.
     assert widths["E"] > widths["A"]
+
+
+async def test_every_sheet_is_ready_to_print_for_a_clerk(db: AsyncEngine, tmp_path: Path) -> None:
+    """Read back as WPS or Excel reads it: a title row naming the issuing unit and 制表时间
+    above a numbered table, landscape A4 one page wide, the header row on every page, no
+    emoji in any cell."""
+    await build_district(create_sessionmaker(db))
+    path = tmp_path / "export.xlsx"
+    await write(db, path)
+    book = open_book(path)
+    for sheet_id, sheet in sheets(book).items():
+        setup = sheet.page_setup
+        assert setup.orientation == "landscape", sheet_id
+        assert setup.paperSize == 9, "A4"
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage, sheet_id
+        # One page wide (unwritten, fitToWidth is 1 by the standard), as many pages long as
+        # the rows take (0).
+        assert (setup.fitToWidth or 1, setup.fitToHeight) == (1, 0), sheet_id
+        assert sheet.print_title_rows == "$2:$2", "the header row repeated on every page"
+        assert "&P" in sheet.oddFooter.center.text, "pages numbered"
+        title = sheet["A1"].value
+        assert title.startswith(ISSUER) and "制表时间：2027-01-20 10:00" in title, title
+        assert text("zh_Hans", exports.SHEETS[sheet_id]) in title
+        assert next(str(r) for r in sheet.merged_cells.ranges).startswith("A1:")
+        assert sheet["A2"].value == "序号"
+        # (The summary's scope, beside its days, may run on below them, unnumbered.)
+        numbers = [
+            row[0]
+            for row in sheet.iter_rows(min_row=3, max_col=1, values_only=True)
+            if row[0] is not None
+        ]
+        assert numbers == list(range(1, len(numbers) + 1)), sheet_id
+        for row in sheet.iter_rows(values_only=True):
+            for value in row:
+                if isinstance(value, str):
+                    assert exports.without_emoji(value) == value, value
+    ledger = sheets(book)["ledger"]
+    headers = [cell.value for cell in ledger[2]]
+    assert "返乡日期" in headers and "返岗日期" in headers
+    assert "编号" not in headers, "no internal ids"
+    plans = {
+        row[headers.index("春节安排")] for row in ledger.iter_rows(min_row=3, values_only=True)
+    }
+    # The catalog's labels carry a 🏠 for the buttons; the sheet does not.
+    assert text("zh_Hans", "plan.stay").startswith("🏠")
+    assert exports.without_emoji(text("zh_Hans", "plan.stay")) in plans
+
+
+def test_without_emoji_keeps_the_words() -> None:
+    assert exports.without_emoji("🏠 留在本地过年") == "留在本地过年"
+    assert exports.without_emoji("暖气坏了👍👨‍👩‍👧 1️⃣号楼") == "暖气坏了 号楼"
+    assert exports.without_emoji("=1+1 暖气坏了\n第二行") == "=1+1 暖气坏了\n第二行"
+    assert exports.without_emoji("13812345678") == "13812345678"
 
 
 async def test_phones_are_masked_unless_the_caller_says_otherwise(
@@ -356,7 +419,7 @@ async def test_the_summary_is_the_trend(db: AsyncEngine, tmp_path: Path, town: s
     await write(db, path, first=D1 - timedelta(days=1), last=D3, town_id=town_id)
     summary = table(sheets(open_book(path))["summary"], len(exports.SUMMARY_COLUMNS))
     async with create_sessionmaker(db)() as session:
-        trend = await stats.trend(session, D1 - timedelta(days=1), D3, town_id)
+        trend = await stats.trend(session, D1 - timedelta(days=1), D3, town_id, zone=ZONE)
     assert [
         (
             r[header("zh_Hans", "export.col.date")].date(),
@@ -366,7 +429,10 @@ async def test_the_summary_is_the_trend(db: AsyncEngine, tmp_path: Path, town: s
     ] == [
         (
             d.day,
+            d.due,
             d.reported,
+            d.reported / d.due if d.due else None,
+            d.carried,
             d.totals.total,
             d.totals.staying,
             d.totals.gone_home,
@@ -377,9 +443,27 @@ async def test_the_summary_is_the_trend(db: AsyncEngine, tmp_path: Path, town: s
         for d in trend
     ]
     if town is None:
-        # Counted by hand: the 18th is the second revision of 城建一 and 城建二's report.
+        # Counted by hand: the 18th is the second revision of 城建一 and 城建二's report; on
+        # the 19th 城建二 did not report and its 4 are carried, on the 20th 城建一's 5 and
+        # 东城机械厂's 12 (which, added on the 20th, was due from its first report, the 19th).
         staying = header("zh_Hans", "export.col.staying")
-        assert [r[staying] for r in summary] == [0, 5 + 4, 5 + 12, 5]
+        assert [r[staying] for r in summary] == [0, 5 + 4, 5 + 12 + 4, 5 + 5 + 12]
+        due, reported, rate, carried = (
+            header("zh_Hans", key)
+            for key in (
+                "export.col.due",
+                "export.col.reported",
+                "export.col.rate",
+                "export.col.carried",
+            )
+        )
+        assert [(r[due], r[reported], r[carried]) for r in summary] == [
+            (0, 0, 0),
+            (2, 2, 0),
+            (3, 2, 1),
+            (3, 1, 2),
+        ]
+        assert [r[rate] for r in summary] == [None, 1.0, 2 / 3, 1 / 3]
 
 
 async def test_without_dates_the_summary_spans_the_reports(db: AsyncEngine, tmp_path: Path) -> None:
@@ -387,7 +471,11 @@ async def test_without_dates_the_summary_spans_the_reports(db: AsyncEngine, tmp_
     path = tmp_path / "export.xlsx"
     await write(db, path)
     summary = sheets(open_book(path))["summary"]
-    days = [row[0] for row in summary.iter_rows(min_row=2, max_col=1, values_only=True) if row[0]]
+    days = [
+        row[0]
+        for row in summary.iter_rows(min_row=3, min_col=2, max_col=2, values_only=True)
+        if row[0]
+    ]
     assert days == [datetime(2027, 1, 18), datetime(2027, 1, 19), datetime(2027, 1, 20)]
     # The scope beside the table says what was exported.
     scope = {
@@ -397,7 +485,11 @@ async def test_without_dates_the_summary_spans_the_reports(db: AsyncEngine, tmp_
         )
         if row[0]
     }
-    assert scope[text("zh_Hans", "export.scope.generated")] == datetime(2027, 1, 20, 10, 0)
+    # The title row names the issuing unit and when the table was made (制表时间), local time.
+    assert (
+        summary["A1"].value
+        == f"{ISSUER}　{text('zh_Hans', 'export.title')}（汇总）　制表时间：2027-01-20 10:00"
+    )
     assert scope[text("zh_Hans", "export.scope.period")] == text(
         "zh_Hans", "export.scope.all_dates"
     )
@@ -425,9 +517,16 @@ async def test_the_reports_sheet_has_a_row_per_enterprise_and_day_with_its_flags
     summary = table(sheets(open_book(path), "en")["summary"])
     for day in summary:
         same_day = [r for r in rows if r["Date"] == day["Date"]]
-        assert sum(r["Staying here"] for r in same_day) == day["Staying here"], (
-            "a clerk's SUM is right"
-        )
+        # An enterprise that did not report that day counts by its latest earlier report.
+        latest: dict[str, int] = {}
+        for r in rows:
+            if r["Date"] < day["Date"]:
+                latest[r["Enterprise"]] = r["Staying here"]
+        for r in same_day:
+            latest.pop(r["Enterprise"], None)
+        assert day["Carried"] == len(latest)
+        counted = sum(r["Staying here"] for r in same_day) + sum(latest.values())
+        assert counted == day["Staying here"], "a clerk's SUM is right"
 
 
 async def test_the_reconciliation_sets_each_report_beside_its_workers_widest_first(
@@ -446,8 +545,8 @@ async def test_the_reconciliation_sets_each_report_beside_its_workers_widest_fir
         "Gap",
     )
     assert [(r["Enterprise"], *(r[c] for c in columns)) for r in rows] == [
-        # The erased worker is not counted; 王五 never answered.
-        ("东城机械厂", 12, 0, 6, 0, 1, 18),
+        # The erased worker still counts by their check-in, anonymised; 王五 never answered.
+        ("东城机械厂", 12, 1, 6, 0, 1, 17),
         # 张三 said on D2 he goes home.
         ("城建一公司", 5, 0, 5, 1, 0, 9),
         # No report on D2: nothing to set beside 李四's answer.
@@ -468,7 +567,7 @@ async def test_a_selected_model_is_marked_in_stats_and_in_the_export(
         chosen.status = nominations.NominationStatus.SELECTED
         chosen.selected_at = CAMPAIGN_NOW
     async with sessions() as session:
-        picture = await stats.picture(session, D2)
+        picture = await stats.picture(session, D2, zone=ZONE)
     assert picture.models == ["城建一公司"]
     shown = catalogs().render("en", picture_message(picture, threshold=5))
     assert "<b>Model employers</b>: 城建一公司" in shown
@@ -491,7 +590,7 @@ async def test_the_ledger_and_the_history(db: AsyncEngine, tmp_path: Path) -> No
     erased = text("en", "export.erased")
     assert set(ledger) == {"张三", "李四", "王五", erased}
     zhang = ledger["张三"]
-    assert zhang["Holiday plan"] == text("en", "plan.return")
+    assert zhang["Holiday plan"] == exports.without_emoji(text("en", "plan.return"))
     assert zhang["Home province"] == text("en", "province.41")
     assert zhang["Destination"] == f"{text('en', 'province.41')} 信阳市"
     assert (zhang["Leaving for home"], zhang["Back at work"]) == (
@@ -506,14 +605,16 @@ async def test_the_ledger_and_the_history(db: AsyncEngine, tmp_path: Path) -> No
     assert ledger["王五"]["Holiday plan"] == text("en", "export.plan.none")
     gone = ledger[erased]
     assert gone["Mobile"] is None and gone["Home province"] is None
-    assert gone["Holiday plan"] == text("en", "plan.stay"), "the plan still counts"
+    assert gone["Holiday plan"] == plain("plan.stay"), "the plan still counts"
     history = table(by_id["checkins"])
     assert [(r["Date"].date(), r["Holiday plan"]) for r in history] == [
-        (D1, text("en", "plan.undecided")),
-        (D1, text("en", "plan.stay")),
-        (D2, text("en", "plan.return")),
-        (D2, text("en", "plan.stay")),
+        (D1, plain("plan.undecided")),
+        (D1, plain("plan.stay")),
+        (D2, plain("plan.return")),
+        (D2, plain("plan.stay")),
     ]
+    # Rows are numbered (序号), not shown by their internal ids.
+    assert [r["No."] for r in history] == [1, 2, 3, 4]
     # What a worker typed stays text, never a formula.
     assert history[3]["Note"] == "=1+1 暖气坏了"
     assert history[1]["Name"] == erased
@@ -551,8 +652,9 @@ async def test_a_town_export_holds_only_that_town(db: AsyncEngine, tmp_path: Pat
     assert [(r["Recipients"], r["Sent"], r["Failed"]) for r in deliveries] == [(2, 1, 1)]
     summary = table(by_id["summary"], len(exports.SUMMARY_COLUMNS))
     assert [r["Out-of-town workers"] for r in summary] == [20]
-    area = [row for row in by_id["summary"].iter_rows(values_only=True) if row[9] == "Area"]
-    assert [row[10] for row in area] == ["东城镇"]
+    label = exports.SCOPE_COLUMN
+    area = [row for row in by_id["summary"].iter_rows(values_only=True) if row[label] == "Area"]
+    assert [row[label + 1] for row in area] == ["东城镇"]
     assert rows == 1 + 1 + 1 + 2 + 1 + 1
 
 
@@ -566,10 +668,10 @@ async def test_dates_narrow_reports_checkins_and_runs(db: AsyncEngine, tmp_path:
     assert len(table(by_id["deliveries"])) == 1
     # The ledger shows each plan as it stood on the last day.
     ledger = {r["Name"]: r for r in table(by_id["ledger"])}
-    assert ledger["张三"]["Holiday plan"] == text("en", "plan.return")
+    assert ledger["张三"]["Holiday plan"] == plain("plan.return")
     await write(db, path, language="en", last=D1)
     ledger = {r["Name"]: r for r in table(sheets(open_book(path), "en")["ledger"])}
-    assert ledger["张三"]["Holiday plan"] == text("en", "plan.undecided")
+    assert ledger["张三"]["Holiday plan"] == plain("plan.undecided")
 
 
 async def test_an_export_into_a_stream_and_its_audit_entry(db: AsyncEngine) -> None:
@@ -589,6 +691,7 @@ async def test_an_export_into_a_stream_and_its_audit_entry(db: AsyncEngine) -> N
         town_id=district.towns["开发区"],
         mask_phones=False,
         zone=ZONE,
+        issuer=ISSUER,
     )
     book = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))
     assert book.sheetnames[0] == text("zh_Hant", "export.sheet.summary")
@@ -629,6 +732,7 @@ async def test_a_failed_export_writes_no_file_and_no_audit(db: AsyncEngine, tmp_
             town_id=None,
             mask_phones=True,
             zone=ZONE,
+            issuer=ISSUER,
         )
     assert not path.exists()
     async with create_sessionmaker(db)() as session:
@@ -639,7 +743,7 @@ async def test_an_empty_database_exports_headers_only(db: AsyncEngine, tmp_path:
     path = tmp_path / "export.xlsx"
     assert await write(db, path) == 0
     by_id = sheets(open_book(path))
-    assert by_id["ledger"].max_row == 1 and by_id["ledger"].auto_filter.ref == "A1:O1"
+    assert by_id["ledger"].max_row == 2 and by_id["ledger"].auto_filter.ref == "A2:O2"
 
 
 async def test_an_export_on_sqlite_leaves_writers_free(db: AsyncEngine) -> None:
@@ -769,7 +873,7 @@ async def test_the_export_runs_in_constant_memory(
     ledger = openpyxl.load_workbook(tmp_path / "many.xlsx", read_only=True)[
         text("zh_Hans", "export.sheet.ledger")
     ]
-    assert ledger.max_row == MANY + 1
+    assert ledger.max_row == MANY + 2
 
 
 # The chart -------------------------------------------------------------------------------------
@@ -783,9 +887,14 @@ def png_ok(data: bytes) -> tuple[int, int]:
 
 
 def some_days(count: int = 20) -> list[stats.DayTotals]:
+    """Days of ten enterprises due; every third day one did not report (its figures carried)."""
     return [
         stats.DayTotals(
-            D1 + timedelta(days=i), stats.Totals(100, 60 + i, 30 + i, 20, 1), reported=10
+            D1 + timedelta(days=i),
+            stats.Totals(100, 60 + i, 30 + i, 20, 1),
+            reported=9 if i % 3 == 0 else 10,
+            carried=1 if i % 3 == 0 else 0,
+            due=10,
         )
         for i in range(count)
     ]
@@ -798,17 +907,37 @@ def test_the_trend_chart_is_a_png(language: str) -> None:
 
 
 def test_the_chart_speaks_chinese_when_a_font_is_installed() -> None:
-    if poster.find_cjk_font() is None:
+    font = poster.find_cjk_font()
+    if font is None:
         pytest.skip("no CJK font installed (Debian: fonts-noto-cjk or fonts-wqy-microhei)")
-    assert charts.chart_language(catalogs(), "zh_Hans", poster.find_cjk_font()) == "zh_Hans"
+    for language in ("zh_Hans", "zh_Hant"):
+        assert charts.chart_language(catalogs(), language, font) == language
+        # Every word of the chart, the incomplete days' legend too, has its glyph.
+        words = "".join(charts._words(catalogs(), language).values())
+        assert "沿用" in words and font.missing(words + "开发区") == ""
     zh = charts.trend_png(some_days(), catalogs=catalogs(), language="zh_Hans", scope="开发区")
     en = charts.trend_png(some_days(), catalogs=catalogs(), language="en")
     assert zh != en
 
 
+def test_incomplete_days_are_shown_as_such() -> None:
+    complete = [replace(day, reported=10, carried=0) for day in some_days()]
+    assert all(day.complete for day in complete)
+    assert not some_days()[0].complete and some_days()[0].rate == 90
+    marked = charts.trend_png(some_days(), catalogs=catalogs(), language="en")
+    plain = charts.trend_png(complete, catalogs=catalogs(), language="en")
+    assert marked != plain
+    # The shaded days: the same pixel row, grey where a day is incomplete, white where not.
+    image = imread(io.BytesIO(marked), format="png")
+    greys = {tuple(round(float(c), 2) for c in px[:3]) for px in image.reshape(-1, image.shape[2])}
+    shade = tuple(round(int(charts.INCOMPLETE_SHADE[i : i + 2], 16) / 255, 2) for i in (1, 3, 5))
+    assert shade in greys
+
+
 def test_without_a_chinese_font_the_chart_is_in_english(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert charts.chart_language(catalogs(), "zh_Hans", None) == "en"
-    assert charts.chart_language(catalogs(), "en", None) == "en"
+    latin = poster.latin_font()
+    assert charts.chart_language(catalogs(), "zh_Hans", latin) == "en"
+    assert charts.chart_language(catalogs(), "en", latin) == "en"
     monkeypatch.setattr(charts, "find_cjk_font", lambda: None)
     fallback = charts.trend_png(
         some_days(), catalogs=catalogs(), language="zh_Hans", scope="开发区"
@@ -878,7 +1007,10 @@ def test_the_command_line_export_writes_a_masked_workbook_and_audits(tmp_path: P
     unmasked, masked = asyncio.run(entries())
     assert (masked.via, masked.actor_id, masked.scope["masked"]) == ("cli", None, True)
     assert masked.scope["first"] == "2027-01-19" and masked.scope["town_id"] is not None
-    assert (unmasked.scope["masked"], unmasked.scope["first"], unmasked.rows) == (False, None, 21)
+    # Open-ended, the reconciliation is of today: the real date, before the district's
+    # enterprises were added, so none was due and it has no rows.
+    assert unmasked.scope["sheets"]["reconciliation"] == 0
+    assert (unmasked.scope["masked"], unmasked.scope["first"], unmasked.rows) == (False, None, 18)
 
 
 @pytest.mark.parametrize(

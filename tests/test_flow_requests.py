@@ -11,19 +11,22 @@ from typing import Any, cast
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import escalation
 from bot.config import Settings
 from bot.escalation import escalate
 from handlers import helpdesk
-from handlers.actions import AnswerButton, EditMarkup, Inline, Msg, SendPhoto
+from handlers.actions import AnswerButton, EditMarkup, Inline, Msg, SendPhoto, SendText
 from handlers.engine import Answer
 from handlers.flow import Flow
 from handlers.flows import help_request, open_requests, request_answer
 from handlers.outbox import message_of
+from handlers.phone import mask_phone
 from models import organisation, people, requests
 from models.broadcasts import Broadcast, Purpose
+from models.checkins import CheckIn, Plan, Transport
 from models.people import Person, Role
 from models.requests import Category, HelpRequest, RequestMessage, Route, Source, Status
 from tests.harness import (
@@ -180,7 +183,9 @@ async def test_a_housing_request_goes_to_the_employers_contact(db: AsyncEngine) 
     [note] = await sent(kit, answer)
     assert note.chat_id == boss.user_id, "the contact, and nobody else"
     assert note.key == "request.notify_new"
-    assert NAME in note.text and PHONE in note.text and "宿舍漏风" in note.text
+    assert NAME in note.text and "宿舍漏风" in note.text
+    # The phone as every non-administrator reads it: masked by the one rule.
+    assert str(mask_phone(PHONE)) in note.text and PHONE not in note.text
     assert isinstance(note.message.markup, Inline)
     assert [b.data for b in note.message.markup.buttons()] == [f"!rqa|{row.id}"]
     assert staff.messages == []
@@ -297,7 +302,8 @@ async def test_a_withheld_wage_request_never_reaches_the_employer_with_a_name(
     assert row.anonymous and row.route is Route.STAFF and row.about_wages
     notes = await hand_over(kit, answer, staff)
     assert [n.chat_id for n in notes] == [staff.user_id], "labour inspection only"
-    assert NAME in notes[0].text and PHONE in notes[0].text, "staff see who asked"
+    assert NAME in notes[0].text and str(mask_phone(PHONE)) in notes[0].text, "staff see who"
+    assert PHONE not in notes[0].text
     assert "🔒" in notes[0].text
 
     # Staff pass it on to the employer's contact: still nameless for them.
@@ -1137,3 +1143,58 @@ async def test_free_text_outside_a_conversation_is_offered_as_a_request(db: Asyn
     await worker.send("工资一直没有发")
     assert keys(await worker.press("nav.cancel")) == ["conversation.cancelled"]
     assert await kit.count(HelpRequest) == 1
+
+
+async def test_mydata_shows_every_checkin_every_request_and_the_consent(db: AsyncEngine) -> None:
+    """/mydata shows all that is kept: each check-in with its destination, dates, transport
+    and note; each request with its thread and photo; the consent given and when."""
+    kit = Kit(db)
+    user = await worker(kit)
+    boss = await contact(kit)
+    await user.command("checkin")
+    await user.press("plan.stay")
+    await user.press("need.heating")
+    await user.press("ui.done")
+    await user.send("宿舍在三号楼")
+    await user.press("ui.confirm")
+    async with kit.sessions() as session, session.begin():
+        [me] = [p for p in await session.scalars(select(Person)) if p.telegram_user_id == 100]
+        me.consent_version, me.consent_at = 1, kit.clock()
+        session.add(
+            CheckIn(
+                person_id=me.id,
+                enterprise_id=me.enterprise_id,
+                created_at=kit.clock(),
+                local_date=kit.clock().date(),
+                plan=Plan.RETURN,
+                needs=[],
+                destination_province="51",
+                destination_city="南充市",
+                depart_date=date(2027, 2, 1),
+                return_date=date(2027, 2, 20),
+                transport=Transport.TRAIN,
+            )
+        )
+    await hand_over(kit, await ask(user, photo=True), boss)
+    await boss.press("request.answer_button")
+    await boss.send("今天下午就修窗户")
+    await hand_over(kit, await boss.press("request.send_button"), user)
+    answer = await user.command("mydata")
+    [text] = [a for a in answer.actions if isinstance(a, SendText)]
+    assert text.file_name == "mydata.txt", "a file when it does not fit a message"
+    shown = kit.render("zh_Hans", text.text)
+    for expected in (
+        "宿舍在三号楼",  # the stay check-in's note
+        "南充市",  # the trip home: destination, dates, transport
+        "2027年2月1日",
+        "2027年2月20日",
+        kit.render("zh_Hans", Msg("transport.train")),
+        "共 2 次",
+        "求助 #2",
+        "今天下午就修窗户",  # the thread
+        "附照片",
+        "第 1 版告知书，2027年1月20日 10:00 同意",  # the consent, and when
+    ):
+        assert expected in shown, expected
+    [photo] = [a for a in answer.actions if isinstance(a, SendPhoto)]
+    assert photo.photo == "FILE"

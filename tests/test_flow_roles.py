@@ -18,6 +18,7 @@ from handlers.events import ButtonPress
 from handlers.flow import Context, Reject, State
 from handlers.flows import organisation as organisation_flow
 from handlers.flows import roles
+from handlers.phone import mask_phone
 from models import audit, invites, organisation, people
 from models.audit import AuditEntry
 from models.conversations import Conversation
@@ -748,3 +749,30 @@ async def test_an_inspector_made_administrator_leaves_labour_inspection(db: Asyn
         person, previous = await people.make_admin(session, 200, "zh_Hans", kit.clock())
         assert (previous, person.role, person.labour_inspection) == (Role.STAFF, Role.ADMIN, False)
         assert await people.labour_inspection_ids(session) == []
+
+
+async def test_the_card_masks_the_contacts_phones_except_for_administrators(
+    db: AsyncEngine,
+) -> None:
+    """Staff and town officers read 136****3333 as /missing shows it; an administrator the
+    whole number."""
+    kit = new_kit(db)
+    enterprise_id, _ = await kit.add_enterprise()
+    await member(kit, 400, Role.CONTACT, enterprise=enterprise_id)
+    await member(kit, 401, Role.CONTACT, enterprise=enterprise_id)
+    async with kit.sessions() as session, session.begin():
+        for person in await session.scalars(select(Person).where(Person.role == Role.CONTACT)):
+            person.phone = f"13600003{person.telegram_user_id}"
+            person.deputy = person.telegram_user_id == 401
+    readers = {
+        Role.STAFF: await member(kit, 2, Role.STAFF),
+        Role.TOWN_OFFICER: await member(kit, 3, Role.TOWN_OFFICER, town="开发区"),
+        Role.ADMIN: await member(kit, 4, Role.ADMIN),
+    }
+    for role, reader in readers.items():
+        await card(reader)
+        shown = kit.render("zh_Hans", reader.messages[-1].text)
+        full = role is Role.ADMIN
+        for phone in ("13600003400", "13600003401"):
+            assert (phone in shown) is full, (role, shown)
+            assert (str(mask_phone(phone)) in shown) is not full, (role, shown)

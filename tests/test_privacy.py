@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from contextlib import redirect_stdout
 from datetime import date
 from io import StringIO
 from pathlib import Path
 
+import pytest
 from sqlalchemy import JSON, String, Text, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -130,10 +132,39 @@ async def test_retention_purge_waits_for_its_date(db: AsyncEngine) -> None:
     async with kit.sessions() as session, session.begin():
         erased = await privacy.purge_after_retention(session, until, ZONE, kit.clock(), "scheduler")
         assert erased is not None and erased.people == 2
+        assert erased.checkins == preview.checkins, "the dry run said what the purge did"
     assert await mentions(kit, NAME, PHONE, "三号楼") == []
     assert await day_totals(kit) == before
     [entry] = [e for e in await kit.rows(AuditEntry) if e.action is Action.PURGE]
     assert entry.via == "scheduler" and entry.rows == 2
+    assert entry.scope["checkins"] == 2
+
+
+async def test_the_purges_dry_run_and_its_report_count_each_checkin_once(
+    db: AsyncEngine,
+) -> None:
+    """A worker who went home (a destination), one who stayed with a note and changed their
+    mind twice, one erased before (nothing left to blank) and one who never checked in."""
+    kit = Kit(db)
+    await stay_with_note(kit, 100)
+    again = kit.user(100)
+    await again.command("checkin")
+    await again.press("plan.undecided")
+    await again.press("checkin.again_in_days", days=3)
+    await again.press("ui.confirm")
+    await stay_with_note(kit, 101)
+    gone = kit.user(101)
+    await gone.command("forget")
+    await gone.press("forget.yes")
+    await enrolled(kit, 102)
+    async with kit.sessions() as session, session.begin():
+        preview = await privacy.purge_preview(session)
+        erased = await privacy.purge_workers(session, kit.clock())
+        again_preview = await privacy.purge_preview(session)
+    # 100's note (its undecided check-in has nothing to blank); 101 is blanked already.
+    assert (preview.people, preview.checkins) == (2, 1)
+    assert (erased.people, erased.checkins) == (preview.people, preview.checkins)
+    assert (again_preview.people, again_preview.checkins) == (0, 0)
 
 
 async def test_audited_actions(db: AsyncEngine) -> None:
@@ -167,6 +198,113 @@ def test_purge_and_audit_from_the_command_line(tmp_path: Path) -> None:
     assert "would anonymise 0 worker(s)" in printed
     assert "the audit log is empty" in printed
     assert outreach(["--config", str(config), "purge"]) == 1, "not before the retention date"
+
+
+# The figures after erasure --------------------------------------------------------------------
+
+
+async def test_erased_workers_still_count_in_the_days_figures(db: AsyncEngine) -> None:
+    """/stats' workers' own word and the reconciliation's "said" keep an erased worker's
+    check-in, anonymised, after /forget and after the retention purge; a worker who erased
+    their data without ever checking in is no longer counted."""
+    from models import stats
+
+    kit = Kit(db)
+    await stay_with_note(kit, 100)
+    await stay_with_note(kit, 101)
+    await enrolled(kit, 102)  # never checks in
+    day = date(2027, 1, 20)
+
+    async def said() -> tuple[int, dict[Plan | None, int]]:
+        async with kit.sessions() as session:
+            picture = await stats.picture(session, day, zone=ZONE)
+        by_enterprise: dict[Plan | None, int] = {}
+        for gap in picture.gaps:
+            for plan, count in gap.said.items():
+                by_enterprise[plan] = by_enterprise.get(plan, 0) + count
+        assert by_enterprise == picture.plans, "the reconciliation says what /stats says"
+        return picture.workers, picture.plans
+
+    assert await said() == (3, {Plan.STAY: 2, None: 1})
+    for user_id in (100, 102):
+        user = kit.user(user_id)
+        await user.command("forget")
+        await user.press("forget.yes")
+    assert await said() == (2, {Plan.STAY: 2})
+    async with kit.sessions() as session, session.begin():
+        await privacy.purge_workers(session, kit.clock())
+    assert await said() == (2, {Plan.STAY: 2})
+
+
+async def test_erased_for_good_on_disk_too(db: AsyncEngine, tmp_path: Path) -> None:
+    """After /forget, the name, phone and note are in neither the SQLite file nor its
+    write-ahead log: deleted content is zeroed and the log truncated at commit."""
+    if db.dialect.name != "sqlite":
+        pytest.skip("the write-ahead log and secure_delete are SQLite's")
+    kit = Kit(db)
+    await stay_with_note(kit, 100)
+    database = Path(str(db.url.database))
+    traces = [text.encode() for text in (NAME, PHONE, "三号楼")]
+
+    def on_disk() -> list[bytes]:
+        files = [database, database.with_name(database.name + "-wal")]
+        data = b"".join(path.read_bytes() for path in files if path.exists())
+        return [trace for trace in traces if trace in data]
+
+    assert on_disk() == traces, "written, so the test can see them go"
+    # Into the database file itself, as a busy bot's checkpoints put them.
+    checkpoint = sqlite3.connect(database)
+    try:
+        assert checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+    finally:
+        checkpoint.close()
+    assert on_disk() == traces
+    user = kit.user(100)
+    await user.command("forget")
+    await user.press("forget.yes")
+    assert on_disk() == []
+    async with db.connect() as connection:
+        secure = await connection.exec_driver_sql("PRAGMA secure_delete")
+        assert secure.scalar() == 1, "deleted content is zeroed, not left in free space"
+
+
+async def test_a_former_contact_leaves_no_name_on_the_enterprise(db: AsyncEngine) -> None:
+    """A primary contact who becomes staff takes their name and phone off the enterprise
+    (/missing, its card, the export show them); a person who moved on with their name left
+    there (written before this rule) and then erases their data takes it off too."""
+    from models import organisation, stats
+    from models.invites import InviteKind
+    from tests.test_flow_roles import role_invite
+
+    kit = Kit(db)
+    enterprise_id, _ = await kit.add_enterprise("城建二公司")
+    contact = await member(kit, 800, Role.CONTACT)
+
+    async def stand_as_contact(user_id: int) -> None:
+        async with kit.sessions() as session, session.begin():
+            row = await session.scalar(select(Person).where(Person.telegram_user_id == user_id))
+            assert row is not None
+            row.enterprise_id = enterprise_id if row.role is Role.CONTACT else None
+            row.phone = "13600003333"
+            await organisation.set_contact_details(session, enterprise_id, row.full_name, row.phone)
+
+    async def shown() -> tuple[str | None, str | None]:
+        async with kit.sessions() as session:
+            [missing] = await stats.missing(session, date(2027, 1, 20))
+        return missing.contact_name, missing.contact_phone
+
+    await stand_as_contact(800)
+    assert await shown() == ("工作人员", "13600003333")
+    code = await role_invite(kit, InviteKind.STAFF)
+    assert keys(await contact.command("start", code)) == ["role.confirm_change"]
+    assert keys(await contact.press("ui.yes")) == ["role.changed"]
+    assert await shown() == (None, None)
+    # Left there by an older version: erasure takes it off wherever the phone stands.
+    await stand_as_contact(800)
+    assert await shown() == ("工作人员", "13600003333")
+    await contact.command("forget")
+    await contact.press("forget.yes")
+    assert await shown() == (None, None)
 
 
 # Consent to a changed text ---------------------------------------------------------------------

@@ -198,3 +198,40 @@ async def test_a_file_over_the_upload_limit_is_not_sent_and_the_person_is_told_w
 
     [said] = await delivered(Uploads(), huge)
     assert "50 MB" in said and "/export" in said
+
+
+class FileRecorder(Recorder):
+    """Also records documents: (file name, its text, caption)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.documents: list[tuple[str, str, str | None]] = []
+
+    async def send_document(
+        self, chat_id: int, filename: str, data: bytes, caption: str | None = None
+    ) -> int:
+        self.documents.append((filename, data.decode("utf-8"), caption))
+        return len(self.documents)
+
+
+async def test_a_long_text_with_a_file_name_goes_as_one_plain_text_file() -> None:
+    messenger = FileRecorder()
+    renderer = Renderer(cast(Messenger, messenger), catalogs())
+    event = Command(update_id=1, user_id=7, chat_id=7, name="mydata", arg="")
+    notes = Lines(tuple(Msg("checkin.line.note", note=f"第{n}条 & <记录>" * 20) for n in range(60)))
+    long = Msg("stats.text", body=notes)
+    short = Msg("checkin.line.note", note="短")
+    await renderer.deliver(
+        event, Answer("zh_Hans", (SendText(long, file_name="mydata.txt"), SendText(short)))
+    )
+    [(name, text, caption)] = messenger.documents
+    assert name == "mydata.txt" and caption == catalogs().plain("zh_Hans", "made.long_text_as_file")
+    # Plain text: no tags, no entities, every line.
+    assert "第59条 & <记录>" in text and "&amp;" not in text and text.count("\n") == 59
+    # The short message after it is sent as a message, not joined into the file.
+    assert [call[3] for call in messenger.calls] == [catalogs().render("zh_Hans", short)]
+    # Short enough, it is an ordinary message.
+    messenger = FileRecorder()
+    renderer = Renderer(cast(Messenger, messenger), catalogs())
+    await renderer.deliver(event, Answer("zh_Hans", (SendText(short, file_name="mydata.txt"),)))
+    assert messenger.documents == [] and len(messenger.calls) == 1

@@ -9,14 +9,17 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import daily
 from handlers.actions import AnswerButton, SendMade, SendText
 from models import broadcasts, organisation, reports, stats
 from models.broadcasts import Audience, Broadcast, LetterRead
 from models.checkins import CheckIn, Plan
 from models.people import Person, Role
 from models.reports import Figures
-from tests.harness import Kit, keys
+from tests.harness import ZONE, Kit, keys
+from tests.test_daily import Recording, background
 from tests.test_flow_broadcast import member
+from tests.test_sender import drain
 
 DAY = date(2027, 1, 20)
 NOON = datetime(2027, 1, 20, 4, 0, tzinfo=UTC)
@@ -29,8 +32,10 @@ class Expected:
     enterprises: int = 0
     on_time: dict[str, int] = field(default_factory=dict)
     late: dict[str, int] = field(default_factory=dict)
-    # By town: [total, staying, gone home, on duty, newly arrived], today and the day before.
+    # By town: [total, staying, gone home, on duty, newly arrived], today and the day before;
+    # today's counts an enterprise that did not report today by its figures of the day before.
     today: dict[str, list[int]] = field(default_factory=dict)
+    carried: dict[str, int] = field(default_factory=dict)
     before: dict[str, list[int]] = field(default_factory=dict)
     plans: dict[Plan | None, int] = field(default_factory=dict)
     read: int = 0
@@ -52,12 +57,21 @@ async def district(kit: Kit, seed: int = 7) -> Expected:
             expected.today[town_name] = [0] * 5
             expected.before[town_name] = [0] * 5
             expected.on_time[town_name] = expected.late[town_name] = 0
+            expected.carried[town_name] = 0
             for number in range(12):
                 name = f"{town_name}企业{number:02d}"
                 enterprise = await organisation.add_enterprise(session, name, town, NOON)
                 expected.enterprises += 1
+                reported_before: tuple[int, ...] | None = None
                 for day, today in ((DAY - timedelta(days=1), False), (DAY, True)):
                     if rng.random() < 0.2:
+                        if today and reported_before is not None:
+                            # Carried forward: yesterday's figures, never zero.
+                            counted = expected.today[town_name]
+                            expected.today[town_name] = [
+                                a + b for a, b in zip(counted, reported_before, strict=True)
+                            ]
+                            expected.carried[town_name] += 1
                         continue  # missing that day
                     revisions = rng.choice((1, 1, 2))
                     late = rng.random() < 0.25
@@ -79,6 +93,7 @@ async def district(kit: Kit, seed: int = 7) -> Expected:
                         )
                     sums = expected.today if today else expected.before
                     values = (total, staying, gone, on_duty, new)
+                    reported_before = values
                     sums[town_name] = [a + b for a, b in zip(sums[town_name], values, strict=True)]
                     if today:
                         expected.on_time[town_name] += not late
@@ -126,17 +141,22 @@ async def test_the_day_adds_up(db: AsyncEngine) -> None:
     kit = Kit(db)
     expected = await district(kit)
     async with kit.sessions() as session:
-        picture = await stats.picture(session, DAY)
+        picture = await stats.picture(session, DAY, zone=ZONE)
     line = picture.district
     assert line.enterprises == expected.enterprises == 36
     on_time, late = sum(expected.on_time.values()), sum(expected.late.values())
     assert (line.on_time, line.late, line.missing) == (on_time, late, 36 - on_time - late)
+    carried = sum(expected.carried.values())
+    assert line.carried == carried > 0
+    assert line.unknown == line.missing - carried
+    assert line.rate == round(100 * (on_time + late) / 36)
     assert figures_of(line.totals) == expected.district(expected.today)
     assert figures_of(picture.previous) == expected.district(expected.before)
     total, staying, gone = expected.district(expected.today)[:3]
     assert line.totals.undecided == total - staying - gone
     for town in picture.towns:
         assert (town.on_time, town.late) == (expected.on_time[town.name], expected.late[town.name])
+        assert town.carried == expected.carried[town.name]
         assert figures_of(town.totals) == expected.today[town.name], town.name
         assert figures_of(town.before) == expected.before[town.name], town.name
     assert [t.name for t in picture.towns] == sorted(expected.today)
@@ -151,7 +171,7 @@ async def test_a_town_officer_sees_only_their_town(db: AsyncEngine) -> None:
     async with kit.sessions() as session:
         town = await organisation.find_town(session, "西山镇")
         assert town is not None
-        picture = await stats.picture(session, DAY, town.id)
+        picture = await stats.picture(session, DAY, town.id, zone=ZONE)
         missing = await stats.missing(session, DAY, town.id)
     assert [t.name for t in picture.towns] == ["西山镇"]
     assert figures_of(picture.district.totals) == expected.today["西山镇"]
@@ -173,7 +193,8 @@ async def test_each_town_shows_every_total_with_its_change(db: AsyncEngine) -> N
     staff = await member(kit, 900)
     answer = await staff.command("stats")
     [said] = [a for a in answer.actions if isinstance(a, SendText)]
-    text = kit.render("zh_Hans", said.text)
+    # Carried figures make totals of thousands: read them without any grouping separator.
+    text = kit.render("zh_Hans", said.text).replace(",", "")
     for town, now in expected.today.items():
         before = expected.before[town]
         change = [f"{n - b:+d}" if n != b else "±0" for n, b in zip(now, before, strict=True)]
@@ -192,7 +213,7 @@ async def test_gaps_are_each_enterprises_report_against_its_workers(db: AsyncEng
     kit = Kit(db)
     expected = await district(kit)
     async with kit.sessions() as session:
-        found = (await stats.picture(session, DAY)).gaps
+        found = (await stats.picture(session, DAY, zone=ZONE)).gaps
     sizes = [gap.size for gap in found]
     assert sizes == sorted(sizes, reverse=True)
     for gap in found:
@@ -233,11 +254,19 @@ async def test_the_trend_has_every_day(db: AsyncEngine) -> None:
     kit = Kit(db)
     expected = await district(kit)
     async with kit.sessions() as session:
-        days = await stats.trend(session, DAY - timedelta(days=3), DAY)
+        days = await stats.trend(session, DAY - timedelta(days=3), DAY, zone=ZONE)
     assert [d.day for d in days] == [DAY - timedelta(days=n) for n in (3, 2, 1, 0)]
-    assert days[0].reported == 0 and days[0].totals.staying == 0
+    # Before any report and before the enterprises were added, nobody was due.
+    assert (days[0].due, days[0].reported, days[0].totals) == (0, 0, stats.Totals())
     assert figures_of(days[-1].totals) == expected.district(expected.today)
     assert figures_of(days[-2].totals) == expected.district(expected.before)
+    today = days[-1]
+    assert today.due == 36 and today.carried == sum(expected.carried.values())
+    assert today.reported == sum(expected.on_time.values()) + sum(expected.late.values())
+    assert not today.complete and today.rate == round(100 * today.reported / 36)
+    # The day before counts only the enterprises that had reported by then (they were
+    # added on the 20th): every one of them reported, so the day is complete.
+    assert days[-2].complete and days[-2].carried == 0
 
 
 async def test_staff_commands(db: AsyncEngine) -> None:
@@ -288,3 +317,48 @@ async def test_missing_and_remind_them_all(db: AsyncEngine) -> None:
     assert keys(await staff.press_data("!remindmissing|2027-01-20")) == ["missing.reminding"]
     assert keys(await contact.press_data("!remindmissing|2027-01-20")) == ["error.not_allowed"]
     assert keys(await staff.press_data("!remindmissing|2027-01-19")) == ["missing.day_passed"]
+
+
+async def test_an_enterprise_that_has_not_reported_is_carried_never_zero(db: AsyncEngine) -> None:
+    """/stats, the digest and the trend say who was due and who reported; an enterprise
+    without the day's report counts by its last figures, marked as carried (沿用), and one
+    that never reported is counted nowhere rather than as zero."""
+    kit = Kit(db)
+    reporting, _ = await kit.add_enterprise("东湖一厂", "东湖镇")
+    silent, _ = await kit.add_enterprise("东湖二厂", "东湖镇")
+    await kit.add_enterprise("东湖三厂", "东湖镇")  # never reports
+    async with kit.sessions() as session, session.begin():
+        for enterprise_id, day, figures in (
+            (silent, DAY - timedelta(days=2), Figures(50, 30, 10, 5, 0)),
+            (reporting, DAY - timedelta(days=1), Figures(20, 8, 10, 2, 0)),
+            (reporting, DAY, Figures(20, 9, 10, 2, 1)),
+        ):
+            await reports.submit(
+                session, figures, enterprise_id=enterprise_id, local_date=day,
+                submitted_by=None, now=NOON, late=False,
+            )  # fmt: skip
+    async with kit.sessions() as session:
+        picture = await stats.picture(session, DAY, zone=ZONE)
+        days = await stats.trend(session, DAY - timedelta(days=2), DAY, zone=ZONE)
+    line = picture.district
+    assert (line.enterprises, line.reported, line.carried, line.unknown) == (3, 1, 1, 1)
+    assert line.rate == 33
+    assert (line.totals.total, line.totals.staying) == (20 + 50, 9 + 30), "not zero for 二厂"
+    assert line.before.staying == 8 + 30
+    staff = await member(kit, 900)
+    [said] = [a for a in (await staff.command("stats")).actions if isinstance(a, SendText)]
+    text = kit.render("zh_Hans", said.text)
+    assert "应报 3 家，已报 1 家，报送率 33%" in text
+    assert "1 家沿用最近一次报数" in text and "1 家从未报送（未计入）" in text
+    assert "<b>东湖镇</b>：应报 3、已报 1（报送率 33%），迟报 0，未报 2（沿用 1）" in text
+    messenger = Recording()
+    await daily.digest(background(kit), kit.clock())
+    await drain(kit, messenger, kit.clock)
+    assert "报送率 33%" in messenger.texts[900] and "沿用" in messenger.texts[900]
+    # Added on the 20th, each enterprise is due from then, or from its first report.
+    assert [(d.due, d.reported, d.carried, d.complete) for d in days] == [
+        (1, 1, 0, True),
+        (2, 1, 1, False),
+        (3, 1, 1, False),
+    ]
+    assert [d.totals.staying for d in days] == [30, 8 + 30, 9 + 30]

@@ -31,6 +31,7 @@ from handlers.actions import (
     Param,
     Raw,
     Reply,
+    SendPhoto,
     SendText,
     say,
 )
@@ -50,13 +51,15 @@ from handlers.flow import (
     global_data,
 )
 from handlers.geography import province_name
-from handlers.labels import LANGUAGE_NAMES, PLAN_LABELS
+from handlers.labels import CATEGORY_LABELS, LANGUAGE_NAMES, REQUEST_STATUS_LABELS
 from handlers.menus import home_markup, menu_for
 from handlers.plans import describe
 from handlers.role_invites import start_with_invite
 from models import checkins, invites, organisation
+from models import requests as help_requests
 from models.invites import InviteKind
 from models.people import Role
+from models.requests import HelpRequest, RequestMessage, Side
 
 # Fewer characters than this typed outside a conversation ("你好", "hello") are not offered
 # as a request: a problem takes a few more words.
@@ -64,6 +67,13 @@ OFFER_MIN_LENGTH = 6
 INVITE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # The commands a button under the letter or a notice may run, as the command would.
 BUTTON_COMMANDS = frozenset({"checkin", "request"})
+# /mydata as a file, when it does not fit one message.
+MYDATA_FILE = "mydata.txt"
+# Who wrote each message of a request's thread, as its author reads it back.
+SIDE_LABELS: dict[Side, str] = {
+    Side.WORKER: N_("mydata.side.worker"),
+    Side.HANDLER: N_("mydata.side.handler"),
+}
 
 
 # /start ----------------------------------------------------------------------------------
@@ -221,7 +231,9 @@ async def current_plan(ctx: Context) -> list[Action]:
 
 
 async def mydata(ctx: Context, arg: str) -> CommandResult:
-    """Everything stored about the person."""
+    """Everything stored about the person: who they are, the consent they gave and when,
+    every check-in in full, every request with its thread; as a file when it is too long
+    for one message, and the requests' photos after it."""
     person = ctx.person
     if person is None:
         return [say("mydata.nothing")]
@@ -230,25 +242,64 @@ async def mydata(ctx: Context, arg: str) -> CommandResult:
         if person.enterprise_id is not None
         else None
     )
-    history = await checkins.history(ctx.session, person.id, limit=10)
+    history = await checkins.history(ctx.session, person.id, limit=None)
     lines: list[Param] = [
-        Msg("mydata.checkin", date=c.local_date, plan=Msg(PLAN_LABELS[c.plan])) for c in history
+        Msg("mydata.checkin", date=c.local_date, at=c.created_at, details=describe(c))
+        for c in reversed(history)
     ]
+    asked = await help_requests.of_person(ctx.session, person.id)
     not_given = Msg("common.not_given")
-    return [
-        say(
-            "mydata.text",
-            name=person.full_name or not_given,
-            phone=person.phone or not_given,
-            province=province_name(person.hukou_province),
-            city=person.hukou_city or not_given,
-            enterprise=Raw(enterprise.name) if enterprise else not_given,
-            role=role_title(person.role, inspection=person.labour_inspection),
-            language=Msg(LANGUAGE_NAMES.get(person.language, "language.zh_Hans")),
-            consent=person.consent_at or not_given,
-            checkins=Lines(tuple(lines)) if lines else Msg("mydata.no_checkins"),
-        )
+    consent: Param = (
+        Msg("mydata.consent", version=person.consent_version, at=person.consent_at)
+        if person.consent_at is not None and person.consent_version is not None
+        else not_given
+    )
+    text = Msg(
+        "mydata.text",
+        name=person.full_name or not_given,
+        phone=person.phone or not_given,
+        province=province_name(person.hukou_province),
+        city=person.hukou_city or not_given,
+        enterprise=Raw(enterprise.name) if enterprise else not_given,
+        role=role_title(person.role, inspection=person.labour_inspection),
+        language=Msg(LANGUAGE_NAMES.get(person.language, "language.zh_Hans")),
+        consent=consent,
+        count=len(history),
+        checkins=Lines(tuple(lines), sep="\n\n") if lines else Msg("mydata.no_checkins"),
+        requests=Lines(tuple(_request(r, thread) for r, thread in asked), sep="\n\n")
+        if asked
+        else Msg("mydata.no_requests"),
+    )
+    actions: list[Action] = [SendText(text, file_name=MYDATA_FILE)]
+    actions += [
+        SendPhoto(r.photo_file_id, caption=Msg("mydata.photo", number=r.id))
+        for r, _ in asked
+        if r.photo_file_id
     ]
+    return actions
+
+
+def _request(request: HelpRequest, thread: Sequence[RequestMessage]) -> Msg:
+    """One request as its author reads it back, with every message of its thread."""
+    said = tuple(
+        Msg(
+            "mydata.request_message",
+            at=message.created_at,
+            who=Msg(SIDE_LABELS[message.side]),
+            text=message.text or Msg("common.not_given"),
+        )
+        for message in thread
+    )
+    return Msg(
+        "mydata.request",
+        number=request.id,
+        at=request.created_at,
+        category=Msg(CATEGORY_LABELS[request.category]),
+        status=Msg(REQUEST_STATUS_LABELS[request.status]),
+        description=request.description or Msg("common.not_given"),
+        photo=Msg("mydata.request_photo") if request.photo_file_id else "",
+        messages=Lines(said) if said else Msg("mydata.no_messages"),
+    )
 
 
 async def language(ctx: Context, arg: str) -> CommandResult:

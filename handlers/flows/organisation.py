@@ -77,6 +77,7 @@ from handlers.flow import (
     Switch,
     refuse,
 )
+from handlers.phone import phone_for
 from handlers.role_invites import issue_invite, relieve
 from models import invites, organisation, people
 from models.invites import InviteKind
@@ -606,20 +607,25 @@ async def ask_enterprise(state: State, ctx: Context) -> list[Action]:
         else Msg("common.not_given")
     )
     primary, deputy = await primary_and_deputy(ctx, enterprise.id)
+    reader = ctx.person.role if ctx.person else None
+
+    def phone(number: str | None) -> Raw:
+        return Raw(phone_for(number, reader) or "-")
+
     contact: Msg | Lines = (
-        Msg("org.contact", name=Raw(primary.full_name or "-"), phone=Raw(primary.phone or "-"))
+        Msg("org.contact", name=Raw(primary.full_name or "-"), phone=phone(primary.phone))
         if primary is not None
         else Msg(
             "org.contact",
             name=Raw(enterprise.contact_name or "-"),
-            phone=Raw(enterprise.contact_phone or "-"),
+            phone=phone(enterprise.contact_phone),
         )
         if enterprise.contact_name or enterprise.contact_phone
         else Msg("common.not_given")
     )
     if deputy is not None:
         with_deputy = Msg(
-            "org.with_deputy", name=Raw(deputy.full_name or "-"), phone=Raw(deputy.phone or "-")
+            "org.with_deputy", name=Raw(deputy.full_name or "-"), phone=phone(deputy.phone)
         )
         contact = Lines((contact, with_deputy), sep="")
     card = Msg(

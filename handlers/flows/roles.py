@@ -224,6 +224,8 @@ async def on_change(state: State, value: str, ctx: Context) -> Outcome:
     if isinstance(claimed, Msg):
         return Finish((SendText(claimed),))
     previous = person.role
+    # A primary contact's name and phone leave their enterprise with them.
+    await organisation.leave_contact_role(ctx.session, person)
     person.role = claimed.role
     person.town_id = claimed.town_id
     person.enterprise_id = claimed.enterprise_id

@@ -44,7 +44,7 @@ async def stats_command(ctx: Context, arg: str) -> CommandResult:
     if isinstance(day, validation.Invalid):
         return [SendText(refuse(day).problem)]
     town = own_town(ctx)
-    picture = await stats.picture(ctx.session, day, town)
+    picture = await stats.picture(ctx.session, day, town, zone=ctx.settings.timezone)
     return [say("stats.text", body=picture_message(picture, ctx.settings.gap_threshold))]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -51,7 +52,8 @@ def test_export_and_trend(shared_bot: BotProcess) -> None:
         lambda c: c.method == "sendDocument" and c.chat_id == telegram_id, timeout=60, after=mark
     )
     [(filename, data)] = sent.files.values()
-    assert filename.endswith(".xlsx")
+    # Named by the campaign's local date, not by UTC's (the day before until 08:00).
+    assert filename == f"outreach-{datetime.now(ZoneInfo('Asia/Shanghai')).date()}.xlsx"
     workbook = load_workbook(io.BytesIO(data), read_only=True)
     assert len(workbook.sheetnames) == len(SHEETS)
     mark = api.mark()
