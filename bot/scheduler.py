@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from bot import jobs
 from bot.app import App
 from bot.config import ConfigError
+from bot.messenger import Messenger
 from bot.sender import Sender
 from bot.telegram_http import HttpMessenger
 from models import broadcasts, leases
@@ -88,12 +89,17 @@ async def run_broadcast(broadcast_id: int) -> None:
 class Background:
     """The scheduler, the sender and the lease that makes them one of a kind."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, messenger: Messenger | None = None) -> None:
         self.app = app
         self.settings = app.settings
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         telegram = app.settings.telegram
-        self.messenger = HttpMessenger(telegram.api_base_url, app.settings.require_token())
+        # Without a token (the web channel alone) everyone is on the web: its messenger sends.
+        self._http: HttpMessenger | None = None
+        if messenger is None:
+            self._http = HttpMessenger(telegram.api_base_url, app.settings.require_token())
+            messenger = self._http
+        self.messenger: Messenger = messenger
         self.sender = Sender(
             app.sessions, self.messenger, app.catalogs, app.settings.broadcast, app.clock
         )
@@ -137,7 +143,8 @@ class Background:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         _service = None
-        await self.messenger.close()
+        if self._http is not None:
+            await self._http.close()
         async with self.app.sessions() as session, session.begin():
             await leases.release(session, LEASE, self.holder)
 
@@ -305,12 +312,14 @@ def _is_dead_here(holder: str) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def background(app: App) -> AsyncIterator[Background | None]:
+async def background(
+    app: App, messenger: Messenger | None = None
+) -> AsyncIterator[Background | None]:
     """Run the scheduler and the sender for the duration, where this process is meant to."""
     if not app.settings.scheduler.enabled:
         yield None
         return
-    service = Background(app)
+    service = Background(app, messenger)
     await service.start()
     try:
         yield service

@@ -130,6 +130,7 @@ async def on_city(state: State, text: str, ctx: Context) -> Outcome:
     person = await people.add(
         ctx.session,
         Person(
+            channel=ctx.event.channel,
             telegram_user_id=ctx.event.user_id,
             chat_id=ctx.event.chat_id,
             role=Role.WORKER,

@@ -63,6 +63,7 @@ ROLE_OF_KIND: dict[InviteKind, Role] = {
     InviteKind.STAFF: Role.STAFF,
     InviteKind.INSPECTION: Role.STAFF,
     InviteKind.TOWN_OFFICER: Role.TOWN_OFFICER,
+    InviteKind.ADMIN: Role.ADMIN,
 }
 ROLE_NAMES: dict[Role, str] = {
     Role.WORKER: N_("role.worker"),
@@ -159,7 +160,7 @@ async def person_title(session: AsyncSession, person: Person) -> Msg:
 async def invite_target(session: AsyncSession, invite: Invite) -> Target | None:
     """The role the invite gives, or None when its town or enterprise is gone or inactive."""
     role = ROLE_OF_KIND.get(invite.kind)
-    if role is Role.STAFF:
+    if role is Role.STAFF or role is Role.ADMIN:
         return Target(role, inspection=invite.kind is InviteKind.INSPECTION)
     if role is Role.TOWN_OFFICER and invite.town_id is not None:
         town = await organisation.get_town(session, invite.town_id)
@@ -357,6 +358,7 @@ async def _enrol(state: State, ctx: Context, *, number: str | None) -> Outcome:
     person = await people.add(
         ctx.session,
         Person(
+            channel=ctx.event.channel,
             telegram_user_id=ctx.event.user_id,
             chat_id=ctx.event.chat_id,
             role=claimed.role,

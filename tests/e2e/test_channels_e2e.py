@@ -1,0 +1,145 @@
+"""One scenario, three runtimes: the same conversations through aiogram, python-telegram-bot
+and the web channel's page, written once and driven by the same taps and words.
+
+A Telegram person is a FakeUser on the fake Bot API; a web person is a WebUser on the chat
+page's own HTTP API (tests/webclient.py). The web bot runs with no token at all, as on a
+fresh machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.botprocess import BotProcess, count_rows, label
+from tests.e2e.test_worker_e2e import enrol
+from tests.fakebotapi import FakeBotAPI
+from tests.webclient import WebUser
+
+pytestmark = pytest.mark.e2e
+
+CHANNEL_RUNTIMES = ["aiogram", "ptb", "web"]
+_ids = count(60_000)
+
+
+def make_bot(api: FakeBotAPI, home: Path, runtime: str) -> BotProcess:
+    """A bot of the runtime: the web one with no token, serving the web channel alone."""
+    if runtime == "web":
+        return BotProcess(api, home, "aiogram", telegram=False)
+    return BotProcess(api, home, runtime)
+
+
+@pytest.fixture(scope="session", params=CHANNEL_RUNTIMES)
+def channel_bot(
+    request: pytest.FixtureRequest, shared_api: FakeBotAPI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BotProcess]:
+    """One bot per runtime, shared by this module's scenarios."""
+    bot = make_bot(shared_api, tmp_path_factory.mktemp(f"channel-{request.param}"), request.param)
+    bot.start()
+    yield bot
+    assert bot.stop() == 0, bot.log()
+
+
+def person_of(bot: BotProcess) -> Callable[[], Any]:
+    """Makes new people of the bot's channel."""
+
+    def make() -> Any:
+        if not bot.telegram:
+            return WebUser(bot.web_url)
+        return bot.api.user(next(_ids), language_code="zh-hans")
+
+    return make
+
+
+def test_enrolment_and_check_in_by_tapping(channel_bot: BotProcess) -> None:
+    code = channel_bot.add_enterprise("城建六公司")
+    user = person_of(channel_bot)()
+    enrol(user, code)
+    user.press(label("plan.stay"))
+    user.wait_text("缺少")
+    user.press(label("ui.unchecked").format(label=label("need.heating")))
+    user.wait_reply()
+    assert label("ui.checked").format(label=label("need.heating")) in user.buttons()
+    user.press(label("ui.done"))
+    user.wait_text("还有什么想告诉我们")
+    user.send("宿舍 <没有> 暖气 & 热水")
+    summary = user.wait_text("请核对")
+    assert "备注：宿舍 <没有> 暖气 & 热水" in summary["text"], "shown as typed, safely"
+    user.press(label("ui.confirm"))
+    assert "取暖/御寒衣物" in user.wait_text("已保存")["text"]
+    user.command("status")
+    assert "留在本地过年" in user.wait_text("您的当前计划")["text"]
+    channel = "web" if not channel_bot.telegram else "telegram"
+    assert count_rows(channel_bot, "people", f"channel = '{channel}'") >= 1
+
+
+def test_a_request_with_a_photo_reaches_the_contact(channel_bot: BotProcess) -> None:
+    name = f"暖通公司{channel_bot.web_port}"
+    code = channel_bot.add_enterprise(name)
+    new_person = person_of(channel_bot)
+    contact = new_person()
+    contact.command("start", channel_bot.contact_invite(name))
+    contact.wait_text("关于您的个人信息")
+    contact.press(label("enrol.agree"))
+    contact.wait_text("真实姓名")
+    contact.send("赵经理")
+    contact.wait_text("11 位手机号码")
+    contact.send("13900001001")
+    contact.wait_text("赵经理，您已登记为")
+
+    worker = new_person()
+    enrol(worker, code)
+    worker.command("request")
+    worker.wait_text("您需要什么帮助")
+    worker.press(label("request.category.housing"))
+    worker.wait_text("请把情况写清楚")
+    worker.send("宿舍窗户坏了，很冷")
+    worker.wait_text("有照片可以发一张")
+    worker.send_photo()
+    worker.wait_text("请核对您的求助")
+    worker.press(label("ui.confirm"))
+    worker.wait_text("已提交，编号")
+    assert "宿舍窗户坏了" in contact.wait_text("新的求助")["text"]
+    prefix = "web:%" if not channel_bot.telegram else "%"
+    assert count_rows(channel_bot, "help_requests", f"photo_file_id LIKE '{prefix}'") >= 1
+
+
+@pytest.fixture(params=CHANNEL_RUNTIMES)
+def own_channel_bot(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BotProcess]:
+    """A bot of this test's own, on each runtime in turn (for restarts)."""
+    api = FakeBotAPI(token="123456789:TESTtokenTESTtokenTESTtokenTESTtoken1").start()
+    bot = make_bot(api, tmp_path / "bot", request.param)
+    yield bot
+    if bot.process is not None:
+        bot.kill()
+    api.stop()
+
+
+def test_a_restart_mid_conversation_goes_on_where_it_was(own_channel_bot: BotProcess) -> None:
+    bot = own_channel_bot
+    code = bot.add_enterprise("城建七公司")
+    bot.start()
+    user = person_of(bot)()
+    enrol(user, code)
+    user.press(label("plan.return"))
+    user.wait_text("您要回哪个省")
+    user.press("湖南")
+    user.wait_text("湖南 的哪个市或县")
+    bot.kill()  # SIGKILL: no goodbye
+
+    bot.start()
+    user.send("长沙市")
+    user.wait_text("哪天")
+    user.send("2/1")
+    user.wait_text("哪天回来")
+    user.press(label("checkin.return_not_known"))
+    user.wait_text("您怎么回去")
+    user.press(label("transport.train"))
+    assert "湖南 长沙市" in user.wait_text("请核对")["text"]
+    user.press(label("ui.confirm"))
+    user.wait_text("已保存")
+    assert count_rows(bot, "checkins", "destination_city = '长沙市'") == 1
