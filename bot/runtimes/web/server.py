@@ -349,9 +349,10 @@ class WebRuntime:
                     _, token = await store.add_session(session, chat_id, self.app.clock())
         if chat_id is None:
             raise Refusal(404, N_("web.link_invalid"))
-        response = web.HTTPSeeOther("/")
+        # The key leaves the address bar at once (and no Referer carries it: no-referrer).
+        response = web.Response(status=303, headers={"Location": "/"})
         self._set_cookie(response, token)
-        return response  # type: ignore[return-value]
+        return response
 
     # Reading ---------------------------------------------------------------------------
 
@@ -643,6 +644,14 @@ class WebRuntime:
     # Serving ------------------------------------------------------------------------------
 
     @asynccontextmanager
+    async def serving_listener(self) -> AsyncIterator[None]:
+        """Push what other instances write (PostgreSQL's NOTIFY) while in the block."""
+        async with store.listening(self.app.db, self.hub.changed) as listens:
+            if listens:
+                log.info("web channel: listening for other instances' messages")
+            yield
+
+    @asynccontextmanager
     async def serving(self) -> AsyncIterator[web.AppRunner]:
         """Listen on the configured address (and for other instances' changes) in the block."""
         runner = web.AppRunner(self.application(), access_log=None)
@@ -656,9 +665,7 @@ class WebRuntime:
             self.settings.base_url,
         )
         try:
-            async with store.listening(self.app.db, self.hub.changed) as listens:
-                if listens:
-                    log.info("web channel: listening for other instances' messages")
+            async with self.serving_listener():
                 yield runner
         finally:
             await self.hub.close()
