@@ -240,9 +240,7 @@ async def _run_both(app: App) -> None:
         await _run_telegram(app)
 
 
-async def _announce_web(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> None:
+async def _announce_web(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
     """Print where the page is, a worker link of a demo enterprise and a one-time admin link."""
     base = settings.web.base_url
     now = utc_now()

@@ -143,6 +143,10 @@ class Background:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         _service = None
+        await self.release()
+
+    async def release(self) -> None:
+        """Close the Bot API connections this service opened (none with the web's messenger)."""
         if self._http is not None:
             await self._http.close()
         async with self.app.sessions() as session, session.begin():

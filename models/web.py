@@ -131,9 +131,7 @@ async def open_chat(session: AsyncSession, now: datetime) -> tuple[WebSession, s
     return await add_session(session, chat.id, now)
 
 
-async def add_session(
-    session: AsyncSession, chat_id: int, now: datetime
-) -> tuple[WebSession, str]:
+async def add_session(session: AsyncSession, chat_id: int, now: datetime) -> tuple[WebSession, str]:
     """Another browser's hold on a chat; the session and the cookie's token."""
     token = new_secret()
     held = WebSession(token_hash=digest(token), chat_id=chat_id, csrf=new_secret(), created_at=now)

@@ -319,7 +319,7 @@ async def background(db: AsyncEngine, clock: Clock, **reporting: Any) -> AsyncIt
         if service.scheduler.running:
             service.scheduler.shutdown(wait=False)
             await asyncio.sleep(0.05)
-        await service.messenger.close()
+        await service.release()
         await app.close()
 
 
@@ -665,7 +665,7 @@ async def nomination_background(
         if service.scheduler.running:
             service.scheduler.shutdown(wait=False)
             await asyncio.sleep(0.05)
-        await service.messenger.close()
+        await service.release()
         await app.close()
 
 

@@ -131,9 +131,9 @@ class WebUser:
         """The page has no contact card: the number is typed."""
         return self.send(phone)
 
-    def upload(self, data: bytes, name: str = "photo.jpg", mime: str = "image/jpeg") -> tuple[
-        int, JSON
-    ]:
+    def upload(
+        self, data: bytes, name: str = "photo.jpg", mime: str = "image/jpeg"
+    ) -> tuple[int, JSON]:
         """Upload a picture as the page does (multipart); the status and the answer."""
         self.mark()
         boundary = uuid.uuid4().hex
@@ -144,7 +144,7 @@ class WebUser:
         ]
         parts.append(
             (
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; "
+                f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; '
                 f'filename="{name}"\r\nContent-Type: {mime}\r\n\r\n'
             ).encode()
             + data

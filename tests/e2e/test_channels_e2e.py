@@ -9,6 +9,7 @@ fresh machine.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+import re
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,31 @@ def test_a_restart_mid_conversation_goes_on_where_it_was(own_channel_bot: BotPro
     user.press(label("ui.confirm"))
     user.wait_text("已保存")
     assert count_rows(bot, "checkins", "destination_city = '长沙市'") == 1
+
+
+def test_with_no_token_the_run_prints_the_page_a_worker_link_and_an_admin_link(
+    tmp_path: Path,
+) -> None:
+    with FakeBotAPI(token="123456789:TESTtokenTESTtokenTESTtokenTESTtoken1") as api:
+        bot = BotProcess(api, tmp_path / "bot", telegram=False)
+        bot.start()
+        try:
+            out = bot.log()
+            assert f"web channel: {bot.web_url}" in out
+            assert "Telegram is off until a bot token is set" in out
+            worker = re.search(r"worker link: (\S+)/j/([A-Za-z0-9_-]+)", out)
+            admin = re.search(r"one-time admin link .*: (\S+)/j/([A-Za-z0-9_-]+)", out)
+            assert worker and admin, out
+            person = WebUser(bot.web_url, path=f"/j/{worker.group(2)}")
+            person.wait_text("示范企业")
+            staff = WebUser(bot.web_url, path=f"/j/{admin.group(2)}")
+            staff.wait_text("关于您的个人信息")
+            staff.press(label("enrol.agree"))
+            staff.wait_text("真实姓名")
+            staff.send("李主任")
+            staff.wait_text("李主任，您已登记为")
+            assert count_rows(bot, "people", "role = 'admin' AND channel = 'web'") == 1
+            again = WebUser(bot.web_url, path=f"/j/{admin.group(2)}")
+            assert "李主任，您已登记为" not in again.last_text(), "the admin link works once"
+        finally:
+            assert bot.stop() == 0, bot.log()

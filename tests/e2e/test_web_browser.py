@@ -25,7 +25,9 @@ DOCS = ROOT / "docs"
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed (apt install chromium)", allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium is not installed (apt install chromium)", allow_module_level=True
+    )
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import WSCloseCode
 from aiohttp import web as aioweb
 
 log = logging.getLogger(__name__)
@@ -103,5 +104,5 @@ class Hub:
             task.cancel()
         for held in list(self.pages.values()):
             for page in list(held):
-                await page.socket.close(code=aioweb.WSCloseCode.GOING_AWAY)
+                await page.socket.close(code=WSCloseCode.GOING_AWAY)
         self.pages.clear()

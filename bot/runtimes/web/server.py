@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 from bot.app import App
+from bot.config import ConfigError
 from bot.runtimes.common import health
 from bot.runtimes.web.guard import RateLimit, image_type
 from bot.runtimes.web.hub import Hub, Page
@@ -474,7 +475,7 @@ class WebRuntime:
         nonce = _nonce(body.get("nonce"))
         kind = body.get("kind")
         language = accept_language(request.headers.get("Accept-Language"))
-        origin = {
+        origin: dict[str, Any] = {
             "update_id": None,
             "user_id": held.chat_id,
             "chat_id": held.chat_id,
@@ -526,7 +527,9 @@ class WebRuntime:
             raise Refusal(415, N_("web.upload_wrong_type"))
         nonce = _nonce(_int(fields.get("nonce"), 0))
         caption = fields.get("caption")
-        caption_text = caption.decode("utf-8", "replace")[:1024] if isinstance(caption, bytes) else None
+        caption_text = (
+            caption.decode("utf-8", "replace")[:1024] if isinstance(caption, bytes) else None
+        )
         file_id = await self._claim(held.chat_id, nonce, None, photo=(mime, photo))
         event = Media(
             update_id=None,
@@ -550,7 +553,7 @@ class WebRuntime:
             part = await reader.next()
             if part is None:
                 return fields
-            if not hasattr(part, "read_chunk") or part.name is None:
+            if not isinstance(part, BodyPartReader) or part.name is None:
                 raise ValueError("nested multipart")
             data = bytearray()
             while chunk := await part.read_chunk(65536):
@@ -575,9 +578,13 @@ class WebRuntime:
             if photo is not None:
                 mime, data = photo
                 file_id = await store.add_file(session, chat_id, mime, "photo", data, now)
-                await store.append(session, chat_id, "", None, now, file_id=file_id, photo=True, mine=True)
+                await store.append(
+                    session, chat_id, "", None, now, file_id=file_id, photo=True, mine=True
+                )
             elif mine is not None:
-                await store.append(session, chat_id, escape(mine, quote=False), None, now, mine=True)
+                await store.append(
+                    session, chat_id, escape(mine, quote=False), None, now, mine=True
+                )
         if mine is not None or photo is not None:
             self.hub.changed(chat_id)
         return file_id
@@ -616,11 +623,23 @@ class WebRuntime:
         catalogs = self.app.catalogs
         markup = {
             "inline_keyboard": [
-                [{"text": catalogs.plain(language, N_("web.link_make")), "callback_data": LINK_NEW}],
-                [{"text": catalogs.plain(language, N_("web.link_stop")), "callback_data": LINK_REVOKE}],
+                [
+                    {
+                        "text": catalogs.plain(language, N_("web.link_make")),
+                        "callback_data": LINK_NEW,
+                    }
+                ],
+                [
+                    {
+                        "text": catalogs.plain(language, N_("web.link_stop")),
+                        "callback_data": LINK_REVOKE,
+                    }
+                ],
             ]
         }
-        await self.messenger.send_text(chat_id, catalogs.render(language, Msg("web.link_offer")), markup)
+        await self.messenger.send_text(
+            chat_id, catalogs.render(language, Msg("web.link_offer")), markup
+        )
 
     async def _link_button(self, held: Held, event: ButtonPress) -> list[dict[str, Any]]:
         language = await self._language_of(held.chat_id)
@@ -657,7 +676,14 @@ class WebRuntime:
         runner = web.AppRunner(self.application(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.listen_host, self.settings.listen_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            await runner.cleanup()
+            where = f"{self.settings.listen_host}:{self.settings.listen_port}"
+            raise ConfigError(
+                f"web.listen_port: cannot listen on {where} ({error.strerror})"
+            ) from None
         log.info(
             "web channel listening on %s:%s (public address %s)",
             self.settings.listen_host,
@@ -705,5 +731,3 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
 def new_nonce() -> int:
     """A nonce as the page makes them (for tests and benchmarks)."""
     return secrets.randbelow(NONCE_MAX) + 1
-
-

@@ -57,7 +57,9 @@ def upgrade() -> None:
         sa.Column("csrf", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["chat_id"], ["web_chats.id"], name=op.f("fk_web_sessions_chat_id_web_chats"),
+            ["chat_id"],
+            ["web_chats.id"],
+            name=op.f("fk_web_sessions_chat_id_web_chats"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_web_sessions")),
@@ -72,7 +74,9 @@ def upgrade() -> None:
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["chat_id"], ["web_chats.id"], name=op.f("fk_web_files_chat_id_web_chats"),
+            ["chat_id"],
+            ["web_chats.id"],
+            name=op.f("fk_web_files_chat_id_web_chats"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_web_files")),
@@ -90,11 +94,15 @@ def upgrade() -> None:
         sa.Column("photo", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("mine", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.ForeignKeyConstraint(
-            ["chat_id"], ["web_chats.id"], name=op.f("fk_web_messages_chat_id_web_chats"),
+            ["chat_id"],
+            ["web_chats.id"],
+            name=op.f("fk_web_messages_chat_id_web_chats"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["file_id"], ["web_files.id"], name=op.f("fk_web_messages_file_id_web_files"),
+            ["file_id"],
+            ["web_files.id"],
+            name=op.f("fk_web_messages_file_id_web_files"),
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("chat_id", "id", name=op.f("pk_web_messages")),
@@ -121,7 +129,9 @@ def downgrade() -> None:
         batch_op.create_primary_key("pk_conversations", ["chat_id", "user_id"])
         batch_op.drop_column("channel")
     # Web people keep their rows (counts refer to them), without an address on any channel.
-    op.execute("UPDATE people SET telegram_user_id = NULL, chat_id = NULL WHERE channel <> 'telegram'")
+    op.execute(
+        "UPDATE people SET telegram_user_id = NULL, chat_id = NULL WHERE channel <> 'telegram'"
+    )
     with op.batch_alter_table("people", schema=None) as batch_op:
         batch_op.drop_constraint("uq_people_channel_telegram_user_id", type_="unique")
         batch_op.create_unique_constraint("uq_people_telegram_user_id", ["telegram_user_id"])
