@@ -8,8 +8,8 @@ fresh machine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 import re
+from collections.abc import Callable, Iterator
 from itertools import count
 from pathlib import Path
 from typing import Any
