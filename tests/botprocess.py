@@ -66,6 +66,8 @@ class BotProcess:
     # The web channel's port; with telegram=False no token is given and it runs alone.
     web_port: int = field(default_factory=free_port)
     telegram: bool = True
+    # More keys of the [web] section, e.g. "rate_per_address = 100000".
+    web_config: str = ""
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -88,6 +90,7 @@ class BotProcess:
                     f"listen_port = {self.port}",
                     "[web]",
                     f"listen_port = {self.web_port}",
+                    self.web_config,
                     "[database]",
                     f'url = "{self.database_url}"',
                     "[campaign]",
