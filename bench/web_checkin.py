@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -136,7 +135,9 @@ async def measure_web(bot: BotProcess, codes: list[str], workers: int) -> float:
 
 async def measure_echo(workers: int) -> float:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bench.web_echo", str(port)])
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.web_echo", str(port)
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         async with client() as session:
@@ -151,7 +152,7 @@ async def measure_echo(workers: int) -> float:
             seconds = await run_all([echo_walk(session, base) for _ in range(workers)])
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        await asyncio.wait_for(process.wait(), timeout=30)
     return workers * STEPS_PER_WORKER / seconds
 
 
