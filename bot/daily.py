@@ -17,10 +17,10 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.messenger import MessengerError, RetryAfter
 from bot.render import LONGEST_REPLY_WAIT, send_long_text
+from handlers.access import town_of
 from handlers.actions import Msg
-from handlers.flows.stats import missing_message, picture_message
+from handlers.picture import missing_message, picture_message
 from models import people, privacy, stats
-from models.people import Role
 
 if TYPE_CHECKING:
     from bot.scheduler import Background
@@ -76,7 +76,7 @@ async def digest(background: Background, now: datetime) -> int:
         for reader in readers:
             if reader.chat_id is None:
                 continue
-            town = reader.town_id if reader.role is Role.TOWN_OFFICER else None
+            town = town_of(reader)
             key = (town, reader.language)
             if key not in texts:
                 picture = await stats.picture(session, day, town)

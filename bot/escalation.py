@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import Catalogs
 from bot.messenger import Markup, MessengerError, RetryAfter
 from bot.render import markup_json, split_text
+from handlers import helpdesk
 from handlers.actions import SendText
 from handlers.flow import FlowSettings
-from handlers.flows import requests as help_requests
 
 if TYPE_CHECKING:
     from bot.scheduler import Background
@@ -56,7 +56,7 @@ async def escalate(
 ) -> int:
     """Escalate what is due now and send the messages; how many messages went."""
     async with sessions() as session, session.begin():
-        messages = await help_requests.escalate_due(session, clock(), settings)
+        messages = await helpdesk.escalate_due(session, clock(), settings)
     return await deliver(messenger, catalogs, messages, sleep)
 
 

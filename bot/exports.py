@@ -27,11 +27,15 @@ from xlsxwriter import Workbook
 
 from bot.i18n import Catalogs
 from handlers.actions import N_, Msg, Raw
-from handlers.flows.broadcast import KIND_LABELS
-from handlers.flows.checkin import NEED_LABELS, PLAN_LABELS, TRANSPORT_LABELS
-from handlers.flows.requests import CATEGORY_LABELS
-from handlers.flows.requests import STATUS_LABELS as REQUEST_STATUS_LABELS
 from handlers.geography import PROVINCES
+from handlers.labels import (
+    CATEGORY_LABELS,
+    KIND_LABELS,
+    NEED_LABELS,
+    PLAN_LABELS,
+    REQUEST_STATUS_LABELS,
+    TRANSPORT_LABELS,
+)
 from handlers.phone import mask_phone
 from models import audit, exports, nominations, organisation, requests, stats
 from models.broadcasts import ContentKind, DeliveryStatus, message_parts

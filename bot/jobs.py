@@ -39,7 +39,7 @@ from bot import escalation
 from bot.config import Settings
 from bot.daily import schedule as schedule_district_jobs
 from handlers.actions import N_
-from handlers.flows.report import REMINDER_PREFIX, reminder_text
+from handlers.report_reminders import REMINDER_PREFIX, reminder_text
 from models import audit, broadcasts, nominations
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind, message_text
 from models.nominations import Gap

@@ -33,10 +33,9 @@ from bot.messenger import (
     Transient,
 )
 from bot.render import markup_json
+from handlers import content as letter
 from handlers.actions import N_, Msg
-from handlers.flows import letter
-from handlers.flows.broadcast import content_text
-from handlers.flows.events import notice, reminder, signup_markup
+from handlers.content import content_text, notice, reminder, signup_markup
 from models import broadcasts, events
 from models.broadcasts import (
     Broadcast,

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import charts, exports, poster
 from bot.cli import main as outreach
-from handlers.flows.stats import picture_message
 from handlers.phone import mask_phone
+from handlers.picture import picture_message
 from models import audit, nominations, organisation, reports, stats
 from models import exports as queries
 from models.audit import Action, AuditEntry

@@ -28,73 +28,18 @@ from datetime import date, timedelta
 from typing import Any
 
 from handlers import validation
-from handlers.actions import N_, Action, Button, Inline, Lines, Msg, Param, SendText, say
+from handlers.access import WORKERS
+from handlers.actions import N_, Action, Button, Inline, Msg, SendText, say
 from handlers.flow import Context, Finish, Flow, Goto, Outcome, Reject, State, Stay, Step, refuse
-from handlers.flows import requests as help_requests
 from handlers.geography import PROVINCES, province_keyboard, province_name
+from handlers.helpdesk import from_checkin
+from handlers.labels import NEED_LABELS, PLAN_LABELS, TICK, TRANSPORT_LABELS
+from handlers.plans import describe
 from models import checkins
 from models.checkins import CheckIn, Need, Plan, Transport
-from models.people import Role
 
-PLAN_LABELS: dict[Plan, str] = {
-    Plan.STAY: N_("plan.stay"),
-    Plan.RETURN: N_("plan.return"),
-    Plan.UNDECIDED: N_("plan.undecided"),
-}
-NEED_LABELS: dict[Need, str] = {
-    Need.HEATING: N_("need.heating"),
-    Need.FOOD: N_("need.food"),
-    Need.HOUSING: N_("need.housing"),
-    Need.TRANSPORT: N_("need.transport"),
-    Need.WAGES: N_("need.wages"),
-    Need.HEALTH: N_("need.health"),
-}
-TRANSPORT_LABELS: dict[Transport, str] = {
-    Transport.TRAIN: N_("transport.train"),
-    Transport.COACH: N_("transport.coach"),
-    Transport.PLANE: N_("transport.plane"),
-    Transport.CAR: N_("transport.car"),
-    Transport.OTHER: N_("transport.other"),
-}
-TICK = {True: N_("ui.checked"), False: N_("ui.unchecked")}
 # A departure more than this far ahead is a typing mistake, not a plan.
 FURTHEST_DEPARTURE = timedelta(days=180)
-
-
-def describe(checkin: CheckIn) -> Lines:
-    """A check-in as lines a worker (or their contact) reads: the one wording of a plan."""
-    lines: list[Param] = [Msg("checkin.line.plan", plan=Msg(PLAN_LABELS[checkin.plan]))]
-    if checkin.plan is Plan.STAY:
-        needs = [Msg(NEED_LABELS[Need(n)]) for n in checkin.needs]
-        lines.append(
-            Msg("checkin.line.needs", needs=Lines(tuple(needs), sep=Msg("ui.list_separator")))
-            if needs
-            else Msg("checkin.line.no_needs")
-        )
-        if checkin.note:
-            lines.append(Msg("checkin.line.note", note=checkin.note))
-    elif checkin.plan is Plan.RETURN:
-        lines.append(
-            Msg(
-                "checkin.line.destination",
-                province=province_name(checkin.destination_province),
-                city=checkin.destination_city or "",
-            )
-        )
-        if checkin.depart_date is not None:
-            lines.append(Msg("checkin.line.depart", date=checkin.depart_date))
-        lines.append(
-            Msg("checkin.line.return", date=checkin.return_date)
-            if checkin.return_date
-            else Msg("checkin.line.return_unknown")
-        )
-        if checkin.transport is not None:
-            lines.append(
-                Msg("checkin.line.transport", transport=Msg(TRANSPORT_LABELS[checkin.transport]))
-            )
-    elif checkin.ask_again_on is not None:
-        lines.append(Msg("checkin.line.ask_again", date=checkin.ask_again_on))
-    return Lines(tuple(lines))
 
 
 def draft(data: dict[str, Any], ctx: Context) -> CheckIn:
@@ -364,13 +309,13 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
         return Reject(Msg("error.stale_button"))
     checkin = await checkins.add(ctx.session, draft(state.data, ctx))
     # A need ticked here opens a request on its own, so that nothing said is left unheard.
-    opened = await help_requests.from_checkin(ctx, checkin)
+    opened = await from_checkin(ctx, checkin)
     return Finish((say("checkin.saved", details=describe(checkin)), *opened))
 
 
 CHECKIN = Flow(
     name="checkin",
-    roles=frozenset({Role.WORKER}),
+    roles=WORKERS,
     steps=(
         Step("plan", ask_plan, N_("hint.press_button"), on_button=on_plan,
              goes_to=("needs", "destination", "ask_again")),

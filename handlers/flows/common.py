@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from handlers.access import EVERYONE, WORKERS, role_title
 from handlers.actions import (
     N_,
     Action,
@@ -44,21 +45,15 @@ from handlers.flow import (
     Switch,
     global_data,
 )
-from handlers.flows import roles
-from handlers.flows.checkin import PLAN_LABELS, describe
 from handlers.geography import province_name
+from handlers.labels import LANGUAGE_NAMES, PLAN_LABELS
+from handlers.plans import describe
+from handlers.role_invites import start_with_invite
 from models import checkins, invites, organisation
 from models.invites import InviteKind
 from models.people import Role
 
-EVERYONE: frozenset[Role | None] = frozenset({None, *Role})
-ENROLLED: frozenset[Role | None] = frozenset(Role)
 INVITE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-LANGUAGE_NAMES: dict[str, str] = {
-    "zh_Hans": N_("language.zh_Hans"),
-    "zh_Hant": N_("language.zh_Hant"),
-    "en": N_("language.en"),
-}
 
 
 # /start ----------------------------------------------------------------------------------
@@ -78,7 +73,7 @@ async def start(ctx: Context, arg: str) -> CommandResult:
     if invite is None:
         return [say("start.unknown_code")]
     if invite.kind is not InviteKind.WORKER:
-        return await roles.start_with_invite(ctx, invite)
+        return await start_with_invite(ctx, invite)
     if not invite.usable(ctx.now):
         return [say("start.expired_code")]
     enterprise = (
@@ -136,7 +131,7 @@ async def on_move(state: State, value: str, ctx: Context) -> Outcome:
 
 MOVE = Flow(
     name="move",
-    roles=frozenset({Role.WORKER}),
+    roles=WORKERS,
     switches_to=("checkin",),
     steps=(Step("confirm_move", ask_move, N_("hint.press_button"), on_button=on_move, ends=True),),
 )
@@ -198,7 +193,7 @@ async def mydata(ctx: Context, arg: str) -> CommandResult:
             province=province_name(person.hukou_province),
             city=person.hukou_city or not_given,
             enterprise=Raw(enterprise.name) if enterprise else not_given,
-            role=roles.role_title(person.role, inspection=person.labour_inspection),
+            role=role_title(person.role, inspection=person.labour_inspection),
             language=Msg(LANGUAGE_NAMES.get(person.language, "language.zh_Hans")),
             consent=person.consent_at or not_given,
             checkins=Lines(tuple(lines)) if lines else Msg("mydata.no_checkins"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers import phone, validation
+from handlers.access import NEWCOMERS
 from handlers.actions import (
     N_,
     Action,
@@ -29,6 +30,7 @@ from handlers.actions import (
     say,
 )
 from handlers.consent import AGREE_OR_DECLINE, worker_notice
+from handlers.content import letter_for
 from handlers.events import ContactShared
 from handlers.flow import (
     Context,
@@ -42,7 +44,6 @@ from handlers.flow import (
     Switch,
     refuse,
 )
-from handlers.flows import letter
 from handlers.geography import PROVINCES, province_keyboard, province_name
 from models import invites, organisation, people
 from models.people import Person, Role
@@ -148,12 +149,12 @@ async def on_city(state: State, text: str, ctx: Context) -> Outcome:
     )
     ctx.person = person
     done = say("enrol.done", name=person.full_name or "", enterprise=Raw(enterprise.name))
-    return Switch("checkin", say=(done, *await letter.letter_for(ctx)))
+    return Switch("checkin", say=(done, *await letter_for(ctx)))
 
 
 ENROLMENT = Flow(
     name="enrolment",
-    roles=frozenset({None}),
+    roles=NEWCOMERS,
     switches_to=("checkin",),
     steps=(
         Step("consent", ask_consent, N_("hint.press_button"), on_button=on_consent,

@@ -1,7 +1,8 @@
 """Event notices: staff's /event, the sign-up button, and the reminder to those signed up.
 
-The audience steps are the broadcast's own (the same table rows, so one rule chooses an
-audience); they lead to `content`, which here is the notice's preview and confirmation.
+The audience steps are the broadcast's own (the same table rows, `AUDIENCE_STEPS` in
+handlers/broadcasting.py, so one rule chooses an audience); they lead to `content`, which
+here is the notice's preview and confirmation.
 Confirm stores the event, a broadcast of its notice now, and a reminder broadcast to those
 signed up, REMINDER_BEFORE the start.
 
@@ -31,7 +32,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers import validation
-from handlers.actions import N_, Action, AnswerButton, Button, Inline, Msg, Param, SendText, say
+from handlers.access import ATTENDEES, STAFF_ROLES, own_town
+from handlers.actions import N_, Action, AnswerButton, Button, Inline, Msg, SendText, say
+from handlers.broadcasting import (
+    AUDIENCE_STEPS,
+    FURTHEST_SCHEDULE,
+    audience_of,
+    audience_start,
+    audit_broadcast,
+    describe_audience,
+)
+from handlers.content import notice, signup_markup
 from handlers.flow import (
     CommandResult,
     CommandSpec,
@@ -45,21 +56,17 @@ from handlers.flow import (
     State,
     Step,
     Switch,
-    global_data,
     refuse,
 )
-from handlers.flows import broadcast
 from models import broadcasts, events
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
 from models.events import Event, SignUp
-from models.people import Role
 
 # Long enough to come back from work, short enough to be remembered.
 REMINDER_BEFORE = timedelta(hours=2)
 TITLE_LIMIT = 100
 PLACE_LIMIT = 300
 LARGEST_CAPACITY = 100_000
-ATTENDEES: frozenset[Role | None] = frozenset({Role.WORKER, Role.CONTACT})
 SIGNUP_ANSWERS: dict[SignUp, str] = {
     SignUp.DONE: N_("event.signed_up"),
     SignUp.ALREADY: N_("event.already_signed_up"),
@@ -69,32 +76,12 @@ SIGNUP_ANSWERS: dict[SignUp, str] = {
 }
 
 
-def notice(title: str, starts_at: datetime, place: str, capacity: int | None, taken: int) -> Msg:
-    """The event notice as recipients read it."""
-    seats: Param = (
-        Msg("event.seats", capacity=capacity, left=max(capacity - taken, 0))
-        if capacity is not None
-        else Msg("event.no_limit")
-    )
-    return Msg("event.notice", title=title, starts=starts_at, place=place, seats=seats)
-
-
-def reminder(event: Event) -> Msg:
-    """The reminder to those signed up."""
-    return Msg("event.reminder", title=event.title, starts=event.starts_at, place=event.place)
-
-
-def signup_markup(event_id: int) -> Inline:
-    """The sign-up button under the notice."""
-    return Inline.of([[Button(Msg("event.sign_up"), global_data("signup", event_id))]])
-
-
 async def event_command(ctx: Context, arg: str) -> CommandResult:
     """Start announcing an event (a town officer, to their own town)."""
-    started = await broadcast.broadcast_command(ctx, arg)
-    if isinstance(started, Switch):
-        return Switch("event", started.data)
-    return started
+    data = await audience_start(ctx)
+    if data is None:
+        return [say("broadcast.no_town")]
+    return Switch("event", data)
 
 
 async def ask_title(state: State, ctx: Context) -> list[Action]:
@@ -126,7 +113,7 @@ async def on_starts(state: State, text: str, ctx: Context) -> Outcome:
     starts = datetime.combine(*moment, ctx.settings.timezone)
     if starts <= ctx.now:
         return Reject(Msg("broadcast.moment_past", moment=starts))
-    if starts - ctx.now > broadcast.FURTHEST_SCHEDULE:
+    if starts - ctx.now > FURTHEST_SCHEDULE:
         return Reject(Msg("error.date.too_far", date=starts.date()))
     state.data["starts_at"] = starts.isoformat()
     return Goto("place")
@@ -182,14 +169,14 @@ def _notice_of(data: dict[str, Any]) -> Msg:
 
 async def ask_confirm(state: State, ctx: Context) -> list[Action]:
     """The notice as recipients will see it, then who gets it; only Confirm stores it."""
-    count = await broadcasts.count_audience(ctx.session, broadcast.audience_of(state.data))
+    count = await broadcasts.count_audience(ctx.session, audience_of(state.data))
     return [
         say("broadcast.preview_intro"),
         SendText(_notice_of(state.data), signup_markup(0)),
         SendText(
             Msg(
                 "event.summary",
-                audience=broadcast.describe_audience(state.data),
+                audience=describe_audience(state.data),
                 count=count,
             ),
             Inline.of([[Button(Msg("ui.confirm"), "ok")]]),
@@ -202,8 +189,8 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
     if value != "ok":
         return Reject(Msg("error.stale_button"))
     data = state.data
-    audience = broadcast.audience_of(data)
-    town = broadcast.own_town(ctx)
+    audience = audience_of(data)
+    town = own_town(ctx)
     if town is not None and audience.town_id != town:
         return Finish((say("error.not_allowed"),))
     person = ctx.person
@@ -239,7 +226,7 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
             **common,
         ),
     )
-    await broadcast.audit_broadcast(ctx, announcement)
+    await audit_broadcast(ctx, announcement)
     remind_at = starts - REMINDER_BEFORE
     if remind_at > ctx.now:
         signed = Audience(role=audience.role, signed_up_for=event.id)
@@ -265,27 +252,22 @@ async def on_sign_up(ctx: Context, args: str) -> list[Action]:
     return [AnswerButton(Msg(SIGNUP_ANSWERS[result]), alert=result is not SignUp.DONE)]
 
 
-def _steps() -> tuple[Step, ...]:
-    audience_steps = tuple(
-        step
-        for step in broadcast.BROADCAST.steps
-        if step.name in ("audience", "town", "enterprise", "plan", "language")
-    )
-    return (
+EVENT = Flow(
+    name="event",
+    roles=STAFF_ROLES,
+    steps=(
         Step("title", ask_title, N_("event.hint_title"), on_text=on_title, goes_to=("starts",)),
         Step("starts", ask_starts, N_("broadcast.hint_moment"), on_text=on_starts,
              goes_to=("place",)),
         Step("place", ask_place, N_("event.hint_place"), on_text=on_place, goes_to=("capacity",)),
         Step("capacity", ask_capacity, N_("event.hint_capacity"), on_text=on_capacity,
              on_button=on_no_limit, goes_to=("audience",)),
-        *audience_steps,
+        *AUDIENCE_STEPS,
         Step("content", ask_confirm, N_("hint.press_button"), on_button=on_confirm, ends=True),
-    )  # fmt: skip
-
-
-EVENT = Flow(name="event", roles=broadcast.STAFF_ROLES, steps=_steps())
+    ),
+)  # fmt: skip
 
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("event", N_("command.event"), event_command, broadcast.STAFF_ROLES),
+    CommandSpec("event", N_("command.event"), event_command, STAFF_ROLES),
 )
 BUTTONS: tuple[GlobalButton, ...] = (GlobalButton("signup", on_sign_up, ATTENDEES),)

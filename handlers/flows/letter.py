@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from handlers import validation
+from handlers.access import DISTRICT_STAFF, ENROLLED, STAFF_ROLES, own_town
 from handlers.actions import (
     N_,
     Action,
@@ -34,6 +33,8 @@ from handlers.actions import (
     SendText,
     say,
 )
+from handlers.broadcasting import audit_broadcast
+from handlers.content import read_markup
 from handlers.events import ButtonPress
 from handlers.flow import (
     CommandResult,
@@ -51,36 +52,13 @@ from handlers.flow import (
     global_data,
     refuse,
 )
-from handlers.flows.broadcast import audit_broadcast
-from handlers.flows.common import LANGUAGE_NAMES
+from handlers.labels import LANGUAGE_NAMES
+from handlers.picture import percent
 from models import broadcasts
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
-from models.people import Role
 
-STAFF: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN, Role.TOWN_OFFICER})
-DISTRICT_STAFF: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN})
-READERS: frozenset[Role | None] = frozenset(Role)
 LETTER_LIMIT = 4096
 SHARES_SHOWN = 10
-
-
-async def letter_body(session: AsyncSession, language: str) -> Msg | Raw:
-    """The letter as readers of this language get it: staff's replacement, else the catalog's."""
-    replaced = await broadcasts.letter_text(session, language)
-    return Raw(replaced) if replaced is not None else Msg("letter.body")
-
-
-def read_markup(broadcast_id: int, *, done: bool = False) -> Inline:
-    """The button under every copy of the letter."""
-    label = Msg("letter.read_done") if done else Msg("letter.read_button")
-    return Inline.of([[Button(label, global_data("read", broadcast_id))]])
-
-
-async def letter_for(ctx: Context) -> list[Action]:
-    """The letter, with its button, to the current chat (a new worker gets it at enrolment)."""
-    campaign = await broadcasts.letter_broadcast(ctx.session)
-    body = await letter_body(ctx.session, ctx.language)
-    return [SendText(body, read_markup(campaign.id if campaign else 0))]
 
 
 async def on_read(ctx: Context, args: str) -> list[Action]:
@@ -97,11 +75,6 @@ async def on_read(ctx: Context, args: str) -> list[Action]:
 
 
 # /letter for staff --------------------------------------------------------------------------
-
-
-def percent(part: int, whole: int) -> int:
-    """`part` as a whole-number percentage of `whole` (0 of nobody)."""
-    return round(100 * part / whole) if whole else 0
 
 
 def _share_lines(shares: Sequence[broadcasts.ReadShare]) -> Lines:
@@ -122,7 +95,7 @@ def _share_lines(shares: Sequence[broadcasts.ReadShare]) -> Lines:
 async def letter_command(ctx: Context, arg: str) -> CommandResult:
     """Who has read the letter, by town and enterprise; replace it or send it again."""
     person = ctx.person
-    town = person.town_id if person is not None and person.role is Role.TOWN_OFFICER else None
+    town = own_town(ctx)
     towns = await broadcasts.read_shares(ctx.session, by_enterprise=False, town_id=town)
     enterprises = await broadcasts.read_shares(ctx.session, by_enterprise=True, town_id=town)
     workers = sum(s.workers for s in towns)
@@ -238,10 +211,12 @@ LETTER = Flow(
 )  # fmt: skip
 
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("letter", N_("command.letter"), letter_command, STAFF, keeps_conversation=True),
+    CommandSpec(
+        "letter", N_("command.letter"), letter_command, STAFF_ROLES, keeps_conversation=True
+    ),
     CommandSpec("replaceletter", N_("command.replaceletter"), replace_command, DISTRICT_STAFF),
 )
 BUTTONS: tuple[GlobalButton, ...] = (
-    GlobalButton("read", on_read, READERS),
+    GlobalButton("read", on_read, ENROLLED),
     GlobalButton("letter", on_letter_button, DISTRICT_STAFF),
 )

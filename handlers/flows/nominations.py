@@ -53,6 +53,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import validation
+from handlers.access import CONTACTS, DISTRICT_STAFF
 from handlers.actions import (
     N_,
     Action,
@@ -82,7 +83,7 @@ from handlers.flow import (
     Switch,
     refuse,
 )
-from handlers.flows.checkin import TICK
+from handlers.labels import TICK
 from models import nominations, organisation, people, requests
 from models.nominations import (
     Measure,
@@ -95,9 +96,6 @@ from models.people import Role
 
 log = logging.getLogger(__name__)
 
-CONTACTS: frozenset[Role | None] = frozenset({Role.CONTACT})
-# The labour inspection brigade screens the candidates: district staff.
-REVIEWERS: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN})
 PHOTOS_PER_MEASURE = 5
 MEASURE_MIN = 5
 SUMMARY_MIN = 10
@@ -824,7 +822,8 @@ async def on_review(state: State, text: str, ctx: Context) -> Outcome:
 
 REVIEW = Flow(
     name="nominations",
-    roles=REVIEWERS,
+    # The labour inspection brigade screens the candidates: district staff.
+    roles=DISTRICT_STAFF,
     steps=(
         Step("candidates", ask_candidates, N_("hint.press_button"), on_button=on_candidates,
              goes_to=("candidate",)),
@@ -842,5 +841,5 @@ REVIEW = Flow(
 FLOWS: tuple[Flow, ...] = (NOMINATE, REVIEW)
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("nominate", N_("command.nominate"), nominate_command, CONTACTS),
-    CommandSpec("nominations", N_("command.nominations"), nominations_command, REVIEWERS),
+    CommandSpec("nominations", N_("command.nominations"), nominations_command, DISTRICT_STAFF),
 )

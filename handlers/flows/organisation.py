@@ -60,6 +60,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import validation
+from handlers.access import ADMINS, DISTRICT_STAFF, STAFF_ROLES, own_town
 from handlers.actions import N_, Action, Button, Inline, Label, Lines, Msg, Raw, SendText, say
 from handlers.flow import (
     CommandResult,
@@ -76,14 +77,12 @@ from handlers.flow import (
     Switch,
     refuse,
 )
-from handlers.flows.roles import issue_invite, relieve
+from handlers.role_invites import issue_invite, relieve
 from models import invites, organisation, people
 from models.invites import InviteKind
 from models.organisation import ENTERPRISE_NAME_LENGTH, TOWN_NAME_LENGTH, Enterprise, Town
 from models.people import Person, Role
 
-MANAGERS: frozenset[Role | None] = frozenset({Role.STAFF, Role.ADMIN, Role.TOWN_OFFICER})
-TOWN_MANAGERS = frozenset({Role.STAFF, Role.ADMIN})
 PAGE_SIZE = 8
 NOT_ALLOWED = Msg("error.not_allowed")
 STALE = Msg("error.stale_button")
@@ -98,15 +97,7 @@ def _role(ctx: Context) -> Role | None:
 
 def manages_towns(ctx: Context) -> bool:
     """Staff and administrators manage towns; town officers only look at their own."""
-    return _role(ctx) in TOWN_MANAGERS
-
-
-def own_town(ctx: Context) -> int | None:
-    """The town a town officer is bound to (None for staff, who see every town)."""
-    person = ctx.person
-    if person is not None and person.role is Role.TOWN_OFFICER:
-        return person.town_id
-    return None
+    return _role(ctx) in DISTRICT_STAFF
 
 
 def may_see_town(ctx: Context, town_id: int) -> bool:
@@ -134,7 +125,7 @@ async def load_enterprise(ctx: Context, enterprise_id: Any) -> tuple[Enterprise,
     if enterprise is None:
         return STALE
     town = await organisation.get_town(ctx.session, enterprise.town_id)
-    if town is None or _role(ctx) not in MANAGERS or not may_see_town(ctx, town.id):
+    if town is None or _role(ctx) not in STAFF_ROLES or not may_see_town(ctx, town.id):
         return NOT_ALLOWED
     return enterprise, town
 
@@ -225,7 +216,7 @@ async def typed_town(ctx: Context, text: str) -> Town | Reject:
 
 async def towns_command(ctx: Context, arg: str) -> CommandResult:
     """Staff see every town; a town officer goes straight to their own."""
-    if _role(ctx) not in MANAGERS:
+    if _role(ctx) not in STAFF_ROLES:
         return [say("error.not_allowed")]
     if manages_towns(ctx):
         return Switch("towns")
@@ -294,7 +285,7 @@ async def on_town_name(state: State, text: str, ctx: Context) -> Outcome:
 
 TOWNS = Flow(
     name="towns",
-    roles=frozenset(TOWN_MANAGERS),
+    roles=DISTRICT_STAFF,
     switches_to=("town",),
     steps=(
         Step("town_list", ask_town_list, N_("org.hint_list"), on_button=on_town_list,
@@ -402,7 +393,7 @@ async def on_town_deactivate(state: State, value: str, ctx: Context) -> Outcome:
 
 TOWN = Flow(
     name="town",
-    roles=MANAGERS,
+    roles=STAFF_ROLES,
     switches_to=("town", "towns", "enterprises"),
     steps=(
         Step("town", ask_town, N_("hint.press_button"), on_button=on_town,
@@ -420,7 +411,7 @@ TOWN = Flow(
 
 async def enterprises_command(ctx: Context, arg: str) -> CommandResult:
     """The enterprises this person may manage; `/enterprises NAME` searches at once."""
-    if _role(ctx) not in MANAGERS:
+    if _role(ctx) not in STAFF_ROLES:
         return [say("error.not_allowed")]
     data: dict[str, Any] = {}
     if not manages_towns(ctx):
@@ -468,7 +459,7 @@ async def ask_enterprise_list(state: State, ctx: Context) -> list[Action]:
 
 async def on_enterprise_list(state: State, value: str, ctx: Context) -> Outcome:
     """Open an enterprise, turn the page, clear the search, or add one."""
-    if _role(ctx) not in MANAGERS:
+    if _role(ctx) not in STAFF_ROLES:
         return Reject(NOT_ALLOWED)
     if value == "add":
         return Goto("enterprise_add")
@@ -496,7 +487,7 @@ def _card_data(state: State, enterprise_id: int) -> dict[str, Any]:
 
 async def on_enterprise_search(state: State, text: str, ctx: Context) -> Outcome:
     """Typed text: the enterprise with that name, or those whose names contain it."""
-    if _role(ctx) not in MANAGERS:
+    if _role(ctx) not in STAFF_ROLES:
         return Reject(NOT_ALLOWED)
     query = typed_name(text)
     if not query:
@@ -528,7 +519,7 @@ async def ask_enterprise_name(state: State, ctx: Context) -> list[Action]:
 
 async def on_enterprise_name(state: State, text: str, ctx: Context) -> Outcome:
     """Keep a free name; add the enterprise at once when its town is known."""
-    if _role(ctx) not in MANAGERS:
+    if _role(ctx) not in STAFF_ROLES:
         return Reject(NOT_ALLOWED)
     name = validation.parse_org_name(text, max_len=ENTERPRISE_NAME_LENGTH)
     if isinstance(name, validation.Invalid):
@@ -585,7 +576,7 @@ async def on_enterprise_town_typed(state: State, text: str, ctx: Context) -> Out
 
 ENTERPRISES = Flow(
     name="enterprises",
-    roles=MANAGERS,
+    roles=STAFF_ROLES,
     switches_to=("enterprise",),
     steps=(
         Step("enterprise_list", ask_enterprise_list, N_("org.hint_list"),
@@ -795,7 +786,7 @@ async def on_enterprise_deactivate(state: State, value: str, ctx: Context) -> Ou
 
 ENTERPRISE = Flow(
     name="enterprise",
-    roles=MANAGERS,
+    roles=STAFF_ROLES,
     switches_to=("enterprise", "enterprises"),
     steps=(
         Step("enterprise", ask_enterprise, N_("hint.press_button"), on_button=on_enterprise,
@@ -817,7 +808,7 @@ ENTERPRISE = Flow(
 async def invite_command(ctx: Context, arg: str) -> CommandResult:
     """Administrators choose whom to invite; staff and town officers invite a contact."""
     role = _role(ctx)
-    if role not in MANAGERS:
+    if role not in STAFF_ROLES:
         return [say("error.not_allowed")]
     if role is Role.ADMIN:
         return Switch("invite")
@@ -845,7 +836,7 @@ async def on_invite_kind(state: State, value: str, ctx: Context) -> Outcome:
     """Make a staff invite at once, or ask for the town or the enterprise."""
     role = _role(ctx)
     if value == "contact":
-        if role not in MANAGERS:
+        if role not in STAFF_ROLES:
             return Reject(NOT_ALLOWED)
         return Switch("enterprises", say=(say("invite.pick_enterprise"),))
     if value not in ("staff", "inspection", "town_officer"):
@@ -891,7 +882,7 @@ async def on_invite_town_typed(state: State, text: str, ctx: Context) -> Outcome
 
 INVITE = Flow(
     name="invite",
-    roles=frozenset({Role.ADMIN}),
+    roles=ADMINS,
     switches_to=("enterprises",),
     steps=(
         Step("invite_kind", ask_invite_kind, N_("hint.press_button"), on_button=on_invite_kind,
@@ -904,7 +895,7 @@ INVITE = Flow(
 
 FLOWS: tuple[Flow, ...] = (TOWNS, TOWN, ENTERPRISES, ENTERPRISE, INVITE)
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("towns", N_("command.towns"), towns_command, MANAGERS),
-    CommandSpec("enterprises", N_("command.enterprises"), enterprises_command, MANAGERS),
-    CommandSpec("invite", N_("command.invite"), invite_command, MANAGERS),
+    CommandSpec("towns", N_("command.towns"), towns_command, STAFF_ROLES),
+    CommandSpec("enterprises", N_("command.enterprises"), enterprises_command, STAFF_ROLES),
+    CommandSpec("invite", N_("command.invite"), invite_command, STAFF_ROLES),
 )

@@ -25,6 +25,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from handlers.access import ADMINS, ENROLLED, person_title
 from handlers.actions import N_, Action, Button, Inline, Lines, Msg, Raw, SendText, say
 from handlers.consent import AGREE_OR_DECLINE, worker_notice
 from handlers.flow import (
@@ -40,12 +41,9 @@ from handlers.flow import (
     Step,
     Switch,
 )
-from handlers.flows.roles import person_title
 from models import audit, organisation, people, privacy
 from models.people import Role
 
-ENROLLED: frozenset[Role | None] = frozenset(Role)
-ADMINS: frozenset[Role | None] = frozenset({Role.ADMIN})
 AUDIT_SHOWN = 20
 ACTION_LABELS: dict[audit.Action, str] = {
     audit.Action.EXPORT: N_("audit.action.export"),

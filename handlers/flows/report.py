@@ -33,6 +33,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from handlers import validation
+from handlers.access import CONTACTS
 from handlers.actions import (
     N_,
     Action,
@@ -64,7 +65,7 @@ from handlers.flow import (
     global_data,
     refuse,
 )
-from handlers.flows.checkin import PLAN_LABELS
+from handlers.labels import PLAN_LABELS
 from models import audit, broadcasts, organisation, reports
 from models.broadcasts import (
     Audience,
@@ -77,7 +78,6 @@ from models.organisation import Enterprise
 from models.people import Role
 from models.reports import Figures, Report, WorkerPlan
 
-CONTACTS: frozenset[Role | None] = frozenset({Role.CONTACT})
 # The figures in the order they are asked; each is checked against those before it.
 FIELDS = ("total", "staying", "gone_home", "on_duty", "new_arrivals")
 NEXT_STEP = {
@@ -96,11 +96,6 @@ QUESTIONS = {
 }
 HISTORY_DAYS = 7
 ROSTER_SHOWN = 50
-# Contacts' reminders to report (scheduled, or staff's remind-all in /missing); every key
-# starts with REMINDER_PREFIX.
-REMINDER_PREFIX = "report.remind."
-REMINDER_BEFORE = N_("report.remind.before")
-REMINDER_OVERDUE = N_("report.remind.overdue")
 # The check-in reminder a contact sends their workers from /roster (at most once a day).
 NUDGE_KEY = N_("checkin.remind.contact")
 
@@ -120,12 +115,6 @@ async def own_enterprise(ctx: Context) -> Enterprise | None:
 def deadline_text(ctx: Context) -> str:
     """The daily deadline as people read a time of day."""
     return f"{ctx.settings.report_deadline:%H:%M}"
-
-
-def reminder_text(local_time: time, deadline: time) -> str:
-    """A report reminder as a broadcast stores it: due by the deadline, or overdue after it."""
-    key = REMINDER_OVERDUE if local_time >= deadline else REMINDER_BEFORE
-    return message_text(key, deadline=f"{deadline:%H:%M}")
 
 
 def is_late(day: date, ctx: Context) -> bool:

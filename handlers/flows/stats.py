@@ -7,137 +7,31 @@ by the bot layer (SendMade), which also writes the export to the audit log.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 
 from handlers import validation
+from handlers.access import STAFF_ROLES, own_town
 from handlers.actions import (
     N_,
     Action,
     AnswerButton,
     Button,
     Inline,
-    Lines,
     Msg,
-    Param,
     SendMade,
     SendText,
     say,
 )
+from handlers.broadcasting import audit_broadcast
 from handlers.flow import CommandResult, CommandSpec, Context, GlobalButton, global_data, refuse
-from handlers.flows.broadcast import STAFF_ROLES, audit_broadcast, own_town
-from handlers.flows.checkin import PLAN_LABELS
-from handlers.flows.letter import percent
-from handlers.flows.report import REMINDER_PREFIX, reminder_text
-from handlers.phone import mask_phone
+from handlers.picture import missing_message, picture_message
+from handlers.report_reminders import REMINDER_PREFIX, reminder_text
 from models import broadcasts, stats
 from models.broadcasts import Audience, Broadcast, BroadcastStatus, ContentKind
-from models.checkins import Plan
 from models.people import Role
 
-GAPS_SHOWN = 10
 REMIND_AGAIN_AFTER = timedelta(minutes=30)
-# The totals of stats.Totals that /stats shows, each with its change since the day before.
-FIGURES = ("total", "staying", "gone_home", "undecided", "on_duty", "new_arrivals")
-MISSING_SHOWN = 30
-NO_CHECKIN = N_("stats.no_checkin")
-
-
-def _change(now: int, before: int) -> Msg:
-    if now > before:
-        return Msg("stats.up", count=now - before)
-    if now < before:
-        return Msg("stats.down", count=before - now)
-    return Msg("stats.same")
-
-
-def _signed(now: int, before: int) -> str:
-    """The change since the day before as a signed number, for the compact town lines."""
-    return f"{now - before:+d}" if now != before else "±0"
-
-
-def _figures(
-    now: stats.Totals, before: stats.Totals, change: Callable[[int, int], Param]
-) -> dict[str, Param]:
-    """Each total (`total`, `staying`...) and its change since the day before (`total_change`...),
-    as the messages name them."""
-    found: dict[str, Param] = {}
-    for name in FIGURES:
-        value: int = getattr(now, name)
-        found[name] = value
-        found[f"{name}_change"] = change(value, getattr(before, name))
-    return found
-
-
-def _line(line: stats.Line) -> Msg:
-    return Msg(
-        "stats.town_line",
-        town=line.name,
-        on_time=line.on_time,
-        late=line.late,
-        missing=line.missing,
-        **_figures(line.totals, line.before, _signed),
-    )
-
-
-def picture_message(picture: stats.Picture, threshold: int) -> Msg:
-    """The day's picture in words (also the digest's body)."""
-    district = picture.district
-    plans: list[Param] = [
-        Msg("stats.plan_line", plan=Msg(PLAN_LABELS[plan]), count=picture.plans.get(plan, 0))
-        for plan in Plan
-    ]
-    plans.append(Msg("stats.plan_line", plan=Msg(NO_CHECKIN), count=picture.plans.get(None, 0)))
-    compared = [g for g in picture.gaps if g.reported is not None]
-    wide = [g for g in compared if g.size >= threshold]
-    return Msg(
-        "stats.picture",
-        day=picture.day,
-        enterprises=district.enterprises,
-        on_time=district.on_time,
-        late=district.late,
-        missing=district.missing,
-        **_figures(district.totals, picture.previous, _change),
-        towns=Lines(tuple(_line(line) for line in picture.towns)) if picture.towns else "—",
-        workers=picture.workers,
-        plans=Lines(tuple(plans)),
-        read=Msg(
-            "stats.read_share",
-            read=picture.letter_read,
-            percent=percent(picture.letter_read, picture.workers),
-        ),
-        gaps=_gaps(wide, len(compared) - len(wide), threshold),
-        threshold=threshold,
-        models=Lines(tuple(picture.models), sep=Msg("ui.list_separator"))
-        if picture.models
-        else Msg("stats.no_models"),
-    )
-
-
-def _gaps(wide: list[stats.Gap], within: int, threshold: int) -> Param:
-    """The widest gaps first; how many more are listed in the export, and how many agree."""
-    lines: list[Param] = [_gap(g) for g in wide[:GAPS_SHOWN]]
-    if not wide:
-        lines.append(Msg("stats.no_gaps"))
-    if len(wide) > GAPS_SHOWN:
-        lines.append(Msg("stats.gaps_more", count=len(wide) - GAPS_SHOWN))
-    if within:
-        lines.append(Msg("stats.gaps_within", count=within, threshold=threshold))
-    return Lines(tuple(lines))
-
-
-def _gap(gap: stats.Gap) -> Msg:
-    reported = gap.reported or stats.Totals()
-    return Msg(
-        "stats.gap_line",
-        enterprise=gap.enterprise.name,
-        reported_staying=reported.staying,
-        said_staying=gap.said.get(Plan.STAY, 0),
-        reported_gone=reported.gone_home,
-        said_gone=gap.said.get(Plan.RETURN, 0),
-        not_answered=gap.said.get(None, 0),
-    )
 
 
 def _day(ctx: Context, arg: str) -> date | validation.Invalid:
@@ -152,30 +46,6 @@ async def stats_command(ctx: Context, arg: str) -> CommandResult:
     town = own_town(ctx)
     picture = await stats.picture(ctx.session, day, town)
     return [say("stats.text", body=picture_message(picture, ctx.settings.gap_threshold))]
-
-
-def missing_message(missing: list[stats.Active], day: date, admin: bool) -> Msg:
-    """Enterprises without the day's report, with their contact."""
-    if not missing:
-        return Msg("missing.none", day=day)
-    lines = tuple(
-        Msg(
-            "missing.line",
-            enterprise=e.name,
-            town=e.town,
-            contact=e.contact_name or Msg("missing.no_contact"),
-            phone=(e.contact_phone if admin else mask_phone(e.contact_phone)) or "—",
-        )
-        for e in missing[:MISSING_SHOWN]
-    )
-    more = len(missing) - MISSING_SHOWN
-    return Msg(
-        "missing.list",
-        day=day,
-        count=len(missing),
-        lines=Lines(lines),
-        more=Msg("missing.more", count=more) if more > 0 else "",
-    )
 
 
 async def missing_command(ctx: Context, arg: str) -> CommandResult:
