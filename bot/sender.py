@@ -325,7 +325,12 @@ class Sender:
                 log.exception("could not report broadcast progress")
 
     async def report(self) -> None:
-        """Update each unfinished run's progress message; close the runs with nothing pending."""
+        """Update each unfinished run's progress message; close the runs with nothing pending.
+
+        The messages go out after the transaction: a messenger may write to the database
+        itself (the web channel's does), and SQLite has one connection.
+        """
+        due: list[tuple[int, int, int | None, str, str | None]] = []
         async with self.sessions() as session, session.begin():
             for run in await broadcasts.unfinished_runs(session):
                 figures = await broadcasts.run_figures(session, run.id)
@@ -341,23 +346,30 @@ class Sender:
                 text = self.catalogs.render(
                     language, progress_message(run.total, figures, finished)
                 )
-                chat = broadcast.notify_chat_id
-                try:
-                    if run.progress_message_id is None:
-                        message_id = await self.messenger.send_text(chat, text)
-                        await broadcasts.set_progress_message(session, run.id, message_id)
-                    else:
-                        await self.messenger.edit_text(chat, run.progress_message_id, text)
-                    if finished:
-                        await self.messenger.send_text(
-                            chat,
-                            self.catalogs.render(language, final_message(broadcast.id, figures)),
-                        )
-                except RetryAfter as wait:
-                    # Telegram's limits are per bot: the broadcast waits too.
-                    self._pause(wait.seconds)
-                except MessengerError as error:
-                    log.info("progress of run %s not shown: %s", run.id, type(error).__name__)
+                final = (
+                    self.catalogs.render(language, final_message(broadcast.id, figures))
+                    if finished
+                    else None
+                )
+                due.append((run.id, broadcast.notify_chat_id, run.progress_message_id, text, final))
+        shown: dict[int, int] = {}
+        for run_id, chat, progress_id, text, final in due:
+            try:
+                if progress_id is None:
+                    shown[run_id] = await self.messenger.send_text(chat, text)
+                else:
+                    await self.messenger.edit_text(chat, progress_id, text)
+                if final is not None:
+                    await self.messenger.send_text(chat, final)
+            except RetryAfter as wait:
+                # Telegram's limits are per bot: the broadcast waits too.
+                self._pause(wait.seconds)
+            except MessengerError as error:
+                log.info("progress of run %s not shown: %s", run_id, type(error).__name__)
+        if shown:
+            async with self.sessions() as session, session.begin():
+                for run_id, message_id in shown.items():
+                    await broadcasts.set_progress_message(session, run_id, message_id)
 
     # Content -------------------------------------------------------------------------------
 

@@ -172,3 +172,47 @@ def test_with_no_token_the_run_prints_the_page_a_worker_link_and_an_admin_link(
             assert "李主任，您已登记为" not in again.last_text(), "the admin link works once"
         finally:
             assert bot.stop() == 0, bot.log()
+
+
+def test_a_broadcast_sent_while_the_page_was_closed_waits_for_the_worker(
+    tmp_path: Path,
+) -> None:
+    with FakeBotAPI(token="123456789:TESTtokenTESTtokenTESTtokenTESTtoken1") as api:
+        bot = BotProcess(
+            api,
+            tmp_path / "bot",
+            telegram=False,
+            extra_config="[broadcast]\nrate_per_second = 200\nprogress_seconds = 0.5",
+        )
+        bot.start()
+        try:
+            admin = re.search(r"one-time admin link .*/j/([A-Za-z0-9_-]+)", bot.log())
+            worker_link = re.search(r"worker link: \S+/j/([A-Za-z0-9_-]+)", bot.log())
+            assert admin and worker_link
+            worker = WebUser(bot.web_url)
+            enrol(worker, worker_link.group(1))
+            worker.command("cancel")
+            closed_at = worker.last_seq  # the worker closes the page here
+
+            staff = WebUser(bot.web_url, path=f"/j/{admin.group(1)}")
+            staff.press(label("enrol.agree"))
+            staff.wait_text("真实姓名")
+            staff.send("李主任")
+            staff.wait_text("李主任，您已登记为")
+            staff.command("broadcast")
+            staff.wait_text("发给谁")
+            staff.press(label("broadcast.audience.workers"))
+            staff.wait_text("1")
+            staff.send("春节期间食堂照常开放 <每天 6:00-20:00>")
+            staff.wait_text("什么时候发送")
+            staff.press(label("broadcast.send_now"))
+            staff.wait_text("请核对")
+            staff.press(label("ui.confirm"))
+            staff.wait_text("发送报告", timeout=30)
+            assert count_rows(bot, "deliveries", "status = 'sent'") == 1, "sent once written"
+            assert count_rows(bot, "web_chats", f"read_seq < last_seq AND last_seq > {closed_at}")
+
+            # The worker opens the page again: the notice is there, as written.
+            worker.wait_text("春节期间食堂照常开放 <每天 6:00-20:00>")
+        finally:
+            assert bot.stop() == 0, bot.log()
