@@ -189,7 +189,7 @@ def test_a_broadcast_sent_while_the_page_was_closed_waits_for_the_worker(
             admin = re.search(r"one-time admin link .*/j/([A-Za-z0-9_-]+)", bot.log())
             worker_link = re.search(r"worker link: \S+/j/([A-Za-z0-9_-]+)", bot.log())
             assert admin and worker_link
-            worker = WebUser(bot.web_url)
+            worker: Any = WebUser(bot.web_url)  # drives the same scenario steps as a FakeUser
             enrol(worker, worker_link.group(1))
             worker.command("cancel")
             closed_at = worker.last_seq  # the worker closes the page here
