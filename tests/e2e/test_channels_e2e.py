@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 
 from tests.botprocess import BotProcess, count_rows, label
-from tests.e2e.test_worker_e2e import enrol
+from tests.e2e.test_report_e2e import enrol_contact
+from tests.e2e.test_worker_e2e import (
+    enrol,
+    finish_going_home,
+    start_going_home,
+    stay_lacking_heating,
+)
 from tests.fakebotapi import FakeBotAPI
 from tests.webclient import WebUser
 
@@ -60,20 +66,7 @@ def test_enrolment_and_check_in_by_tapping(channel_bot: BotProcess) -> None:
     code = channel_bot.add_enterprise("城建六公司")
     user = person_of(channel_bot)()
     enrol(user, code)
-    user.press(label("plan.stay"))
-    user.wait_text("缺少")
-    user.press(label("ui.unchecked").format(label=label("need.heating")))
-    user.wait_reply()
-    assert label("ui.checked").format(label=label("need.heating")) in user.buttons()
-    user.press(label("ui.done"))
-    user.wait_text("还有什么想告诉我们")
-    user.send("宿舍 <没有> 暖气 & 热水")
-    summary = user.wait_text("请核对")
-    assert "备注：宿舍 <没有> 暖气 & 热水" in summary["text"], "shown as typed, safely"
-    user.press(label("ui.confirm"))
-    assert "取暖/御寒衣物" in user.wait_text("已保存")["text"]
-    user.command("status")
-    assert "留在本地过年" in user.wait_text("您的当前计划")["text"]
+    stay_lacking_heating(user)
     channel = "web" if not channel_bot.telegram else "telegram"
     assert count_rows(channel_bot, "people", f"channel = '{channel}'") >= 1
 
@@ -83,14 +76,7 @@ def test_a_request_with_a_photo_reaches_the_contact(channel_bot: BotProcess) -> 
     code = channel_bot.add_enterprise(name)
     new_person = person_of(channel_bot)
     contact = new_person()
-    contact.command("start", channel_bot.contact_invite(name))
-    contact.wait_text("关于您的个人信息")
-    contact.press(label("enrol.agree"))
-    contact.wait_text("真实姓名")
-    contact.send("赵经理")
-    contact.wait_text("11 位手机号码")
-    contact.send("13900001001")
-    contact.wait_text("赵经理，您已登记为")
+    enrol_contact(contact, channel_bot.contact_invite(name), "赵经理", "13900001001")
 
     worker = new_person()
     enrol(worker, code)
@@ -126,23 +112,11 @@ def test_a_restart_mid_conversation_goes_on_where_it_was(own_channel_bot: BotPro
     bot.start()
     user = person_of(bot)()
     enrol(user, code)
-    user.press(label("plan.return"))
-    user.wait_text("您要回哪个省")
-    user.press("湖南")
-    user.wait_text("湖南 的哪个市或县")
+    start_going_home(user)
     bot.kill()  # SIGKILL: no goodbye
 
     bot.start()
-    user.send("长沙市")
-    user.wait_text("哪天")
-    user.send("2/1")
-    user.wait_text("哪天回来")
-    user.press(label("checkin.return_not_known"))
-    user.wait_text("您怎么回去")
-    user.press(label("transport.train"))
-    assert "湖南 长沙市" in user.wait_text("请核对")["text"]
-    user.press(label("ui.confirm"))
-    user.wait_text("已保存")
+    finish_going_home(user)
     assert count_rows(bot, "checkins", "destination_city = '长沙市'") == 1
 
 
