@@ -3,7 +3,8 @@
 A person who forgets, and every worker once the retention date has passed, keeps a row
 (with its role, enterprise and dates) so that check-ins, deliveries and reports still add
 up; their name, phone, home town, travel destinations, free-text notes and conversation
-state are gone, and nothing links the row to a Telegram account any more.
+state are gone, and nothing links the row to a Telegram account or a web chat any more (a web chat's
+messages and files are erased).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from models import audit, organisation, requests
+from models import audit, organisation, requests, web
 from models.broadcasts import LetterText
 from models.checkins import CheckIn
 from models.conversations import Conversation
-from models.people import Person, Role
+from models.people import WEB, Person, Role
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,14 @@ async def erase_person(session: AsyncSession, person: Person, now: datetime) -> 
         await organisation.forget_contact_details(session, person.enterprise_id, person)
     if person.telegram_user_id is not None:
         await session.execute(
-            delete(Conversation).where(Conversation.user_id == person.telegram_user_id)
+            delete(Conversation).where(
+                Conversation.channel == person.channel,
+                Conversation.user_id == person.telegram_user_id,
+            )
         )
+    if person.channel == WEB and person.chat_id is not None:
+        # The page's copy of the conversation holds what they typed and were told.
+        await web.forget_chat(session, person.chat_id)
     checkins = await _blank_checkins(session, CheckIn.person_id == person.id)
     # What they wrote asking for help goes too; the requests still count.
     await requests.blank_person(session, person.id)
