@@ -192,7 +192,7 @@ def test_the_bot_describes_itself_in_each_language(shared_bot: BotProcess) -> No
 def test_a_workers_chat_gets_the_workers_menu_and_keys_that_work(
     shared_bot: BotProcess, new_user: Any
 ) -> None:
-    code = shared_bot.add_enterprise("城建五公司")
+    code = shared_bot.add_enterprise("城建六公司")
     user: FakeUser = new_user()
     enrol(user, code)
     menu = [c["command"] for c in shared_bot.api.commands(f"chat:{user.chat_id}", "")]
