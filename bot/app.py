@@ -71,6 +71,9 @@ class App:
     clock: Clock
     # What makes the files flows ask for with SendMade (exports, charts): see bot/made.py.
     makers: dict[str, Maker] = field(default_factory=dict)
+    # How the sender reaches each channel's people, registered by the runtimes serving them
+    # in this process (the web channel's); the scheduler adds Telegram's.
+    channels: dict[str, Messenger] = field(default_factory=dict)
     _in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def on_event(self, event: Inbound, messenger: Messenger) -> None:

@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
 from urllib.request import urlopen
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 from bot import importer
 from bot.config import ConfigError, Settings, load_settings
@@ -30,6 +33,9 @@ from models.organisation import ENTERPRISE_NAME_LENGTH, TOWN_NAME_LENGTH, Enterp
 from models.people import Person, Role
 
 log = logging.getLogger(__name__)
+# Made on a fresh machine with no enterprise yet, so the printed worker link leads somewhere.
+DEMO_TOWN = "示范镇"
+DEMO_ENTERPRISE = "示范企业"
 
 
 def default_config_path() -> Path | None:
@@ -228,15 +234,15 @@ async def _run(settings: Settings) -> int:
     app = await build_app(settings)
     try:
         await _configured_admins(settings, app.sessions)
-        # Only the chosen framework is imported: each costs seconds at start.
-        if settings.telegram.runtime == "ptb":
-            from bot.runtimes import ptb_runtime
+        if not settings.telegram_on:
+            from bot.runtimes.web import server
 
-            await ptb_runtime.run(app)
+            await _announce_web(settings, app.sessions)
+            await server.run(app)
+        elif settings.web.enabled:
+            await _run_both(app)
         else:
-            from bot.runtimes import aiogram_runtime
-
-            await aiogram_runtime.run(app)
+            await _run_telegram(app)
     finally:
         await app.close()
     return 0
@@ -250,6 +256,55 @@ async def _make_admin(
     if known is not None:
         await organisation.leave_contact_role(session, known)
     return await people.make_admin(session, telegram_id, settings.i18n.default_language, utc_now())
+
+
+async def _run_telegram(app: App, stop: asyncio.Event | None = None) -> None:
+    # Only the chosen framework is imported: each costs seconds at start.
+    if app.settings.telegram.runtime == "ptb":
+        from bot.runtimes import ptb_runtime
+
+        await ptb_runtime.run(app, stop)
+    else:
+        from bot.runtimes import aiogram_runtime
+
+        await aiogram_runtime.run(app, stop)
+
+
+async def _run_both(app: App) -> None:
+    """Telegram and the web channel in one process; the scheduler runs with Telegram's."""
+    from bot.runtimes.web.server import WebRuntime
+
+    async with WebRuntime(app).serving():
+        print(f"web channel: {app.settings.web.base_url}", flush=True)
+        await _run_telegram(app)
+
+
+async def _announce_web(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Print where the page is, a worker link of a demo enterprise and a one-time admin link."""
+    base = settings.web.base_url
+    now = utc_now()
+    async with sessions() as session, session.begin():
+        demo = None
+        if not await organisation.list_enterprises(session):
+            town = await organisation.get_or_create_town(session, DEMO_TOWN)
+            _, demo = await organisation.add_enterprise_with_invite(
+                session, DEMO_ENTERPRISE, town, now
+            )
+        admin = await invites.add(
+            session, InviteKind.ADMIN, now, max_uses=1, expires_at=now + timedelta(days=1)
+        )
+        scope = {"kind": InviteKind.ADMIN.value, "town_id": None, "enterprise_id": None}
+        await audit.record(session, audit.Action.INVITE, now, via="cli", scope=scope)
+    print(f"web channel: {base}", flush=True)
+    if demo is not None:
+        print(f"demo enterprise {DEMO_ENTERPRISE} ({DEMO_TOWN}), worker link: {base}/j/{demo.code}")
+    else:
+        print("worker links of the enterprises: outreach enterprise list")
+    print(f"one-time admin link (works once, for 24 hours): {base}/j/{admin.code}")
+    print(
+        "Telegram is off until a bot token is set (telegram.token in the config, or BOT_TOKEN)",
+        flush=True,
+    )
 
 
 async def _configured_admins(
@@ -289,6 +344,11 @@ def invite_link(username: str, code: str) -> str:
     if not username:
         return f"{link}  (set telegram.bot_username to print the t.me link)"
     return link
+
+
+def web_link(settings: Settings, code: str) -> str:
+    """The web page an invite code opens (in any phone browser, WeChat's included)."""
+    return f"{settings.web.base_url}/j/{code}"
 
 
 def bot_username(settings: Settings) -> str:
@@ -462,6 +522,7 @@ async def _enterprise_add(settings: Settings, args: argparse.Namespace) -> int:
         )
     print(f"enterprise {enterprise.id}: {enterprise.name} ({town.name})")
     print(f"worker invite: {invite_link(username, invite.code)}")
+    print(f"worker web page: {web_link(settings, invite.code)}")
     return 0
 
 
@@ -573,6 +634,7 @@ def _print_invite(settings: Settings, what: str, code: str, expires: datetime) -
     local = expires.astimezone(settings.campaign.zone).strftime("%Y-%m-%d %H:%M")
     print(f"invite for {what} (works once, until {local}):")
     print(invite_link(bot_username(settings), code))
+    print(web_link(settings, code))
 
 
 async def _invite_contact(

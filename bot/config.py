@@ -91,18 +91,44 @@ class TelegramSettings(Section):
 
 
 class WebSettings(Section):
-    """The web channel, for people who cannot open Telegram."""
+    """The web channel: the chat page served to phone browsers (WeChat's included)."""
 
-    # Where people reach the bot's web pages from outside (https://...); posters point an
-    # enterprise's QR code to {public_base_url}/j/CODE. Empty: posters point to Telegram.
+    # Serve the web channel. With no Telegram token it is all that runs.
+    enabled: bool = True
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=8080, ge=1, le=65535)
+    # The address people reach the page at (behind the reverse proxy): invite links,
+    # posters and personal links are made from it. Empty: http://listen_host:listen_port.
     public_base_url: str = ""
+    # Take the client's address from X-Forwarded-For (set only behind your own proxy).
+    trust_forwarded: bool = False
+    # Requests a second one address may make (and the burst it may save up).
+    rate_per_address: float = Field(default=20.0, gt=0)
+    burst_per_address: int = Field(default=40, ge=1)
+    # Requests a second one chat may make, and its burst.
+    rate_per_chat: float = Field(default=3.0, gt=0)
+    burst_per_chat: int = Field(default=12, ge=1)
+    # New chats an address may open a minute (a factory's Wi-Fi is one address).
+    new_chats_per_minute: float = Field(default=30.0, gt=0)
+    # Largest picture a person may upload, in bytes (the page shrinks photos before).
+    upload_max_bytes: int = Field(default=5_000_000, ge=10_000, le=50_000_000)
 
     @field_validator("public_base_url")
     @classmethod
-    def _public_base_url(cls, value: str) -> str:
+    def _public(cls, value: str) -> str:
         if value and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an http(s) URL such as https://outreach.example.gov.cn")
         return value.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach the page."""
+        return self.public_base_url or f"http://{self.listen_host}:{self.listen_port}"
+
+    @property
+    def secure(self) -> bool:
+        """Served over HTTPS (behind a proxy): cookies are marked Secure."""
+        return self.base_url.startswith("https://")
 
 
 class DatabaseSettings(Section):
@@ -353,12 +379,30 @@ class Settings(BaseSettings):
             raise ConfigError("telegram.token: does not look like a token from @BotFather")
         return token
 
+    @property
+    def telegram_on(self) -> bool:
+        """Whether Telegram runs: only once a token is set."""
+        return bool(self.telegram.token.get_secret_value())
+
     def check_for_running(self) -> None:
         """The checks that only matter when the bot itself starts."""
-        self.require_token()
+        if self.telegram_on:
+            self.require_token()
+        elif not self.web.enabled:
+            raise ConfigError(
+                "telegram.token: not set and web.enabled is false, so nothing would run; "
+                "set the token (or BOT_TOKEN) or enable the web channel"
+            )
         if self.i18n.default_language not in self.i18n.languages:
             raise ConfigError("i18n.default_language: must be one of i18n.languages")
-        if self.telegram.mode == "webhook":
+        if self.telegram_on and self.web.enabled and self.telegram.mode == "webhook":
+            hook = self.telegram.webhook
+            if (hook.listen_host, hook.listen_port) == (self.web.listen_host, self.web.listen_port):
+                raise ConfigError(
+                    "web.listen_port: the Telegram webhook listens there too; give one of "
+                    "them another port"
+                )
+        if self.telegram_on and self.telegram.mode == "webhook":
             hook = self.telegram.webhook
             if not hook.public_url.startswith("https://") and not hook.public_url.startswith(
                 "http://127.0.0.1"

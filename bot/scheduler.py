@@ -108,7 +108,7 @@ class Background:
         self.app = app
         self.settings = app.settings
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self.messengers: dict[str, Messenger] = dict(messengers or {})
+        self.messengers: dict[str, Messenger] = dict(messengers or app.channels)
         self._own: HttpMessenger | None = None
         if TELEGRAM not in self.messengers and app.settings.telegram.token:
             telegram = app.settings.telegram
@@ -275,7 +275,8 @@ async def background(
     app: App, messengers: Mapping[str, Messenger] | None = None
 ) -> AsyncIterator[Background | None]:
     """Run the scheduler and the sender for the duration, where this process is meant to;
-    `messengers` reach each channel (Telegram's is made here when not given)."""
+    `messengers` reach each channel (by default those the runtimes registered in the app;
+    Telegram's is made here when not given and a token is set)."""
     if not app.settings.scheduler.enabled:
         yield None
         return

@@ -454,7 +454,12 @@ class Sender:
             wait = self.settings.progress_seconds
 
     async def report(self) -> None:
-        """Update each unfinished run's progress message; close the runs with nothing pending."""
+        """Update each unfinished run's progress message; close the runs with nothing pending.
+
+        The messages go out after the transaction: a messenger may write to the database
+        itself (the web channel's does), and SQLite has one connection.
+        """
+        due: list[tuple[int, Messenger, tuple[str, int], int | None, str, str | None]] = []
         async with self.sessions() as session, session.begin():
             for run in await broadcasts.unfinished_runs(session):
                 figures = await broadcasts.run_figures(session, run.id)
@@ -469,26 +474,35 @@ class Sender:
                 messenger = self.messengers.get(reader.channel) if reader else None
                 if reader is None or reader.chat_id is None or messenger is None:
                     continue
-                chat = (reader.channel, reader.chat_id)
                 render = self.catalogs.render
                 text = render(reader.language, progress_message(run.total, figures, finished))
-                try:
-                    if run.progress_message_id is None:
-                        await self._gated(chat)
-                        message_id = await messenger.send_text(reader.chat_id, text)
-                        await broadcasts.set_progress_message(session, run.id, message_id)
-                    else:
-                        await self._gated(chat)
-                        await messenger.edit_text(reader.chat_id, run.progress_message_id, text)
-                    if finished:
-                        final = render(reader.language, final_message(broadcast.id, figures))
-                        await self._gated(chat)
-                        await messenger.send_text(reader.chat_id, final)
-                except RetryAfter as wait:
-                    # Telegram's limits are per bot: the broadcast waits too.
-                    self._pause(wait.seconds)
-                except MessengerError as error:
-                    log.info("progress of run %s not shown: %s", run.id, type(error).__name__)
+                final = (
+                    render(reader.language, final_message(broadcast.id, figures))
+                    if finished
+                    else None
+                )
+                chat = (reader.channel, reader.chat_id)
+                due.append((run.id, messenger, chat, run.progress_message_id, text, final))
+        shown: dict[int, int] = {}
+        for run_id, messenger, chat, progress_id, text, final in due:
+            try:
+                await self._gated(chat)
+                if progress_id is None:
+                    shown[run_id] = await messenger.send_text(chat[1], text)
+                else:
+                    await messenger.edit_text(chat[1], progress_id, text)
+                if final is not None:
+                    await self._gated(chat)
+                    await messenger.send_text(chat[1], final)
+            except RetryAfter as wait:
+                # Telegram's limits are per bot: the broadcast waits too.
+                self._pause(wait.seconds)
+            except MessengerError as error:
+                log.info("progress of run %s not shown: %s", run_id, type(error).__name__)
+        if shown:
+            async with self.sessions() as session, session.begin():
+                for run_id, message_id in shown.items():
+                    await broadcasts.set_progress_message(session, run_id, message_id)
 
     def _forget_content(self, run_id: int) -> None:
         for key in [k for k in self._contents if k[0] == run_id]:

@@ -7,6 +7,9 @@ other commands, Back and Cancel, the current step's handler, global buttons), ke
 what the step did, stores the new state, and decorates the answer: button data tied to the
 conversation and step, Back/Cancel on every question, a reply keyboard taken away when it is
 no longer needed, and a pressed button answered in place.
+
+Everything about who sent the event is looked up by its channel and ids (`Event.channel`):
+the same engine serves the Telegram runtimes and the web runtime, and no flow sees which.
 """
 
 from __future__ import annotations
@@ -194,7 +197,7 @@ class Engine:
 
     async def handle(self, event: Inbound) -> Answer:
         """Handle one event; never raises for anything a person can send."""
-        async with self._locks.hold((event.chat_id, event.user_id)):
+        async with self._locks.hold((event.channel, event.chat_id, event.user_id)):
             for attempt in range(1, 1 + ATTEMPTS):
                 try:
                     return await self._handle_in_transaction(event)
@@ -218,14 +221,14 @@ class Engine:
         now = self.clock()
         async with self.sessions() as session, session.begin():
             opened = await conversations.open_turn(
-                session, event.update_id, event.chat_id, event.user_id, now
+                session, event.update_id, event.chat_id, event.user_id, now, event.channel
             )
             if not opened.fresh:
                 log.info("update %s already processed; ignored", event.update_id)
                 return Answer(self.settings.default_language)
             person, conversation = opened.person, opened.conversation
             if isinstance(event, ChatStatus):
-                await people.set_active(session, event.user_id, not event.blocked)
+                await people.set_active(session, event.user_id, not event.blocked, event.channel)
                 return Answer(self.settings.default_language)
             language = self._language(event, person, conversation)
             ctx = Context(
@@ -274,7 +277,9 @@ class Engine:
         if event.update_id is None:
             return
         async with self.sessions() as session, session.begin():
-            await conversations.mark_processed(session, event.update_id, self.clock())
+            await conversations.mark_processed(
+                session, event.update_id, self.clock(), event.channel
+            )
 
     def _language(
         self, event: Inbound, person: Person | None, conversation: StoredConversation | None
@@ -542,13 +547,19 @@ class Engine:
         if not turn.changed and remembered == stored:
             return
         state_json = turn.state.to_json() if turn.state is not None else None
-        chat_id, user_id = ctx.event.chat_id, ctx.event.user_id
+        chat_id, user_id, channel = ctx.event.chat_id, ctx.event.user_id, ctx.event.channel
         if state_json is None and remembered is None:
             if conversation is not None:
-                await conversations.remove(ctx.session, chat_id, user_id)
+                await conversations.remove(ctx.session, chat_id, user_id, channel)
             return
         await conversations.save(
-            ctx.session, chat_id, user_id, language=remembered, state=state_json, now=ctx.now
+            ctx.session,
+            chat_id,
+            user_id,
+            language=remembered,
+            state=state_json,
+            now=ctx.now,
+            channel=channel,
         )
 
     async def _tell_others(self, told: Iterable[Tell], ctx: Context) -> None:

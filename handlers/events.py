@@ -1,4 +1,9 @@
-"""Inbound events: what a runtime makes of a Telegram update, as one plain frozen value."""
+"""Inbound events: what a runtime makes of an update, as one plain frozen value.
+
+An event names its channel (`telegram` unless a runtime says otherwise, `web` from the web
+runtime): the person, their conversation and the update ids already handled are looked up
+by channel and id, since ids on two channels are numbered apart. Flows never read it.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,14 @@ from typing import Literal
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
-    """Who acted, in which chat, and which update carried it."""
+    """Who acted, in which chat, on which channel, and which update carried it."""
 
     update_id: int | None
     user_id: int
     chat_id: int
     language_code: str | None = None
     private: bool = True
+    channel: str = "telegram"
 
 
 @dataclass(frozen=True, kw_only=True)

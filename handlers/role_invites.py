@@ -29,6 +29,7 @@ ROLE_OF_KIND: dict[InviteKind, Role] = {
     InviteKind.STAFF: Role.STAFF,
     InviteKind.INSPECTION: Role.STAFF,
     InviteKind.TOWN_OFFICER: Role.TOWN_OFFICER,
+    InviteKind.ADMIN: Role.ADMIN,
 }
 
 
@@ -86,7 +87,7 @@ class Target:
 async def invite_target(session: AsyncSession, invite: Invite) -> Target | None:
     """The role the invite gives, or None when its town or enterprise is gone or inactive."""
     role = ROLE_OF_KIND.get(invite.kind)
-    if role is Role.STAFF:
+    if role is Role.STAFF or role is Role.ADMIN:
         return Target(role, inspection=invite.kind is InviteKind.INSPECTION)
     if role is Role.TOWN_OFFICER and invite.town_id is not None:
         town = await organisation.get_town(session, invite.town_id)

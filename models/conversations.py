@@ -1,4 +1,8 @@
-"""Conversation state as data: one row per chat and user, and the update ids already handled."""
+"""Conversation state as data: one row per chat and user, and the update ids already handled.
+
+Both are keyed by channel too (`telegram`, `web`): a web chat's id and a Telegram user's id
+are numbered apart and may be equal.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +23,15 @@ from models.people import Person
 # seen again, and its row may go (a recurring job, bot/jobs.py).
 REDELIVERY_WINDOW = timedelta(hours=24)
 
+TELEGRAM = "telegram"
+
 
 class Conversation(Base):
     """Where a person is in a conversation, and their chosen language before they enrol."""
 
     __tablename__ = "conversations"
 
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True, server_default=TELEGRAM)
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     language: Mapped[str | None] = mapped_column(String(16))
@@ -37,6 +44,7 @@ class ProcessedUpdate(Base):
 
     __tablename__ = "processed_updates"
 
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True, server_default=TELEGRAM)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
@@ -61,7 +69,11 @@ class Opened:
 
 
 _TABLE = Conversation.__table__
-_KEY = (_TABLE.c.chat_id == bindparam("chat_id")) & (_TABLE.c.user_id == bindparam("user_id"))
+_KEY = (
+    (_TABLE.c.channel == bindparam("channel"))
+    & (_TABLE.c.chat_id == bindparam("chat_id"))
+    & (_TABLE.c.user_id == bindparam("user_id"))
+)
 # Built once: a statement object memoizes its cache key, saving that work on every update.
 _LOAD = select(_TABLE.c.language, _TABLE.c.state, _TABLE.c.updated_at).where(_KEY)
 _LOAD_FOR_UPDATE = _LOAD.with_for_update()
@@ -70,7 +82,7 @@ _LOAD_FOR_UPDATE = _LOAD.with_for_update()
 def _upsert(insert: Any) -> Any:
     statement = insert(_TABLE)
     return statement.on_conflict_do_update(
-        index_elements=[_TABLE.c.chat_id, _TABLE.c.user_id],
+        index_elements=[_TABLE.c.channel, _TABLE.c.chat_id, _TABLE.c.user_id],
         set_={
             "language": statement.excluded.language,
             "state": statement.excluded.state,
@@ -81,7 +93,7 @@ def _upsert(insert: Any) -> Any:
 
 def _mark(insert: Any) -> Any:
     table = ProcessedUpdate.__table__
-    return insert(table).on_conflict_do_nothing(index_elements=[table.c.update_id])
+    return insert(table).on_conflict_do_nothing(index_elements=[table.c.channel, table.c.update_id])
 
 
 # Built once per dialect, like _LOAD: building an upsert (its `excluded` columns above all)
@@ -94,7 +106,9 @@ def _opening(dialect: str, marking: bool) -> Any:
     """One statement reading the person and their conversation row together (and, on
     PostgreSQL, recording the update id in the same round trip)."""
     one = select(literal_column("1").label("one")).subquery("one")
-    person_key = Person.telegram_user_id == bindparam("user_id")
+    person_key = (Person.channel == bindparam("channel")) & (
+        Person.telegram_user_id == bindparam("user_id")
+    )
     if dialect == "postgresql":
         # FOR UPDATE may not lock the nullable side of an outer join; inside a lateral
         # subquery it locks the conversation row, and waits for another instance's turn.
@@ -109,8 +123,14 @@ def _opening(dialect: str, marking: bool) -> Any:
     if dialect == "postgresql" and marking:
         mark = (
             pg_insert(ProcessedUpdate)
-            .values(update_id=bindparam("update_id"), processed_at=bindparam("now"))
-            .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+            .values(
+                channel=bindparam("channel"),
+                update_id=bindparam("update_id"),
+                processed_at=bindparam("now"),
+            )
+            .on_conflict_do_nothing(
+                index_elements=[ProcessedUpdate.channel, ProcessedUpdate.update_id]
+            )
             .returning(ProcessedUpdate.update_id)
             .cte("mark")
         )
@@ -131,7 +151,12 @@ def _dialect(session: AsyncSession) -> str:
 
 
 async def open_turn(
-    session: AsyncSession, update_id: int | None, chat_id: int, user_id: int, now: datetime
+    session: AsyncSession,
+    update_id: int | None,
+    chat_id: int,
+    user_id: int,
+    now: datetime,
+    channel: str = TELEGRAM,
 ) -> Opened:
     """Begin handling an update: record its id (an update seen before is not fresh), and
     read the person and their conversation row, locked where the database can lock rows.
@@ -140,9 +165,15 @@ async def open_turn(
     """
     dialect = _dialect(session)
     marking = update_id is not None
-    params = {"chat_id": chat_id, "user_id": user_id, "update_id": update_id, "now": now}
+    params = {
+        "channel": channel,
+        "chat_id": chat_id,
+        "user_id": user_id,
+        "update_id": update_id,
+        "now": now,
+    }
     on_sqlite = update_id is not None and dialect == "sqlite"
-    if on_sqlite and not await mark_processed(session, update_id or 0, now):
+    if on_sqlite and not await mark_processed(session, update_id or 0, now, channel):
         return Opened(False, None, None)
     row = (await session.execute(_OPEN[dialect, marking], params)).one()
     if marking and dialect == "postgresql" and row.update_id is None:
@@ -156,11 +187,17 @@ async def open_turn(
 
 
 async def load(
-    session: AsyncSession, chat_id: int, user_id: int, *, for_update: bool = True
+    session: AsyncSession,
+    chat_id: int,
+    user_id: int,
+    *,
+    for_update: bool = True,
+    channel: str = TELEGRAM,
 ) -> StoredConversation | None:
     """The conversation row, locked for this transaction where the database can lock rows."""
     query = _LOAD_FOR_UPDATE if for_update else _LOAD
-    row = (await session.execute(query, {"chat_id": chat_id, "user_id": user_id})).first()
+    key = {"channel": channel, "chat_id": chat_id, "user_id": user_id}
+    row = (await session.execute(query, key)).first()
     return None if row is None else StoredConversation(row.language, row.state, row.updated_at)
 
 
@@ -172,23 +209,39 @@ async def save(
     language: str | None,
     state: dict[str, Any] | None,
     now: datetime,
+    channel: str = TELEGRAM,
 ) -> None:
     """Store the conversation row, new or changed, in one statement."""
-    values = {"chat_id": chat_id, "user_id": user_id, "language": language, "state": state}
+    values = {
+        "channel": channel,
+        "chat_id": chat_id,
+        "user_id": user_id,
+        "language": language,
+        "state": state,
+    }
     await session.execute(_SAVE[_dialect(session)], {**values, "updated_at": now})
 
 
-async def remove(session: AsyncSession, chat_id: int, user_id: int) -> None:
+async def remove(
+    session: AsyncSession, chat_id: int, user_id: int, channel: str = TELEGRAM
+) -> None:
     """Forget the conversation row entirely."""
     await session.execute(
-        delete(Conversation).where(Conversation.chat_id == chat_id, Conversation.user_id == user_id)
+        delete(Conversation).where(
+            Conversation.channel == channel,
+            Conversation.chat_id == chat_id,
+            Conversation.user_id == user_id,
+        )
     )
 
 
-async def mark_processed(session: AsyncSession, update_id: int, now: datetime) -> bool:
+async def mark_processed(
+    session: AsyncSession, update_id: int, now: datetime, channel: str = TELEGRAM
+) -> bool:
     """Record the update id; false if it was already processed (by this or another instance)."""
     statement = _MARK[_dialect(session)]
-    result = await session.execute(statement, {"update_id": update_id, "processed_at": now})
+    values = {"channel": channel, "update_id": update_id, "processed_at": now}
+    result = await session.execute(statement, values)
     return getattr(result, "rowcount", 0) == 1
 
 

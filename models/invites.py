@@ -25,6 +25,8 @@ class InviteKind(StrEnum):
     # A staff member of the labour inspection brigade (劳动监察大队).
     INSPECTION = "inspection"
     TOWN_OFFICER = "town_officer"
+    # An administrator: made only by the operator (`outreach run` with the web channel alone).
+    ADMIN = "admin"
 
 
 class Invite(Base):

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    UniqueConstraint,
     bindparam,
     false,
     select,
@@ -23,8 +24,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import ColumnElement
 
 from models.base import Base, UTCDateTime
-
-TELEGRAM = "telegram"
 
 
 class Role(StrEnum):
@@ -51,8 +50,18 @@ def enum_column(enum: type[StrEnum], length: int = 16) -> Enum:
     )
 
 
+# The channels a person may use; the flows never look at it, the runtimes and the sender do.
+TELEGRAM = "telegram"
+WEB = "web"
+
+
 class Person(Base):
-    """One Telegram user known to the bot.
+    """One person known to the bot, by a channel and their identifier on it.
+
+    On Telegram, `telegram_user_id` and `chat_id` are the Telegram user and private chat; on
+    the web channel both hold the id of the person's web chat (models/web.py). The column
+    keeps its Telegram name: every Telegram person is unchanged, and a pair (channel, id)
+    is unique.
 
     Personal fields (name, phone, origin) are nullable so that erasure can blank them while
     the row, and every count that refers to it, stays.
@@ -61,13 +70,15 @@ class Person(Base):
     __tablename__ = "people"
     # Staff, administrators, labour inspection and a town's officers are found by role (and
     # town) among every enrolled worker: on each ticked need, request and escalation.
-    __table_args__ = (Index("ix_people_role_town_id", "role", "town_id"),)
+    __table_args__ = (
+        Index("ix_people_role_town_id", "role", "town_id"),
+        UniqueConstraint("channel", "telegram_user_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    chat_id: Mapped[int | None] = mapped_column(BigInteger)
-    # How the person is reached: the outbox's sender routes their messages by it.
     channel: Mapped[str] = mapped_column(String(16), default=TELEGRAM, server_default=TELEGRAM)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
     role: Mapped[Role] = mapped_column(enum_column(Role))
     language: Mapped[str] = mapped_column(String(16))
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
@@ -88,12 +99,19 @@ class Person(Base):
 
 
 # Built once: asked on every update, and a statement object memoizes its cache key.
-_BY_TELEGRAM_ID = select(Person).where(Person.telegram_user_id == bindparam("telegram_user_id"))
+_BY_ADDRESS = select(Person).where(
+    Person.channel == bindparam("channel"), Person.telegram_user_id == bindparam("user_id")
+)
+
+
+async def by_address(session: AsyncSession, channel: str, user_id: int) -> Person | None:
+    """The person known by this identifier on this channel, if enrolled."""
+    return await session.scalar(_BY_ADDRESS, {"channel": channel, "user_id": user_id})
 
 
 async def by_telegram_id(session: AsyncSession, telegram_user_id: int) -> Person | None:
     """The person behind this Telegram account, if enrolled."""
-    return await session.scalar(_BY_TELEGRAM_ID, {"telegram_user_id": telegram_user_id})
+    return await by_address(session, TELEGRAM, telegram_user_id)
 
 
 async def add(session: AsyncSession, person: Person) -> Person:
@@ -103,10 +121,14 @@ async def add(session: AsyncSession, person: Person) -> Person:
     return person
 
 
-async def set_active(session: AsyncSession, telegram_user_id: int, active: bool) -> None:
+async def set_active(
+    session: AsyncSession, telegram_user_id: int, active: bool, channel: str = TELEGRAM
+) -> None:
     """Mark whether the bot can still reach this account (false once the user blocked it)."""
     await session.execute(
-        update(Person).where(Person.telegram_user_id == telegram_user_id).values(active=active)
+        update(Person)
+        .where(Person.channel == channel, Person.telegram_user_id == telegram_user_id)
+        .values(active=active)
     )
 
 

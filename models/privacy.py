@@ -5,8 +5,9 @@ A person who forgets, and every worker once the retention date has passed, keeps
 up (models.stats counts an erased worker by their check-ins); their name, phone, home
 town, travel destinations, free-text notes and conversation state are gone, from every
 enterprise that still showed them as its contact too, and nothing links the row to a
-Telegram account any more. On SQLite the erasure also leaves the disk: deleted content is
-zeroed and the write-ahead log truncated once the transaction commits (models.db).
+Telegram account or a web chat any more (a web chat's messages and files are erased). On
+SQLite the erasure also leaves the disk: deleted content is zeroed and the write-ahead log
+truncated once the transaction commits (models.db).
 
 A check-in is counted as blanked when it had something to blank (a note or a destination),
 by the preview and the purge alike, so the dry run and the purge's report agree.
@@ -21,12 +22,12 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from models import audit, organisation, requests
+from models import audit, organisation, requests, web
 from models.broadcasts import LetterText
 from models.checkins import CheckIn
 from models.conversations import Conversation
 from models.db import wipe_after_commit
-from models.people import Person, Role
+from models.people import WEB, Person, Role
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,14 @@ async def erase_person(session: AsyncSession, person: Person, now: datetime) -> 
     await organisation.forget_contact_details(session, None, person)
     if person.telegram_user_id is not None:
         await session.execute(
-            delete(Conversation).where(Conversation.user_id == person.telegram_user_id)
+            delete(Conversation).where(
+                Conversation.channel == person.channel,
+                Conversation.user_id == person.telegram_user_id,
+            )
         )
+    if person.channel == WEB and person.chat_id is not None:
+        # The page's copy of the conversation holds what they typed and were told.
+        await web.forget_chat(session, person.chat_id)
     checkins = await _blank_checkins(session, CheckIn.person_id == person.id)
     # What they wrote asking for help goes too; the requests still count.
     await requests.blank_person(session, person.id)

@@ -13,6 +13,7 @@ from models import (
     people,
     reports,
     requests,
+    web,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "people",
     "reports",
     "requests",
+    "web",
 ]

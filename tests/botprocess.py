@@ -67,6 +67,11 @@ class BotProcess:
     # Off: telegram.bot_username is left unset, and the bot learns its name from getMe.
     name_in_config: bool = True
     port: int = field(default_factory=free_port)
+    # The web channel's port; with telegram=False no token is given and it runs alone.
+    web_port: int = field(default_factory=free_port)
+    telegram: bool = True
+    # More keys of the [web] section, e.g. "rate_per_address = 100000".
+    web_config: str = ""
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -87,6 +92,9 @@ class BotProcess:
                     "[telegram.webhook]",
                     f'public_url = "http://127.0.0.1:{self.port}/telegram"',
                     f"listen_port = {self.port}",
+                    "[web]",
+                    f"listen_port = {self.web_port}",
+                    self.web_config,
                     "[database]",
                     f'url = "{self.database_url}"',
                     "[campaign]",
@@ -105,8 +113,17 @@ class BotProcess:
     def env(self) -> dict[str, str]:
         """The process environment: secrets the way a deployment passes them."""
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OUTREACH_CONFIG")}
-        env.update(BOT_TOKEN=TOKEN, WEBHOOK_SECRET=self.webhook_secret, PYTHONUNBUFFERED="1")
+        env.update(WEBHOOK_SECRET=self.webhook_secret, PYTHONUNBUFFERED="1")
+        if self.telegram:
+            env["BOT_TOKEN"] = TOKEN
+        else:
+            env.pop("BOT_TOKEN", None)
         return env
+
+    @property
+    def web_url(self) -> str:
+        """The web channel's address."""
+        return f"http://127.0.0.1:{self.web_port}"
 
     def cli(self, *args: str) -> str:
         """Run an `outreach` command against this bot's configuration; its output."""
@@ -159,7 +176,9 @@ class BotProcess:
         """Start the bot and wait until it serves."""
         mark = self.api.mark()
         self.launch()
-        if self.mode == "polling":
+        if not self.telegram:
+            wait_until(self._web_serves, timeout=60)
+        elif self.mode == "polling":
             # Both runtimes ask getMe first. Waiting for it keeps the long poll of a process
             # just killed, which the fake records when it times out, from passing for ours.
             me = self.api.wait_for(lambda c: c.method == "getMe", timeout=60, after=mark)
@@ -194,6 +213,15 @@ class BotProcess:
                 return int(reply.status), json.load(reply)
         except HTTPError as error:
             return int(error.code), json.load(error)
+
+    def _web_serves(self) -> bool:
+        assert self.process is not None
+        assert self.process.poll() is None, self.log()
+        try:
+            with urlopen(f"{self.web_url}/healthz", timeout=5) as reply:
+                return int(reply.status) == 200
+        except (OSError, HTTPError):
+            return False
 
     def log(self) -> str:
         """Everything the bot has logged."""

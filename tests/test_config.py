@@ -60,9 +60,22 @@ def test_secrets_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     assert TOKEN not in repr(settings), "the token never shows in a repr"
 
 
-def test_missing_token_names_the_key() -> None:
-    with pytest.raises(ConfigError, match=r"^telegram\.token: not set"):
-        load_settings(EXAMPLE).check_for_running()
+def test_the_webhook_and_the_web_channel_need_two_ports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("WEBHOOK_SECRET", "s" * 32)
+    hook = '[telegram]\nmode = "webhook"\n[telegram.webhook]\npublic_url = "https://x.org/t"\n'
+    with pytest.raises(ConfigError, match=r"^web\.listen_port: "):
+        load_settings(write(tmp_path, hook)).check_for_running()
+
+
+def test_no_token_runs_the_web_channel_alone(tmp_path: Path) -> None:
+    settings = load_settings(EXAMPLE)
+    settings.check_for_running()
+    assert not settings.telegram_on and settings.web.enabled
+    with pytest.raises(ConfigError, match=r"^telegram\.token: not set and web\.enabled"):
+        load_settings(write(tmp_path, "[web]\nenabled = false\n")).check_for_running()
 
 
 @pytest.mark.parametrize(
@@ -86,7 +99,8 @@ def test_webhook_mode_requires_a_secret(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     path = write(
         tmp_path,
-        '[telegram]\nmode = "webhook"\n[telegram.webhook]\npublic_url = "https://x.org/t"\n',
+        '[telegram]\nmode = "webhook"\n[telegram.webhook]\npublic_url = "https://x.org/t"\n'
+        "[web]\nlisten_port = 8081\n",
     )
     with pytest.raises(ConfigError, match=r"^telegram\.webhook\.secret: "):
         load_settings(path).check_for_running()
@@ -97,11 +111,12 @@ def test_webhook_mode_requires_a_secret(tmp_path: Path, monkeypatch: pytest.Monk
 def test_the_command_line_prints_one_line_not_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write(tmp_path, '[database]\nurl = "sqlite+aiosqlite:///x.db"\n')
+    path = write(tmp_path, '[database]\nurl = "sqlite+aiosqlite:///x.db"\n[web]\nenabled = false\n')
     assert main(["--config", str(path), "run"]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
-        "config error: telegram.token: not set; put it in the config file or the BOT_TOKEN variable"
+        "config error: telegram.token: not set and web.enabled is false, so nothing would run; "
+        "set the token (or BOT_TOKEN) or enable the web channel"
     ]
     assert main(["--config", str(tmp_path / "nope.toml"), "migrate"]) == 2
     assert "not found" in capsys.readouterr().err

@@ -142,6 +142,7 @@ async def _enrol(state: State, ctx: Context, *, number: str | None) -> Outcome:
     person = await people.add(
         ctx.session,
         Person(
+            channel=ctx.event.channel,
             telegram_user_id=ctx.event.user_id,
             chat_id=ctx.event.chat_id,
             role=claimed.role,

@@ -37,10 +37,8 @@ def enrol(user: FakeUser, code: str) -> None:
     assert user.reply_keyboard() == [label(k) for k in WORKER_SHORTCUTS], "the worker's own keys"
 
 
-def test_invite_to_confirmed_checkin(shared_bot: BotProcess, new_user: Any) -> None:
-    code = shared_bot.add_enterprise("城建一公司")
-    user: FakeUser = new_user()
-    enrol(user, code)
+def stay_lacking_heating(user: FakeUser) -> None:
+    """A check-in by tapping: staying, heating lacking, a note typed, confirmed; /status."""
     user.press(label("plan.stay"))
     user.wait_text("缺少")
     user.press(label("ui.unchecked").format(label=label("need.heating")))
@@ -51,14 +49,43 @@ def test_invite_to_confirmed_checkin(shared_bot: BotProcess, new_user: Any) -> N
     user.send("宿舍 <没有> 暖气 & 热水")
     summary = user.wait_text("请核对")
     assert "备注：宿舍 <没有> 暖气 & 热水" in summary["text"], "shown as typed, safely"
-    before = count_rows(shared_bot, "checkins")
     user.press(label("ui.confirm"))
-    saved = user.wait_text("已保存")
-    assert "取暖/御寒衣物" in saved["text"]
-    assert count_rows(shared_bot, "checkins") == before + 1
-    assert count_rows(shared_bot, "people", "phone = '13812345678'") >= 1
+    assert "取暖/御寒衣物" in user.wait_text("已保存")["text"]
     user.command("status")
     assert "在本地过年" in user.wait_text("您的当前计划")["text"]
+
+
+def start_going_home(user: FakeUser) -> None:
+    """A check-in begun: going home to Hunan, the city asked next."""
+    user.press(label("plan.return"))
+    user.wait_text("您要回哪个省")
+    user.press("湖南")
+    user.wait_text("湖南 的哪个市（州）")
+
+
+def finish_going_home(user: FakeUser) -> None:
+    """The rest of that check-in, to Changsha by train, confirmed."""
+    user.send("长沙市")
+    user.wait_text("哪天")
+    user.send("2/1")
+    user.wait_text("哪天返岗")
+    user.press(label("checkin.return_not_known"))
+    user.wait_text("您怎么回去")
+    user.press(label("transport.train"))
+    summary = user.wait_text("请核对")
+    assert "湖南 长沙市" in summary["text"]
+    user.press(label("ui.confirm"))
+    user.wait_text("已保存")
+
+
+def test_invite_to_confirmed_checkin(shared_bot: BotProcess, new_user: Any) -> None:
+    code = shared_bot.add_enterprise("城建一公司")
+    user: FakeUser = new_user()
+    enrol(user, code)
+    before = count_rows(shared_bot, "checkins")
+    stay_lacking_heating(user)
+    assert count_rows(shared_bot, "checkins") == before + 1
+    assert count_rows(shared_bot, "people", "phone = '13812345678'") >= 1
 
 
 def test_bad_input_gets_a_clear_reply_and_changes_nothing(
@@ -193,24 +220,11 @@ def test_a_crash_mid_checkin_loses_nothing_then_a_new_consent_text_is_asked(
     bot.start()
     user = bot.api.user(501)
     enrol(user, code)
-    user.press(label("plan.return"))
-    user.wait_text("您要回哪个省")
-    user.press("湖南")
-    user.wait_text("湖南 的哪个市（州）")
+    start_going_home(user)
     bot.kill()  # SIGKILL: no goodbye
 
     bot.start()
-    user.send("长沙市")
-    user.wait_text("哪天")
-    user.send("2/1")
-    user.wait_text("哪天返岗")
-    user.press(label("checkin.return_not_known"))
-    user.wait_text("您怎么回去")
-    user.press(label("transport.train"))
-    summary = user.wait_text("请核对")
-    assert "湖南 长沙市" in summary["text"]
-    user.press(label("ui.confirm"))
-    user.wait_text("已保存")
+    finish_going_home(user)
     assert count_rows(bot, "checkins", "destination_city = '长沙市'") == 1
     assert bot.stop(signal.SIGTERM) == 0, "a clean shutdown on SIGTERM"
 
