@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.botprocess import BotProcess, count_rows, label
+from tests.botprocess import TOKEN, BotProcess, count_rows, label
 from tests.e2e.test_report_e2e import enrol_contact
 from tests.e2e.test_worker_e2e import (
     enrol,
@@ -42,13 +42,15 @@ def make_bot(api: FakeBotAPI, home: Path, runtime: str) -> BotProcess:
 
 @pytest.fixture(scope="session", params=CHANNEL_RUNTIMES)
 def channel_bot(
-    request: pytest.FixtureRequest, shared_api: FakeBotAPI, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BotProcess]:
-    """One bot per runtime, shared by this module's scenarios."""
-    bot = make_bot(shared_api, tmp_path_factory.mktemp(f"channel-{request.param}"), request.param)
-    bot.start()
-    yield bot
-    assert bot.stop() == 0, bot.log()
+    """One bot per runtime, shared by this module's scenarios, on a fake Bot API of its own
+    (another bot polling the same one would take its updates)."""
+    with FakeBotAPI(token=TOKEN) as api:
+        bot = make_bot(api, tmp_path_factory.mktemp(f"channel-{request.param}"), request.param)
+        bot.start()
+        yield bot
+        assert bot.stop() == 0, bot.log()
 
 
 def person_of(bot: BotProcess) -> Callable[[], Any]:
