@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import made
 from bot.config import Settings
 from bot.i18n import Catalogs
 from bot.messenger import Messenger
@@ -149,7 +150,5 @@ async def build_app(
         clock=clock,
     )
     app = App(settings, db, sessions, catalogs, engine, clock)
-    from bot import made  # the makers need the app; made imports nothing of this module's
-
     app.makers = made.makers(app)
     return app

@@ -6,14 +6,17 @@ import asyncio
 import io
 from collections.abc import Mapping
 from datetime import date
+from typing import TYPE_CHECKING
 
-from bot.app import App
 from bot.charts import trend_png
 from bot.exports import export as write_export
 from bot.render import Made, Maker
 from handlers.actions import Msg
 from models import organisation, stats
 from models.db import create_engine, create_sessionmaker
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 Params = Mapping[str, str | int | bool | None]
 
