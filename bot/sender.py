@@ -152,6 +152,9 @@ class Sender:
         self._paused_until = 0.0
         self._last_to_chat: dict[tuple[str, int], float] = {}
         self._in_hand: set[int] = set()
+        # Deliveries whose outcome was written while a sweep's query ran: its snapshot may
+        # still show them pending, and they must not go twice.
+        self._just_written: set[int] = set()
         self._outcomes: list[Outcome] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -180,6 +183,7 @@ class Sender:
                 try:
                     if cursor == 0:
                         await self.enqueue_due()
+                    self._just_written.clear()
                     async with self.sessions() as session:
                         batch = await broadcasts.due_deliveries(
                             session, self.clock(), cursor, BATCH
@@ -190,7 +194,8 @@ class Sender:
                     continue
                 outage.succeeded()
                 self.last_pass = time.monotonic()
-                batch = [due for due in batch if due.id not in self._in_hand]
+                taken = self._in_hand | self._just_written
+                batch = [due for due in batch if due.id not in taken]
                 if not batch:
                     if cursor == 0:
                         await self._idle()
@@ -437,6 +442,7 @@ class Sender:
             raise
         for outcome in batch:
             self._in_hand.discard(outcome.delivery_id)
+            self._just_written.add(outcome.delivery_id)
         self.last_pass = time.monotonic()
 
     # Progress for the staff member who sent it -------------------------------------------

@@ -8,6 +8,9 @@ import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+# Matplotlib builds its font list on first use, tens of seconds on a fresh machine with the
+# CJK fonts: built here once, not inside the first bot that draws a chart under a timeout.
+import matplotlib.font_manager  # noqa: F401
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
