@@ -214,9 +214,12 @@ async def _write(
     session: AsyncSession, text: Msg, audience: Audience, purpose: Purpose, now: datetime
 ) -> int | None:
     """The message to the audience, through the outbox; its id, or None if nobody is in it."""
-    if await broadcasts.count_audience(session, audience) == 0:
+    count = await broadcasts.count_audience(session, audience)
+    if count == 0:
         return None
-    written = await post(session, Message(text), audience, purpose, now, via="scheduler")
+    written = await post(
+        session, Message(text), audience, purpose, now, via="scheduler", counted=count
+    )
     return written.id
 
 

@@ -98,10 +98,12 @@ async def post(
     via: str = "bot",
     audited: bool = True,
     names: dict[str, str | None] | None = None,
+    counted: int | None = None,
 ) -> Broadcast:
     """Write one outgoing message to the outbox, due at `send_at` (now by default), daily
     until `daily_until` if given, with its audit entry; the row written. `names` are the
-    audience's town and enterprise names as staff chose them, kept for /notices."""
+    audience's town and enterprise names as staff chose them, kept for /notices; `counted`
+    is the audience's size when the caller has just counted it."""
     when = send_at or now
     broadcast = await broadcasts.add(
         session,
@@ -119,7 +121,9 @@ async def post(
         ),
     )
     if audited:
-        count = await broadcasts.count_audience(session, audience)
+        count = (
+            counted if counted is not None else await broadcasts.count_audience(session, audience)
+        )
         scope = {
             "broadcast": broadcast.id,
             "kind": broadcast.content_kind.value,

@@ -598,6 +598,7 @@ async def on_nudge(ctx: Context, args: str) -> Sequence[Action]:
         Purpose.NUDGE,
         ctx.now,
         created_by=ctx.person.id if ctx.person else None,
+        counted=count,
     )
     actions: list[Action] = [AnswerButton()]
     event = ctx.event

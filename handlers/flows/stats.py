@@ -89,6 +89,7 @@ async def on_remind_missing(ctx: Context, args: str) -> list[Action]:
         ctx.now,
         created_by=ctx.person.id if ctx.person else None,
         report_progress=True,
+        counted=count,
     )
     return [AnswerButton(), say("missing.reminding", count=count)]
 
