@@ -359,36 +359,6 @@ async def cancel(session: AsyncSession, broadcast_id: int, now: datetime) -> boo
     return getattr(result, "rowcount", 0) == 1
 
 
-async def mark_done(session: AsyncSession, broadcast_id: int) -> None:
-    """Every run of the broadcast has been enqueued."""
-    await session.execute(
-        update(Broadcast)
-        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.SCHEDULED)
-        .values(status=BroadcastStatus.DONE)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def mark_missed(session: AsyncSession, broadcast_id: int) -> None:
-    """The broadcast's time passed, beyond the grace time, while no scheduler ran."""
-    await session.execute(
-        update(Broadcast)
-        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.SCHEDULED)
-        .values(status=BroadcastStatus.MISSED)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def scheduled(session: AsyncSession) -> Sequence[Broadcast]:
-    """Broadcasts with runs still to come, soonest first."""
-    rows = await session.scalars(
-        select(Broadcast)
-        .where(Broadcast.status == BroadcastStatus.SCHEDULED)
-        .order_by(Broadcast.next_run_at)
-    )
-    return rows.all()
-
-
 async def due(session: AsyncSession, now: datetime, limit: int) -> Sequence[Broadcast]:
     """Scheduled broadcasts whose next run is due, soonest first."""
     rows = await session.scalars(
@@ -434,7 +404,7 @@ async def enqueue_due(
             run = await enqueue_run(session, broadcast, due_at, now)
             if run is not None:
                 runs.append(run)
-        following = following_run(broadcast, max(due_at, now if late else due_at), zone)
+        following = following_run(broadcast, now if late else due_at, zone)
         if following is not None:
             broadcast.next_run_at = following
         else:
