@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from hmac import compare_digest
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, WSMsgType, web
@@ -52,6 +52,9 @@ from handlers.events import ButtonPress, Command, Inbound, Media, Text
 from models import conversations, people
 from models import web as store
 from models.people import WEB
+
+if TYPE_CHECKING:
+    from bot.scheduler import Background
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +140,9 @@ class WebRuntime:
         self.hub = Hub(self.read_changes)
         self.answers = ButtonAnswers()
         self.messenger = WebMessenger(app.sessions, app.clock, self.hub.changed, self.answers)
+        # The scheduler and sender this process runs, when the web channel runs alone: its
+        # /healthz then reports them, as a webhook instance's does.
+        self.service: Background | None = None
         web_settings = self.settings
         self.per_address = RateLimit(web_settings.rate_per_address, web_settings.burst_per_address)
         self.per_chat = RateLimit(web_settings.rate_per_chat, web_settings.burst_per_chat)
@@ -657,7 +663,7 @@ class WebRuntime:
 
     async def healthz(self, _: web.Request) -> web.Response:
         """For a load balancer: the database answers; how many pages this instance holds."""
-        status, body = await health(self.app)
+        status, body = await health(self.app, self.service)
         return web.json_response({**body, "web_pages": self.hub.count}, status=status)
 
     # Serving ------------------------------------------------------------------------------
@@ -725,7 +731,8 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
     runtime = WebRuntime(app)
-    async with runtime.serving(), background(app):
+    async with runtime.serving(), background(app) as service:
+        runtime.service = service
         await stop.wait()
         await app.drain()
 
