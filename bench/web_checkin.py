@@ -91,7 +91,7 @@ async def checkin_walk(client: aiohttp.ClientSession, base: str, code: str) -> N
     await page.press(label("enrol.agree"), "真实姓名")
     await page.say("张三", "手机号")
     await page.say("13812345678", "户籍")
-    await page.press("河南", "的哪个市或县")
+    await page.press("河南", "的哪个市")
     await page.say("信阳市", "今年春节您打算")
     await page.press(label("plan.stay"), "缺少")
     await page.press(label("ui.unchecked").format(label=label("need.heating")), "缺少")
