@@ -94,7 +94,7 @@ def checkin_walk(user: FakeUser, code: str) -> None:
     user.send("13812345678")
     user.wait_text("户籍", timeout=PATIENCE)
     user.press("河南")
-    user.wait_text("的哪个市或县", timeout=PATIENCE)
+    user.wait_text("的哪个市", timeout=PATIENCE)
     user.send("信阳市")
     user.wait_text("今年春节您打算", timeout=PATIENCE)
     user.press(label("plan.stay"))
