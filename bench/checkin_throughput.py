@@ -8,7 +8,10 @@ of updates as that runtime, and nothing else, so the ratio is what the flows, th
 and the database cost. The echo bots get the same number of updates of the same kinds (a
 message is echoed with a button, a press of it answered and the message edited). The
 frameworks' own echo bots, through their dispatchers (bench/echo_bot.py, echo_bot_ptb.py),
-are printed on a second, labelled line.
+are printed on a second, labelled line, and the raw echo that also records each update in
+one SQLite transaction as the engine opens it (the update id, the person and the
+conversation read, the conversation written back) on a third: the floor under any bot on
+this stack that keeps its conversations in the database.
 
 For each runtime and database (SQLite always; PostgreSQL with --postgres, in a scratch
 database made on that server and dropped afterwards) and each --people size (that many
@@ -250,7 +253,8 @@ def measure_bot(target: Target, runtime: str, workers: int, sequence: int) -> Me
 
 def measure_echo(module: str, args: list[str], workers: int, sequence: int) -> Measured:
     """An echo bot, sent the walk's kinds of update by every simulated person."""
-    with FakeBotAPI(token=TOKEN) as api:
+    base = (sequence + 1) * ROUND_IDS
+    with FakeBotAPI(token=TOKEN, first_update_id=base * 10) as api:
         env = {**os.environ, "BOT_TOKEN": TOKEN}
         mark = api.mark()
         process = subprocess.Popen(
@@ -261,7 +265,6 @@ def measure_echo(module: str, args: list[str], workers: int, sequence: int) -> M
         )
         try:
             api.wait_for(lambda c: c.method == "getUpdates", timeout=30, after=mark)
-            base = (sequence + 1) * ROUND_IDS
             run_people([partial(echo_walk, api.user(base + i)) for i in range(WARM_UP)])
             people = [api.user(base + WARM_UP + i) for i in range(workers)]
             api.reset_calls()
@@ -472,7 +475,9 @@ def report(
         echo = middle[f"echo {runtime}"]
         print(row(f"{NAMES[runtime]} echo (the runtime's own pieces)", echo, echo))
         dispatcher = middle[f"dispatcher echo {runtime}"]
-        print(row(f"  {NAMES[runtime]} echo through its dispatcher", dispatcher, dispatcher))
+        print(row(f"  {NAMES[runtime]} echo through its dispatcher", dispatcher, echo))
+        floor = middle[f"floor {runtime}"]
+        print(row(f"  {NAMES[runtime]} echo + one transaction, sqlite", floor, echo))
         for target in found:
             name = f"check-in bot, {target.database}, {target.people} people"
             print(row(name, middle[target.key(runtime)], echo))
@@ -533,6 +538,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as home,
         targets(sizes, args.postgres, Path(home), args.workers) as found,
     ):
+        floor = f"sqlite+aiosqlite:///{Path(home) / 'floor.db'}"
         for round_number in range(args.rounds):
             for runtime in runtimes:
                 measured: list[tuple[str, Callable[[int], Measured]]] = [
@@ -540,6 +546,12 @@ def main() -> None:
                     (
                         f"dispatcher echo {runtime}",
                         partial(measure_echo, DISPATCHER_ECHO[runtime], [], args.workers),
+                    ),
+                    (
+                        f"floor {runtime}",
+                        partial(
+                            measure_echo, RAW_ECHO, [runtime, "--database", floor], args.workers
+                        ),
                     ),
                 ]
                 measured += [

@@ -8,14 +8,22 @@ rendering and the database cost, and nothing of the framework. Each update is an
 kind, the least any bot does: a message is echoed with an inline button under it; a press
 of that button is answered and the message edited.
 
-Usage: python -m bench.echo_raw aiogram|ptb API_BASE_URL (the token comes from BOT_TOKEN).
+With --database URL, each update is first recorded in one transaction, as the bot's engine
+opens every update (models/conversations.py: the update id, the person and the conversation
+read together, the conversation written back): the floor under any bot that keeps its
+conversations in the database and guards against redelivery, on this stack.
+
+Usage: python -m bench.echo_raw aiogram|ptb [--database URL] API_BASE_URL (the token comes
+from BOT_TOKEN).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
-import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
@@ -24,6 +32,8 @@ from bot.messenger import Markup, Messenger
 from bot.runtimes import aiogram_runtime, ptb_runtime
 from bot.runtimes.common import stop_on_signals
 from handlers.events import ButtonPress, Command, Inbound, Text
+from models import conversations, migrate
+from models.db import create_engine, create_sessionmaker
 
 BUTTON = "echo"
 KEYBOARD: Markup = {"inline_keyboard": [[{"text": BUTTON, "callback_data": BUTTON}]]}
@@ -43,7 +53,35 @@ async def echo(messenger: Messenger, event: Inbound) -> None:
         await messenger.send_text(event.chat_id, f"/{event.name} {event.arg}", KEYBOARD)
 
 
-async def run_aiogram(base_url: str, token: str) -> None:
+Recorder = Callable[[Inbound], Awaitable[None]]
+
+
+async def nothing(_: Inbound) -> None:
+    """No database: the echo alone."""
+
+
+async def recorder(url: str) -> Recorder:
+    """One transaction per update, as the engine opens and closes each one."""
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    sessions = create_sessionmaker(engine)
+
+    async def record(event: Inbound) -> None:
+        now = datetime.now(UTC)
+        async with sessions() as session, session.begin():
+            opened = await conversations.open_turn(
+                session, event.update_id, event.chat_id, event.user_id, now
+            )
+            if opened.fresh:
+                state = {"echo": event.update_id}
+                await conversations.save(
+                    session, event.chat_id, event.user_id, language="zh_Hans", state=state, now=now
+                )
+
+    return record
+
+
+async def run_aiogram(base_url: str, token: str, record: Recorder) -> None:
     """The aiogram runtime's polling loop, Bot and messenger, echoing."""
     stop = asyncio.Event()
     stop_on_signals(stop)
@@ -51,6 +89,7 @@ async def run_aiogram(base_url: str, token: str) -> None:
     messenger = aiogram_runtime.AiogramMessenger(bot)
 
     async def on_event(event: Inbound) -> None:
+        await record(event)
         await echo(messenger, event)
 
     try:
@@ -59,7 +98,7 @@ async def run_aiogram(base_url: str, token: str) -> None:
         await bot.session.close()
 
 
-async def run_ptb(base_url: str, token: str) -> None:
+async def run_ptb(base_url: str, token: str, record: Recorder) -> None:
     """The PTB runtime's application (aiohttp transport, concurrent updates), echoing."""
     stop = asyncio.Event()
     stop_on_signals(stop)
@@ -70,6 +109,7 @@ async def run_ptb(base_url: str, token: str) -> None:
     messenger = ptb_runtime.PtbMessenger(application.bot)
 
     async def on_event(event: Inbound) -> None:
+        await record(event)
         await echo(messenger, event)
 
     ptb_runtime.add_handlers(application, on_event)
@@ -84,6 +124,17 @@ async def run_ptb(base_url: str, token: str) -> None:
         await application.shutdown()
 
 
-if __name__ == "__main__":
+async def main() -> None:
+    """Echo through the runtime named, recording each update when given a database."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("runtime", choices=("aiogram", "ptb"))
+    parser.add_argument("--database", help="record each update in this database first")
+    parser.add_argument("base_url")
+    args = parser.parse_args()
+    record = await recorder(args.database) if args.database else nothing
     runners = {"aiogram": run_aiogram, "ptb": run_ptb}
-    asyncio.run(runners[sys.argv[1]](sys.argv[2], os.environ["BOT_TOKEN"]))
+    await runners[args.runtime](args.base_url, os.environ["BOT_TOKEN"], record)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
