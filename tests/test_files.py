@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.files import Files, FileUnavailable, parse_web_ref, web_ref
+from bot.runtimes.web.guard import audio_type
 from bot.runtimes.web.messenger import WebMessenger
 from bot.telegram_http import HttpMessenger
 from models import web as store
@@ -93,3 +94,13 @@ async def test_a_web_file_is_uploaded_to_telegram_as_a_voice_or_else_a_document(
         assert voice.result["reply_markup"] == markup
         [document] = api.calls_of("sendDocument")
         assert document.files["document"][1].startswith(b"#!AMR"), "Telegram plays no AMR"
+
+
+def test_a_recording_uploaded_on_the_page_is_known_by_its_content() -> None:
+    assert audio_type(VOICE_OGG) == "audio/ogg"
+    assert audio_type(b"ID3\x04\x00" + bytes(20)) == "audio/mpeg"
+    assert audio_type(b"\xff\xfb\x90\x00" + bytes(20)) == "audio/mpeg"
+    assert audio_type(b"\x00\x00\x00\x20ftypM4A " + bytes(20)) == "audio/mp4"
+    assert audio_type(b"#!AMR\n" + bytes(20)) == "audio/amr"
+    assert audio_type(bytes.fromhex("89504e470d0a1a0a") + bytes(20)) is None, "a picture"
+    assert audio_type(b"%PDF-1.7" + bytes(20)) is None
