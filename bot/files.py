@@ -10,8 +10,10 @@ token a Telegram file cannot be had, and the caller is told so (`FileUnavailable
 
 from __future__ import annotations
 
+import asyncio
 import json
 import mimetypes
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import aiohttp
@@ -25,6 +27,9 @@ WEB_PREFIX = "web:"
 TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
 # The largest file the Bot API lets a bot download (getFile).
 FETCH_LIMIT = 20 * 1000 * 1000
+# Telegram files fetched lately are kept up to this many bytes: a broadcast's picture goes
+# to every web reader from one download, not one each.
+RECENT_BYTES = 20 * 1000 * 1000
 # What Telegram shows as a voice message (sendVoice): OGG/Opus, MP3 and M4A. Other audio
 # (AMR, WAV, WebM from a phone's recorder) goes as a document, which Telegram always takes.
 VOICE_TYPES = frozenset({"audio/ogg", "audio/opus", "audio/mpeg", "audio/mp4", "audio/x-m4a"})
@@ -88,6 +93,10 @@ class Files:
         self._api = api_base_url.rstrip("/")
         self._token = token
         self.limit = limit
+        self._recent: OrderedDict[str, FileData] = OrderedDict()
+        # One download at a time: readers of the same file wait for it and take it from
+        # the recent ones.
+        self._fetching = asyncio.Lock()
 
     async def read(self, ref: str) -> FileData:
         """The file a reference names, whichever channel holds it."""
@@ -110,6 +119,21 @@ class Files:
     async def _from_telegram(self, file_id: str) -> FileData:
         if not self._token:
             raise FileUnavailable("a Telegram file, and no Telegram token is set")
+        async with self._fetching:
+            found = self._recent.get(file_id)
+            if found is None:
+                found = await self._download(file_id)
+                self._keep(file_id, found)
+            else:
+                self._recent.move_to_end(file_id)
+            return found
+
+    def _keep(self, file_id: str, file: FileData) -> None:
+        self._recent[file_id] = file
+        while sum(len(f.data) for f in self._recent.values()) > RECENT_BYTES:
+            self._recent.popitem(last=False)
+
+    async def _download(self, file_id: str) -> FileData:
         # The token is in both addresses: no error below names them.
         try:
             async with aiohttp.ClientSession(timeout=TIMEOUT) as client:

@@ -47,8 +47,10 @@ async def test_a_telegram_file_is_read_through_getfile_within_the_cap(db: AsyncE
     kit = Kit(db)
     with FakeBotAPI(token=TOKEN) as api:
         voice = api.voice_message(7)["message"]["voice"]["file_id"]
-        read = await files(kit, api).read(voice)
+        reader = files(kit, api)
+        read = await reader.read(voice)
         assert (read.data, read.mime) == (VOICE_OGG, "audio/ogg")
+        assert await reader.read(voice) == read, "kept: one download for many readers"
         with pytest.raises(FileUnavailable):
             await files(kit, api, limit=10).read(voice)
         with pytest.raises(FileUnavailable):
