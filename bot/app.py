@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import made
 from bot.config import Settings
+from bot.files import FETCH_LIMIT, Files
 from bot.i18n import Catalogs
 from bot.messenger import Messenger
 from bot.render import Maker, Renderer
@@ -70,6 +71,8 @@ class App:
     catalogs: Catalogs
     engine: Engine
     clock: Clock
+    # Reads a file reference of any channel as bytes (bot/files.py), for the messengers.
+    files: Files
     # What makes the files flows ask for with SendMade (exports, charts): see bot/made.py.
     makers: dict[str, Maker] = field(default_factory=dict)
     # How the sender reaches each channel's people, registered by the runtimes serving them
@@ -149,6 +152,12 @@ async def build_app(
         texts=catalogs,
         clock=clock,
     )
-    app = App(settings, db, sessions, catalogs, engine, clock)
+    files = Files(
+        sessions,
+        api_base_url=settings.telegram.api_base_url,
+        token=settings.telegram.token.get_secret_value(),
+        limit=FETCH_LIMIT,
+    )
+    app = App(settings, db, sessions, catalogs, engine, clock, files)
     app.makers = made.makers(app)
     return app

@@ -40,6 +40,7 @@ from handlers.labels import (
     PLAN_LABELS,
     REQUEST_STATUS_LABELS,
     TRANSPORT_LABELS,
+    VOICE_LABEL,
 )
 from handlers.phone import mask_phone
 from models import audit, exports, nominations, organisation, requests, stats
@@ -595,7 +596,7 @@ async def _requests(sheet: _Sheet, rows: AsyncIterator[requests.RequestRow]) -> 
                 r.town,
                 r.enterprise,
                 words.name(r.erased, r.name),
-                r.description,
+                r.description or (words(VOICE_LABEL) if r.voice else None),
                 words.yes_no(r.anonymous),
                 r.answered_at,
                 r.finished_at,

@@ -1,7 +1,9 @@
 """The messenger port: the few Bot API calls the program makes, with typed failures.
 
 Each runtime implements it; the renderer, the broadcast sender and scheduled jobs use it.
-Keyboards travel as Bot API JSON (dicts), text as Telegram HTML.
+Keyboards travel as Bot API JSON (dicts), text as Telegram HTML. A file travels as the
+reference of the channel it came in on; a messenger reads another channel's through
+bot/files.py.
 """
 
 from __future__ import annotations
@@ -39,6 +41,22 @@ class Rejected(MessengerError):
     """Telegram refused the request itself (HTTP 400 other than chat-not-found)."""
 
 
+def bot_api_error(status: int, answer: dict[str, Any]) -> MessengerError:
+    """Telegram's refusal as the messenger's typed error."""
+    code = int(answer.get("error_code") or status)
+    description = str(answer.get("description") or f"HTTP {code}")
+    parameters = answer.get("parameters") or {}
+    if code == 429:
+        return RetryAfter(float(parameters.get("retry_after") or 1))
+    if code == 403:
+        return Blocked(description)
+    if code == 400 and "chat not found" in description.lower():
+        return ChatNotFound(description)
+    if code >= 500 or code in (408, 409):
+        return Transient(description)
+    return Rejected(description)
+
+
 class Messenger(Protocol):
     """Sending and editing messages, whatever the framework underneath."""
 
@@ -69,13 +87,19 @@ class Messenger(Protocol):
     async def send_stored_document(
         self, chat_id: int, file_id: str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        """Send a document Telegram already holds (by file id); returns the message id."""
+        """Send a document already held (a file reference of any channel); its message id."""
         ...
 
     async def send_photo(
         self, chat_id: int, photo: bytes | str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        """Send a picture (bytes, or a file id); returns the message id."""
+        """Send a picture (bytes, or a file reference of any channel); returns the message id."""
+        ...
+
+    async def send_voice(
+        self, chat_id: int, voice: str, caption: str | None, markup: Markup | None = None
+    ) -> int:
+        """Send a voice message (a file reference of any channel); returns the message id."""
         ...
 
     async def set_commands(

@@ -25,6 +25,7 @@ from handlers.actions import (
     SendMade,
     SendPhoto,
     SendText,
+    SendVoice,
     SetMenu,
 )
 from handlers.engine import Answer
@@ -311,6 +312,9 @@ class Renderer:
             caption = render(language, action.caption) if action.caption else None
             markup = markup_json(self.catalogs, language, action.markup)
             await self.messenger.send_photo(chat_id, action.photo, caption, markup)
+        elif isinstance(action, SendVoice):
+            caption = render(language, action.caption) if action.caption else None
+            await self.messenger.send_voice(chat_id, action.voice, caption)
         elif isinstance(action, SetMenu):
             # This chat's menu, for every language: it is the person's, in their language.
             commands = [

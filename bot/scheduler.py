@@ -112,7 +112,9 @@ class Background:
         self._own: HttpMessenger | None = None
         if TELEGRAM not in self.messengers and app.settings.telegram.token:
             telegram = app.settings.telegram
-            self._own = HttpMessenger(telegram.api_base_url, app.settings.require_token())
+            self._own = HttpMessenger(
+                telegram.api_base_url, app.settings.require_token(), app.files
+            )
             self.messengers[TELEGRAM] = self._own
         grace = app.settings.scheduler.misfire_grace_seconds
         schedule = Schedule(app.settings.campaign.zone, grace)

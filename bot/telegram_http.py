@@ -14,14 +14,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.messenger import (
-    Blocked,
-    ChatNotFound,
-    Markup,
-    Rejected,
-    RetryAfter,
-    Transient,
-)
+from bot.files import FileData, Files, shows_as_voice, telegram_source
+from bot.messenger import Markup, Transient, bot_api_error
 
 TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 CONNECTIONS = 100
@@ -30,8 +24,10 @@ CONNECTIONS = 100
 class HttpMessenger:
     """Bot API calls as JSON over one pooled aiohttp session."""
 
-    def __init__(self, api_base_url: str, token: str) -> None:
+    def __init__(self, api_base_url: str, token: str, files: Files | None = None) -> None:
         self._url = f"{api_base_url.rstrip('/')}/bot{token}/"
+        # Reads a web upload's bytes, to upload it (bot/files.py).
+        self.files = files
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -63,7 +59,7 @@ class HttpMessenger:
             raise Transient(f"HTTP {status}: not JSON") from None
         if answer.get("ok"):
             return answer.get("result")
-        raise _error(status, answer)
+        raise bot_api_error(status, answer)
 
     async def send_text(self, chat_id: int, text: str, markup: Markup | None = None) -> int:
         payload = _message(chat_id, markup, text=text, parse_mode="HTML")
@@ -85,40 +81,79 @@ class HttpMessenger:
             payload["text"] = text
         await self.call("answerCallbackQuery", payload)
 
-    async def send_document(
-        self, chat_id: int, filename: str, data: bytes, caption: str | None = None
+    async def _upload(
+        self, method: str, field: str, chat_id: int, file: FileData, fields: dict[str, Any]
     ) -> int:
+        """A Bot API call that uploads a file (multipart); the message id."""
         form = aiohttp.FormData()
         form.add_field("chat_id", str(chat_id))
-        if caption:
-            form.add_field("caption", caption)
-            form.add_field("parse_mode", "HTML")
-        form.add_field("document", data, filename=filename)
+        for name, value in fields.items():
+            form.add_field(name, value if isinstance(value, str) else json.dumps(value))
+        form.add_field(field, file.data, filename=file.name, content_type=file.mime)
         try:
-            async with self._client().post(self._url + "sendDocument", data=form) as response:
+            async with self._client().post(self._url + method, data=form) as response:
                 status, body = response.status, await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
             raise Transient(type(error).__name__) from error
-        answer = json.loads(body)
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            raise Transient(f"HTTP {status}: not JSON") from None
         if not answer.get("ok"):
-            raise _error(status, answer)
+            raise bot_api_error(status, answer)
         return _message_id(answer.get("result"))
+
+    async def _send_file(
+        self,
+        method: str,
+        field: str,
+        chat_id: int,
+        source: str | FileData,
+        caption: str | None,
+        markup: Markup | None,
+    ) -> int:
+        """Send a file Telegram holds (by id) or upload one."""
+        fields: dict[str, Any] = {}
+        _caption(fields, caption)
+        if markup is not None:
+            fields["reply_markup"] = markup
+        if isinstance(source, FileData):
+            return await self._upload(method, field, chat_id, source, fields)
+        payload = {"chat_id": chat_id, field: source, **fields}
+        return _message_id(await self.call(method, payload))
+
+    async def send_document(
+        self, chat_id: int, filename: str, data: bytes, caption: str | None = None
+    ) -> int:
+        file = FileData(data, "application/octet-stream", filename)
+        return await self._send_file("sendDocument", "document", chat_id, file, caption, None)
 
     async def send_stored_document(
         self, chat_id: int, file_id: str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        payload = _message(chat_id, markup, document=file_id)
-        _caption(payload, caption)
-        return _message_id(await self.call("sendDocument", payload))
+        source = await telegram_source(self.files, file_id)
+        return await self._send_file("sendDocument", "document", chat_id, source, caption, markup)
 
     async def send_photo(
         self, chat_id: int, photo: bytes | str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        if isinstance(photo, bytes):
-            raise Rejected("uploads go through the runtime's messenger")
-        payload = _message(chat_id, markup, photo=photo)
-        _caption(payload, caption)
-        return _message_id(await self.call("sendPhoto", payload))
+        source = (
+            FileData(photo, "image/png", "photo.png")
+            if isinstance(photo, bytes)
+            else await telegram_source(self.files, photo)
+        )
+        return await self._send_file("sendPhoto", "photo", chat_id, source, caption, markup)
+
+    async def send_voice(
+        self, chat_id: int, voice: str, caption: str | None, markup: Markup | None = None
+    ) -> int:
+        source = await telegram_source(self.files, voice)
+        method, field = (
+            ("sendVoice", "voice")
+            if not isinstance(source, FileData) or shows_as_voice(source.mime)
+            else ("sendDocument", "document")
+        )
+        return await self._send_file(method, field, chat_id, source, caption, markup)
 
     async def set_commands(
         self, commands: list[tuple[str, str]], language_code: str | None, chat_id: int | None
@@ -147,19 +182,3 @@ def _caption(payload: dict[str, Any], caption: str | None) -> None:
 
 def _message_id(result: Any) -> int:
     return int(result["message_id"]) if isinstance(result, dict) else 0
-
-
-def _error(status: int, answer: dict[str, Any]) -> Exception:
-    """Telegram's refusal as the messenger's typed error."""
-    code = int(answer.get("error_code") or status)
-    description = str(answer.get("description") or f"HTTP {code}")
-    parameters = answer.get("parameters") or {}
-    if code == 429:
-        return RetryAfter(float(parameters.get("retry_after") or 1))
-    if code == 403:
-        return Blocked(description)
-    if code == 400 and "chat not found" in description.lower():
-        return ChatNotFound(description)
-    if code >= 500 or code in (408, 409):
-        return Transient(description)
-    return Rejected(description)

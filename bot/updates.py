@@ -125,16 +125,23 @@ def _media(
     item = message[kind]
     if kind == "photo":
         item = item[-1] if item else {}
-    file_id = item.get("file_id") if isinstance(item, Mapping) else None
+    known = item if isinstance(item, Mapping) else {}
     return Media(
         **origin,
         kind=kind,
-        file_id=file_id,
-        file_name=item.get("file_name") if isinstance(item, Mapping) else None,
-        mime_type=item.get("mime_type") if isinstance(item, Mapping) else None,
+        file_id=known.get("file_id"),
+        file_name=known.get("file_name"),
+        mime_type=known.get("mime_type"),
         caption=message.get("caption"),
         message_id=message_id,
+        duration=_count(known.get("duration")),
+        file_size=_count(known.get("file_size")),
     )
+
+
+def _count(value: Any) -> int | None:
+    """A whole number the update gives (seconds, bytes), or None when it gives none."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _from_callback(update_id: int, query: Mapping[str, Any]) -> Inbound | None:

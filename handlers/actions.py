@@ -188,6 +188,14 @@ class SendPhoto:
 
 
 @dataclass(frozen=True)
+class SendVoice:
+    """Send a voice message a person recorded, by the file reference the flows keep."""
+
+    voice: str
+    caption: Msg | Raw | None = None
+
+
+@dataclass(frozen=True)
 class SendMade:
     """Send a file the program makes from the database (an export, a chart), by maker name.
 
@@ -208,8 +216,8 @@ class SetMenu:
 
 
 Action: TypeAlias = (
-    "SendText | EditText | EditMarkup | AnswerButton | SendDocument | SendPhoto | SendMade | Tell"
-    " | SetMenu"
+    "SendText | EditText | EditMarkup | AnswerButton | SendDocument | SendPhoto | SendVoice"
+    " | SendMade | Tell | SetMenu"
 )
 
 

@@ -74,6 +74,9 @@ class Media(Event):
     mime_type: str | None = None
     caption: str | None = None
     message_id: int | None = None
+    # What the channel says of a voice or audio file (seconds) and of any file (bytes).
+    duration: int | None = None
+    file_size: int | None = None
 
     @property
     def is_image_file(self) -> bool:

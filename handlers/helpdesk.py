@@ -34,11 +34,13 @@ from handlers.actions import (
     Param,
     SendPhoto,
     SendText,
+    SendVoice,
     Tell,
     say,
 )
+from handlers.events import Media
 from handlers.flow import Context, FlowSettings, global_data
-from handlers.labels import CATEGORY_LABELS, REQUEST_STATUS_LABELS, ROLE_NAMES
+from handlers.labels import CATEGORY_LABELS, REQUEST_STATUS_LABELS, ROLE_NAMES, VOICE_LABEL
 from handlers.phone import phone_for
 from models import organisation, people, requests
 from models.broadcasts import Purpose
@@ -47,6 +49,11 @@ from models.people import Person, Role
 from models.requests import Category, HelpRequest, Route, Scope, Side, Source, Status
 
 log = logging.getLogger(__name__)
+
+# A voice message longer than this is a speech, not a request: three minutes say it all.
+VOICE_MAX_SECONDS = 180
+# What three minutes of a voice message take at the most (Telegram's Opus is far smaller).
+VOICE_MAX_BYTES = 5_000_000
 
 
 # Who may see and handle what (asked again on every button) ------------------------------
@@ -82,6 +89,32 @@ def shows_description(viewer: Role | None, request: HelpRequest) -> bool:
     """Whether this reader gets what the worker wrote: a check-in's note, written about every
     need at once and without saying who may read it, is for staff only, never the employer."""
     return not (viewer is Role.CONTACT and request.source is Source.CHECKIN)
+
+
+def voice_problem(event: Media) -> Msg | None:
+    """Why a voice message cannot be a request's description (too long, too large), or None.
+
+    The channel says how long and how large it is when it knows (Telegram does; a web
+    upload tells only its size, within the page's own limit)."""
+    if event.kind != "voice" or not event.file_id:
+        return Msg("request.voice_or_text")
+    too_long = event.duration is not None and event.duration > VOICE_MAX_SECONDS
+    if too_long or (event.file_size is not None and event.file_size > VOICE_MAX_BYTES):
+        return Msg("request.voice_too_long", minutes=VOICE_MAX_SECONDS // 60)
+    return None
+
+
+def description_of(request: HelpRequest) -> Param | None:
+    """What the worker said, where text is needed: their words, or the voice's label."""
+    if request.description:
+        return request.description
+    return Msg(VOICE_LABEL) if request.voice_file_id else None
+
+
+def hears_voice(viewer: Role | None, request: HelpRequest) -> bool:
+    """Whether this reader gets the worker's voice: a voice tells who speaks, so a reader
+    who may not know who asked gets its label only."""
+    return bool(request.voice_file_id) and shows_identity(viewer, request)
 
 
 def parse_number(text: str) -> int | None:
@@ -162,8 +195,11 @@ async def card(
         by_rule = request.source is Source.CHECKIN
         withheld = N_("request.card.anonymous_by_rule") if by_rule else N_("request.card.anonymous")
         lines.append(Msg(withheld))
-    if request.description and shows_description(viewer, request):
-        lines.append(Msg("request.card.description", text=request.description))
+    described = description_of(request)
+    if described is not None and shows_description(viewer, request):
+        lines.append(Msg("request.card.description", text=described))
+        if request.voice_file_id and not hears_voice(viewer, request):
+            lines.append(Msg("request.card.voice_withheld"))
     elif request.source is Source.CHECKIN:
         lines.append(Msg("request.card.from_checkin"))
     # A photo can show who took it: a reader who may not know who asked does not get it.
@@ -185,11 +221,14 @@ async def card(
 
 
 async def card_actions(ctx: Context, request: HelpRequest) -> list[Action]:
-    """The request's photo (if this reader may see it) and card, to the current chat."""
+    """The request's photo and voice (if this reader may have them) and card, to the
+    current chat."""
     role = ctx.person.role if ctx.person else None
     actions: list[Action] = []
     if request.photo_file_id and shows_identity(role, request):
         actions.append(SendPhoto(request.photo_file_id))
+    if request.voice_file_id and hears_voice(role, request):
+        actions.append(SendVoice(request.voice_file_id, Msg("request.voice_of", number=request.id)))
     lines = await card(ctx.session, request, role, ctx.now)
     actions.append(SendText(Msg("request.card", card=lines)))
     return actions
@@ -299,6 +338,7 @@ async def open_request(
     description: str | None,
     photo: str | None,
     anonymous: bool,
+    voice: str | None = None,
     source: Source,
     now: datetime,
 ) -> tuple[HelpRequest, list[Tell]]:
@@ -309,6 +349,7 @@ async def open_request(
         category=category,
         description=description,
         photo_file_id=photo,
+        voice_file_id=voice,
         anonymous=anonymous and category in requests.WAGE_CATEGORIES,
         source=source,
         route=Route.CONTACT,

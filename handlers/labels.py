@@ -52,6 +52,9 @@ KIND_LABELS: dict[ContentKind, str] = {
     ContentKind.EVENT: N_("broadcast.kind.event"),
     ContentKind.EVENT_REMINDER: N_("broadcast.kind.event_reminder"),
 }
+# A request described by a voice message, where its description is read as text (the card,
+# the summary, /mydata, the export).
+VOICE_LABEL = N_("request.voice")
 # What a worker's request for help is about, and where it stands.
 CATEGORY_LABELS: dict[Category, str] = {
     Category.WAGES: N_("request.category.wages"),

@@ -102,6 +102,8 @@ class HelpRequest(Base):
     # None for a request opened from a check-in without a note, and after erasure.
     description: Mapped[str | None] = mapped_column(Text)
     photo_file_id: Mapped[str | None] = mapped_column(String(256))
+    # A voice message the worker sent as the description (a file reference of their channel).
+    voice_file_id: Mapped[str | None] = mapped_column(String(256))
     # The worker asked that their employer not be told who asked.
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[Source] = mapped_column(enum_column(Source))
@@ -284,7 +286,7 @@ async def blank_person(session: AsyncSession, person_id: int) -> int:
     result = await session.execute(
         update(HelpRequest)
         .where(HelpRequest.person_id == person_id)
-        .values(description=None, photo_file_id=None)
+        .values(description=None, photo_file_id=None, voice_file_id=None)
         .execution_options(synchronize_session=False)
     )
     await session.execute(
@@ -457,6 +459,8 @@ class RequestRow:
     erased: bool
     name: str | None
     description: str | None
+    # The description is a voice message (kept as the file; the export names it).
+    voice: bool
     anonymous: bool
     answered_at: datetime | None
     # Solved by the worker or closed by staff.
@@ -486,6 +490,7 @@ async def for_export(
             Person.erased_at,
             Person.full_name,
             HelpRequest.description,
+            HelpRequest.voice_file_id,
             HelpRequest.anonymous,
             HelpRequest.answered_at,
             HelpRequest.finished_at,
@@ -503,7 +508,7 @@ async def for_export(
         query = query.where(HelpRequest.created_at < end)
     async for row in stream_rows(session, query):
         (number, created, category, status, source, town, enterprise, person_id) = row[:8]
-        erased_at, name, description, anonymous, answered, finished = row[8:]
+        erased_at, name, description, voice, anonymous, answered, finished = row[8:]
         erased = erased_at is not None
         yield RequestRow(
             number=number,
@@ -517,6 +522,7 @@ async def for_export(
             erased=erased,
             name=None if erased else name,
             description=None if erased else description,
+            voice=not erased and voice is not None,
             anonymous=bool(anonymous),
             answered_at=answered,
             finished_at=finished,

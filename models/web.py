@@ -76,7 +76,7 @@ class WebSession(Base):
 
 
 class WebFile(Base):
-    """A picture a person uploaded, or a file or picture the bot sent to a web chat."""
+    """A picture or voice a person uploaded, or a file the bot sent to a web chat."""
 
     __tablename__ = "web_files"
 
@@ -109,6 +109,8 @@ class WebMessage(Base):
         BigInteger, ForeignKey("web_files.id", ondelete="SET NULL")
     )
     photo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The file is a voice message (the page plays it).
+    voice: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # What the person sent (shown on their side of the page), not the bot.
     mine: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
@@ -195,6 +197,7 @@ async def append(
     *,
     file_id: int | None = None,
     photo: bool = False,
+    voice: bool = False,
     mine: bool = False,
 ) -> int | None:
     """Store a message for the chat's page; its id, or None if there is no such chat."""
@@ -211,6 +214,7 @@ async def append(
             markup=markup,
             file_id=file_id,
             photo=photo,
+            voice=voice,
             mine=mine,
         )
     )

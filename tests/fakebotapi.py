@@ -35,14 +35,25 @@ __all__ = [
 ]
 
 #: Methods that send a new message (rate facts, retry_after and server_error defaults).
-SENDS: frozenset[str] = frozenset({"sendMessage", "sendPhoto", "sendDocument", "copyMessage"})
+SENDS: frozenset[str] = frozenset(
+    {"sendMessage", "sendPhoto", "sendVoice", "sendDocument", "copyMessage"}
+)
+#: The bytes of every voice message a FakeUser sends (an OGG page header, then filler).
+VOICE_OGG = b"OggS\x00\x02" + bytes(22) + b"OpusHead" + b"\x01\x01" + bytes(16)
 #: Methods that change one of the bot's messages.
 EDITS: frozenset[str] = frozenset(
     {"editMessageText", "editMessageReplyMarkup", "editMessageCaption"}
 )
 #: Methods whose result is the message a user sees as "the bot's reply" (FakeUser.wait_reply).
 REPLIES: frozenset[str] = frozenset(
-    {"sendMessage", "editMessageText", "sendDocument", "sendPhoto", "editMessageCaption"}
+    {
+        "sendMessage",
+        "editMessageText",
+        "sendDocument",
+        "sendPhoto",
+        "sendVoice",
+        "editMessageCaption",
+    }
 )
 _CHAT_WRITES: frozenset[str] = SENDS | EDITS | {"sendChatAction"}
 
@@ -64,6 +75,7 @@ _METHODS: tuple[str, ...] = (
     "answerCallbackQuery",
     "sendDocument",
     "sendPhoto",
+    "sendVoice",
     "copyMessage",
     "deleteMessage",
     "deleteMessages",
@@ -643,6 +655,7 @@ class FakeBotAPI:
             "answercallbackquery": self._answer_callback_query,
             "senddocument": self._send_document,
             "sendphoto": self._send_photo,
+            "sendvoice": self._send_voice,
             "copymessage": self._copy_message,
             "deletemessage": self._delete_message,
             "deletemessages": self._delete_messages,
@@ -802,7 +815,7 @@ class FakeBotAPI:
         if stored is None:
             body = {"ok": False, "error_code": 404, "description": "Not Found"}
             return web.json_response(body, status=404)
-        return web.Response(body=stored.data, content_type="application/octet-stream")
+        return web.Response(body=stored.data, content_type=stored.mime_type)
 
     async def _execute(
         self, raw_method: str, params: JSON, files: Files, token_ok: bool = True
@@ -1622,6 +1635,26 @@ class FakeBotAPI:
             self._reply_kb[chat_id] = reply_labels
         return message
 
+    def _voice(self, stored: _StoredFile | None, file_id: str, duration: int) -> JSON:
+        return {
+            "file_id": file_id,
+            "file_unique_id": stored.file_unique_id if stored else f"U{file_id[-12:]}",
+            "duration": duration,
+            "mime_type": stored.mime_type if stored else "audio/ogg",
+            "file_size": len(stored.data) if stored else 0,
+        }
+
+    def _send_voice(self, params: JSON, files: Files) -> JSON:
+        chat_id = self._chat_of(params)
+        stored, file_id = self._input_file(params, files, "voice", "voice")
+        duration = _as_int(params.get("duration"), 1)
+        content: JSON = {"voice": self._voice(stored, file_id, duration), **self._caption(params)}
+        inline, reply_labels = self._markup(params)
+        message = self._new_message(chat_id, content, params, inline)
+        if reply_labels is not None and isinstance(chat_id, int):
+            self._reply_kb[chat_id] = reply_labels
+        return message
+
     def _copy_message(self, params: JSON, files: Files) -> JSON:
         chat_id = self._chat_of(params)
         from_chat = self._chat_of(params, "from_chat_id")
@@ -1957,6 +1990,20 @@ class FakeBotAPI:
             content["caption"] = caption
         return self._incoming_message(user_id, language_code, first_name, content)
 
+    def voice_message(
+        self,
+        user_id: int,
+        duration: int = 3,
+        *,
+        language_code: str = "zh-hans",
+        first_name: str = "Test",
+    ) -> JSON:
+        """A voice message update (OGG/Opus, its file downloadable)."""
+        with self._cond:
+            stored = self._new_file("voice", "voice.ogg", VOICE_OGG, "audio/ogg")
+        content: JSON = {"voice": self._voice(stored, stored.file_id, duration)}
+        return self._incoming_message(user_id, language_code, first_name, content)
+
     def sticker_message(
         self, user_id: int, *, language_code: str = "zh-hans", first_name: str = "Test"
     ) -> JSON:
@@ -2142,6 +2189,10 @@ class FakeUser:
     def send_photo(self, caption: str | None = None) -> int:
         """Send a photo."""
         return self._push(self.api.photo_message(self.user_id, caption, **self._who()))
+
+    def send_voice(self, duration: int = 3) -> int:
+        """Send a voice message of `duration` seconds."""
+        return self._push(self.api.voice_message(self.user_id, duration, **self._who()))
 
     def send_sticker(self) -> int:
         """Send a sticker."""

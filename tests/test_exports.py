@@ -1088,8 +1088,16 @@ async def test_the_requests_sheet_follows_the_towns_rule_and_the_dates(
             answered_at=at(D2, 12),
             finished_at=at(D3, 9),
         )
-        food = request("王五", Category.FOOD, D3, status=Status.CLOSED, finished_at=at(D3, 18))
-        housing = request("erased", Category.HOUSING, D1)
+        food = request(
+            "王五",
+            Category.FOOD,
+            D3,
+            status=Status.CLOSED,
+            finished_at=at(D3, 18),
+            description=None,
+            voice_file_id="VOICE",
+        )
+        housing = request("erased", Category.HOUSING, D1, voice_file_id="VOICE")
         await session.flush()
         numbers = {"wages": wages.id, "heating": heating.id, "food": food.id}
         numbers["housing"] = housing.id
@@ -1108,6 +1116,8 @@ async def test_the_requests_sheet_follows_the_towns_rule_and_the_dates(
     assert solved[col("export.col.answered_at")] == datetime(2027, 1, 19, 12, 0)
     assert solved[col("export.col.closed_at")] == datetime(2027, 1, 20, 9, 0)
     assert found[numbers["food"]][col("export.col.closed_at")] == datetime(2027, 1, 20, 18, 0)
+    # A voice message as the description: the sheet names it by its label.
+    assert found[numbers["food"]][col("export.col.description")] == text("en", "request.voice")
     asked = found[numbers["wages"]]
     assert asked[col("export.col.source")] == text("en", "export.source.request")
     assert asked[col("export.col.anonymous")] == text("en", "ui.yes")

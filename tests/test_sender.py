@@ -84,6 +84,11 @@ class ScriptedMessenger:
     ) -> int:
         return await self.send_text(chat_id, caption or "")
 
+    async def send_voice(
+        self, chat_id: int, voice: str, caption: str | None, markup: Markup | None = None
+    ) -> int:
+        return await self.send_text(chat_id, caption or "")
+
     async def set_commands(
         self, commands: list[tuple[str, str]], language_code: str | None, chat_id: int | None
     ) -> None:

@@ -132,9 +132,10 @@ class WebUser:
         return self.send(phone)
 
     def upload(
-        self, data: bytes, name: str = "photo.jpg", mime: str = "image/jpeg"
+        self, data: bytes, name: str = "photo.jpg", mime: str = "image/jpeg", field: str = "photo"
     ) -> tuple[int, JSON]:
-        """Upload a picture as the page does (multipart); the status and the answer."""
+        """Upload a picture (or, as `field` "audio", a recording) as the page does
+        (multipart); the status and the answer."""
         self.mark()
         boundary = uuid.uuid4().hex
         fields = [("nonce", str(secrets.randbelow(2**53 - 1) + 1)), ("after", str(self.last_seq))]
@@ -144,7 +145,7 @@ class WebUser:
         ]
         parts.append(
             (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; '
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
                 f'filename="{name}"\r\nContent-Type: {mime}\r\n\r\n'
             ).encode()
             + data
@@ -166,6 +167,29 @@ class WebUser:
         status, answer = self.upload(PNG, "photo.png", "image/png")
         assert status == 200, (status, answer)
         return answer
+
+    def send_voice(self, data: bytes) -> JSON:
+        """Send a sound recording chosen on the phone (it goes as a voice message)."""
+        status, answer = self.upload(data, "voice", "audio/ogg", field="audio")
+        assert status == 200, (status, answer)
+        return answer
+
+    def wait_file(self, kind: str, timeout: float = 10.0) -> bytes:
+        """Wait for a message from the bot, after the mark, carrying a file of `kind`
+        ("photo" or "voice"); the file's bytes as the page fetches them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in self._changed_since_mark():
+                if message.get("file") and message.get(kind):
+                    self._mark = message["seq"]
+                    status, raw, _ = self.request(message["file"])
+                    assert status == 200, (status, raw)
+                    return raw
+            if time.monotonic() > deadline:
+                got = [plain(m["html"]) for m in self._changed_since_mark()]
+                raise AssertionError(f"no {kind} from the bot; got: {got}")
+            time.sleep(0.05)
+            self.catch_up()
 
     def _bot_messages(self) -> list[JSON]:
         return [m for _, m in sorted(self.messages.items(), reverse=True) if not m["mine"]]

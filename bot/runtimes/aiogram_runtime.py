@@ -42,6 +42,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from bot.app import App
+from bot.files import FileData, Files, shows_as_voice, telegram_source
 from bot.messenger import (
     Blocked,
     ChatNotFound,
@@ -133,11 +134,20 @@ def inline_only(markup: Markup | None) -> Markup | None:
     return markup or None
 
 
+def _input(source: str | FileData) -> str | BufferedInputFile:
+    """A file id as it is; bytes as an upload."""
+    if isinstance(source, str):
+        return source
+    return BufferedInputFile(source.data, filename=source.name)
+
+
 class AiogramMessenger:
     """The messenger port over an aiogram Bot."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, files: Files | None = None) -> None:
         self.bot = bot
+        # Reads another channel's files, to upload them (bot/files.py).
+        self.files = files
 
     async def send_text(self, chat_id: int, text: str, markup: Markup | None = None) -> int:
         method = _SendMessage(chat_id=chat_id, text=text, reply_markup=markup)
@@ -171,9 +181,10 @@ class AiogramMessenger:
     async def send_stored_document(
         self, chat_id: int, file_id: str, caption: str | None, markup: Markup | None = None
     ) -> int:
+        source = await telegram_source(self.files, file_id)
         message = await _call(
             self.bot.send_document(
-                chat_id, file_id, caption=caption, reply_markup=to_markup(markup)
+                chat_id, _input(source), caption=caption, reply_markup=to_markup(markup)
             )
         )
         return message.message_id
@@ -182,11 +193,29 @@ class AiogramMessenger:
         self, chat_id: int, photo: bytes | str, caption: str | None, markup: Markup | None = None
     ) -> int:
         source = (
-            BufferedInputFile(photo, filename="photo.png") if isinstance(photo, bytes) else photo
+            FileData(photo, "image/png", "photo.png")
+            if isinstance(photo, bytes)
+            else await telegram_source(self.files, photo)
         )
         message = await _call(
-            self.bot.send_photo(chat_id, source, caption=caption, reply_markup=to_markup(markup))
+            self.bot.send_photo(
+                chat_id, _input(source), caption=caption, reply_markup=to_markup(markup)
+            )
         )
+        return message.message_id
+
+    async def send_voice(
+        self, chat_id: int, voice: str, caption: str | None, markup: Markup | None = None
+    ) -> int:
+        source = await telegram_source(self.files, voice)
+        keys = to_markup(markup)
+        if isinstance(source, FileData) and not shows_as_voice(source.mime):
+            sent = self.bot.send_document(
+                chat_id, _input(source), caption=caption, reply_markup=keys
+            )
+        else:
+            sent = self.bot.send_voice(chat_id, _input(source), caption=caption, reply_markup=keys)
+        message = await _call(sent)
         return message.message_id
 
     async def set_commands(
@@ -290,7 +319,7 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
     bot = make_bot(app)
-    messenger = AiogramMessenger(bot)
+    messenger = AiogramMessenger(bot, app.files)
     try:
         # bot.me() keeps Telegram's answer, which the polling loop reads again.
         if not await reach_bot_api(app, lambda: _call(bot.me()), stop):

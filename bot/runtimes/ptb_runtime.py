@@ -30,6 +30,7 @@ from telegram import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
+    Voice,
 )
 from telegram import __version__ as ptb_version
 
@@ -59,6 +60,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.app import App
 from bot.config import Settings
+from bot.files import FileData, Files, shows_as_voice, telegram_source
 from bot.messenger import (
     Blocked,
     ChatNotFound,
@@ -155,8 +157,10 @@ def _message_id(result: object) -> int:
 class PtbMessenger:
     """The messenger port over a PTB Bot (HTML and no link previews come from its Defaults)."""
 
-    def __init__(self, bot: ExtBot[None]) -> None:
+    def __init__(self, bot: ExtBot[None], files: Files | None = None) -> None:
         self.bot = bot
+        # Reads another channel's files, to upload them (bot/files.py).
+        self.files = files
 
     async def send_text(self, chat_id: int, text: str, markup: Markup | None = None) -> int:
         message = await _call(self.bot.send_message(chat_id, text, reply_markup=to_markup(markup)))
@@ -192,11 +196,20 @@ class PtbMessenger:
     async def send_stored_document(
         self, chat_id: int, file_id: str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        # Passed as a Document, not a string: PTB would upload a local file of that name.
-        document = Document(file_id=file_id, file_unique_id="")
+        source = await telegram_source(self.files, file_id)
+        # A file id goes as a Document, not a string: PTB would upload a local file of that name.
+        document = (
+            source.data
+            if isinstance(source, FileData)
+            else Document(file_id=source, file_unique_id="")
+        )
         message = await _call(
             self.bot.send_document(
-                chat_id, document, caption=caption, reply_markup=to_markup(markup)
+                chat_id,
+                document,
+                caption=caption,
+                reply_markup=to_markup(markup),
+                filename=source.name if isinstance(source, FileData) else None,
             )
         )
         return message.message_id
@@ -204,21 +217,44 @@ class PtbMessenger:
     async def send_photo(
         self, chat_id: int, photo: bytes | str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        source: bytes | PhotoSize = (
-            photo
+        source = (
+            FileData(photo, "image/png", "photo.png")
             if isinstance(photo, bytes)
-            else PhotoSize(file_id=photo, file_unique_id="", width=0, height=0)
+            else await telegram_source(self.files, photo)
         )
-        filename = "photo.png" if isinstance(photo, bytes) else None
         message = await _call(
             self.bot.send_photo(
                 chat_id,
-                source,
+                source.data
+                if isinstance(source, FileData)
+                else PhotoSize(file_id=source, file_unique_id="", width=0, height=0),
                 caption=caption,
                 reply_markup=to_markup(markup),
-                filename=filename,
+                filename=source.name if isinstance(source, FileData) else None,
             )
         )
+        return message.message_id
+
+    async def send_voice(
+        self, chat_id: int, voice: str, caption: str | None, markup: Markup | None = None
+    ) -> int:
+        source = await telegram_source(self.files, voice)
+        if isinstance(source, FileData):
+            if not shows_as_voice(source.mime):
+                return await self.send_document(chat_id, source.name, source.data, caption)
+            sent = self.bot.send_voice(
+                chat_id,
+                source.data,
+                caption=caption,
+                reply_markup=to_markup(markup),
+                filename=source.name,
+            )
+        else:
+            held = Voice(file_id=source, file_unique_id="", duration=timedelta(0))
+            sent = self.bot.send_voice(
+                chat_id, held, caption=caption, reply_markup=to_markup(markup)
+            )
+        message = await _call(sent)
         return message.message_id
 
     async def set_commands(
@@ -396,7 +432,7 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     logging.getLogger("telegram").setLevel(max(logging.INFO, logging.getLogger().level))
     polling = app.settings.telegram.mode == "polling"
     application = make_application(app.settings, polling=polling)
-    messenger = PtbMessenger(application.bot)
+    messenger = PtbMessenger(application.bot, app.files)
     add_handlers(application, partial(app.on_event, messenger=messenger))
     # PTB's initialize asks getMe: the first call that needs the Bot API.
     reached = False

@@ -33,9 +33,10 @@ from handlers.actions import (
     Reply,
     SendPhoto,
     SendText,
+    SendVoice,
     say,
 )
-from handlers.events import ButtonPress, Text
+from handlers.events import ButtonPress, Media, Text
 from handlers.flow import (
     CommandResult,
     CommandSpec,
@@ -51,6 +52,7 @@ from handlers.flow import (
     global_data,
 )
 from handlers.geography import province_name
+from handlers.helpdesk import description_of, voice_problem
 from handlers.labels import CATEGORY_LABELS, LANGUAGE_NAMES, REQUEST_STATUS_LABELS
 from handlers.menus import home_markup, menu_for
 from handlers.plans import describe
@@ -233,7 +235,7 @@ async def current_plan(ctx: Context) -> list[Action]:
 async def mydata(ctx: Context, arg: str) -> CommandResult:
     """Everything stored about the person: who they are, the consent they gave and when,
     every check-in in full, every request with its thread; as a file when it is too long
-    for one message, and the requests' photos after it."""
+    for one message, and the requests' photos and voice messages after it."""
     person = ctx.person
     if person is None:
         return [say("mydata.nothing")]
@@ -276,6 +278,11 @@ async def mydata(ctx: Context, arg: str) -> CommandResult:
         for r, _ in asked
         if r.photo_file_id
     ]
+    actions += [
+        SendVoice(r.voice_file_id, caption=Msg("mydata.voice", number=r.id))
+        for r, _ in asked
+        if r.voice_file_id
+    ]
     return actions
 
 
@@ -296,8 +303,18 @@ def _request(request: HelpRequest, thread: Sequence[RequestMessage]) -> Msg:
         at=request.created_at,
         category=Msg(CATEGORY_LABELS[request.category]),
         status=Msg(REQUEST_STATUS_LABELS[request.status]),
-        description=request.description or Msg("common.not_given"),
-        photo=Msg("mydata.request_photo") if request.photo_file_id else "",
+        description=description_of(request) or Msg("common.not_given"),
+        photo=Lines(
+            tuple(
+                Msg(key)
+                for key, kept in (
+                    (N_("mydata.request_photo"), request.photo_file_id),
+                    (N_("mydata.request_voice"), request.voice_file_id),
+                )
+                if kept
+            ),
+            sep="",
+        ),
         messages=Lines(said) if said else Msg("mydata.no_messages"),
     )
 
@@ -344,7 +361,8 @@ async def checkin(ctx: Context, arg: str) -> CommandResult:
 
 async def idle(ctx: Context) -> list[Action] | Switch:
     """What to do next, for someone writing outside any conversation: a worker who writes a
-    few words ("宿舍暖气还是不热，怎么办") is offered to send them as a request for help."""
+    few words ("宿舍暖气还是不热，怎么办"), or sends a voice message, is offered to send it
+    as a request for help."""
     person = ctx.person
     if person is None:
         return [say("start.no_code")]
@@ -355,6 +373,12 @@ async def idle(ctx: Context) -> list[Action] | Switch:
             if isinstance(said, str) and len(said) >= OFFER_MIN_LENGTH:
                 offer = say("idle.offer_request", text=said)
                 return Switch("request", {"description": said}, say=(offer,))
+        if isinstance(event, Media) and event.kind == "voice":
+            problem = voice_problem(event)
+            if problem is not None:
+                return [SendText(problem, home_markup(person.role))]
+            offer = say("idle.offer_voice_request")
+            return Switch("request", {"voice": event.file_id}, say=(offer,))
         return [SendText(Msg("idle.worker"), home_markup(person.role))]
     return [say("idle.other")]
 

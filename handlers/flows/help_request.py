@@ -1,7 +1,8 @@
 """A worker's request for help (/request): what about, what happened, a photo, who may know.
 
-A worker picks a category, describes the problem and may add a photo; for a wage matter they
-choose whether their employer may learn who asked. Only Confirm sends it, to whoever handles
+A worker picks a category, describes the problem (in writing, or as a voice message of a
+few minutes at most) and may add a photo; for a wage matter they choose whether their
+employer may learn who asked. Only Confirm sends it, to whoever handles
 it (the rules are in handlers/helpdesk.py).
 
 ```mermaid
@@ -21,7 +22,17 @@ from __future__ import annotations
 
 from handlers import validation
 from handlers.access import WORKERS
-from handlers.actions import N_, Action, Button, Inline, Msg, SendPhoto, SendText, say
+from handlers.actions import (
+    N_,
+    Action,
+    Button,
+    Inline,
+    Msg,
+    SendPhoto,
+    SendText,
+    SendVoice,
+    say,
+)
 from handlers.events import Media
 from handlers.flow import (
     CommandResult,
@@ -37,8 +48,8 @@ from handlers.flow import (
     Switch,
     refuse,
 )
-from handlers.helpdesk import open_request, wait_time
-from handlers.labels import CATEGORY_LABELS
+from handlers.helpdesk import VOICE_MAX_SECONDS, open_request, voice_problem, wait_time
+from handlers.labels import CATEGORY_LABELS, VOICE_LABEL
 from models import requests
 from models.people import Role
 from models.requests import Category, Source
@@ -75,14 +86,19 @@ async def on_category(state: State, value: str, ctx: Context) -> Outcome:
 
 
 async def ask_description(state: State, ctx: Context) -> list[Action]:
-    """What happened, in the worker's words (the words already written kept with one tap)."""
+    """What happened, in the worker's words or voice (what they said already kept with one
+    tap)."""
     category = Msg(CATEGORY_LABELS[Category(state.data["category"])])
     question = Msg(
         "request.ask_description",
         category=category,
         min=DESCRIPTION_MIN,
         max=ctx.settings.description_max_length,
+        minutes=VOICE_MAX_SECONDS // 60,
     )
+    if state.data.get("voice"):
+        keep = Inline.of([[Button(Msg("request.keep_voice"), "keep")]])
+        return [SendText(question, keep)]
     if not state.data.get("description"):
         return [SendText(question)]
     keep = Inline.of([[Button(Msg("request.keep_description"), "keep")]])
@@ -90,8 +106,8 @@ async def ask_description(state: State, ctx: Context) -> list[Action]:
 
 
 async def on_keep_description(state: State, value: str, ctx: Context) -> Outcome:
-    """The words written before (outside the request, or on an earlier pass), as they are."""
-    if value != "keep" or not state.data.get("description"):
+    """What was said before (outside the request, or on an earlier pass), as it is."""
+    if value != "keep" or not (state.data.get("description") or state.data.get("voice")):
         return Reject(Msg("error.stale_button"))
     return Goto("photo")
 
@@ -112,6 +128,17 @@ async def on_description(state: State, text: str, ctx: Context) -> Outcome:
     if isinstance(parsed, Reject):
         return parsed
     state.data["description"] = parsed
+    state.data["voice"] = None
+    return Goto("photo")
+
+
+async def on_voice_description(state: State, event: Media, ctx: Context) -> Outcome:
+    """A voice message as the description, kept as the file (within the length limit)."""
+    problem = voice_problem(event)
+    if problem is not None:
+        return Reject(problem)
+    state.data["voice"] = event.file_id
+    state.data["description"] = None
     return Goto("photo")
 
 
@@ -183,19 +210,21 @@ async def _who_handles(ctx: Context, category: Category, anonymous: bool) -> Msg
 
 
 async def ask_confirm(state: State, ctx: Context) -> list[Action]:
-    """Everything in one message (the photo above it); only Confirm sends it."""
+    """Everything in one message (the photo and voice above it); only Confirm sends it."""
     data = state.data
     category = Category(data["category"])
     anonymous = bool(data.get("anonymous")) and category in requests.WAGE_CATEGORIES
     actions: list[Action] = []
     if data.get("photo"):
         actions.append(SendPhoto(data["photo"]))
+    if data.get("voice"):
+        actions.append(SendVoice(data["voice"]))
     actions.append(
         SendText(
             Msg(
                 "request.summary",
                 category=Msg(CATEGORY_LABELS[category]),
-                description=data["description"],
+                description=data.get("description") or Msg(VOICE_LABEL),
                 photo=Msg("request.summary_photo") if data.get("photo") else "",
                 goes_to=await _who_handles(ctx, category, anonymous),
             ),
@@ -219,7 +248,8 @@ async def on_confirm(state: State, value: str, ctx: Context) -> Outcome:
         ctx.session,
         worker,
         Category(data["category"]),
-        description=data["description"],
+        description=data.get("description"),
+        voice=data.get("voice"),
         photo=data.get("photo"),
         anonymous=bool(data.get("anonymous")),
         source=Source.REQUEST,
@@ -235,7 +265,8 @@ REQUEST = Flow(
         Step("category", ask_category, N_("hint.press_button"), on_button=on_category,
              goes_to=("description",)),
         Step("description", ask_description, N_("request.hint_description"),
-             on_text=on_description, on_button=on_keep_description, goes_to=("photo",)),
+             on_text=on_description, on_button=on_keep_description,
+             on_media=on_voice_description, goes_to=("photo",)),
         Step("photo", ask_photo, N_("request.hint_photo"), on_media=on_photo,
              on_button=on_no_photo, goes_to=("anonymity", "confirm")),
         Step("anonymity", ask_anonymity, N_("hint.press_button"), on_button=on_anonymity,

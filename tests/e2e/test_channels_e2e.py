@@ -24,8 +24,8 @@ from tests.e2e.test_worker_e2e import (
     start_going_home,
     stay_lacking_heating,
 )
-from tests.fakebotapi import FakeBotAPI
-from tests.webclient import WebUser
+from tests.fakebotapi import VOICE_OGG, FakeBotAPI, FakeUser
+from tests.webclient import PNG, WebUser
 
 pytestmark = pytest.mark.e2e
 
@@ -95,6 +95,69 @@ def test_a_request_with_a_photo_reaches_the_contact(channel_bot: BotProcess) -> 
     assert "宿舍窗户坏了" in contact.wait_text("新的求助")["text"]
     prefix = "web:%" if not channel_bot.telegram else "%"
     assert count_rows(channel_bot, "help_requests", f"photo_file_id LIKE '{prefix}'") >= 1
+
+
+def ask_with_voice_and_photo(worker: Any, voice: Callable[[], object]) -> None:
+    """A worker's housing request, described by a voice message, with a photo."""
+    worker.command("request")
+    worker.wait_text("您需要什么帮助")
+    worker.press(label("request.category.housing"))
+    worker.wait_text("请把情况写清楚")
+    voice()
+    worker.wait_text("有照片可以发一张")
+    worker.send_photo()
+    worker.wait_text("请核对您的求助")
+    worker.press(label("ui.confirm"))
+    worker.wait_text("已提交，编号")
+
+
+# Both Telegram runtimes serve the web channel in the same process: a request made on one
+# channel is handled on the other.
+@pytest.mark.parametrize("channel_bot", ["aiogram", "ptb"], indirect=True)
+def test_a_web_workers_photo_and_voice_reach_a_contact_on_telegram(
+    channel_bot: BotProcess,
+) -> None:
+    bot = channel_bot
+    name = f"跨网公司{bot.web_port}"
+    code = bot.add_enterprise(name)
+    contact = bot.api.user(next(_ids), language_code="zh-hans")
+    enrol_contact(contact, bot.contact_invite(name), "孙经理", "13900001002")
+    worker = WebUser(bot.web_url)
+    enrol(worker, code)
+    ask_with_voice_and_photo(worker, lambda: worker.send_voice(VOICE_OGG))
+
+    assert "（语音）" in contact.wait_text("新的求助")["text"]
+    mark = bot.api.mark()
+    contact.press(label("request.answer_button"))
+    for method, field, data in (("sendPhoto", "photo", PNG), ("sendVoice", "voice", VOICE_OGG)):
+        call = bot.api.wait_for(
+            lambda c, m=method: c.method == m and c.chat_id == contact.chat_id and c.ok,
+            after=mark,
+        )
+        assert call.files[field][1] == data, f"{method}: the web upload's own bytes"
+    contact.wait_text("请输入对求助")
+
+
+@pytest.mark.parametrize("channel_bot", ["aiogram", "ptb"], indirect=True)
+def test_a_telegram_workers_photo_and_voice_reach_a_contact_on_the_web(
+    channel_bot: BotProcess,
+) -> None:
+    bot = channel_bot
+    name = f"跨端公司{bot.web_port}"
+    code = bot.add_enterprise(name)
+    contact: Any = WebUser(bot.web_url)  # drives the same steps as a FakeUser
+    enrol_contact(contact, bot.contact_invite(name), "周经理", "13900001003")
+    worker: FakeUser = bot.api.user(next(_ids), language_code="zh-hans")
+    enrol(worker, code)
+    ask_with_voice_and_photo(worker, lambda: worker.send_voice(duration=7))
+    photo_id = bot.api.calls_of("sendPhoto")[-1].params["photo"]
+
+    contact.wait_text("新的求助")
+    contact.press(label("request.answer_button"))
+    # Fetched from Telegram (getFile, then the download) and kept for the contact's page.
+    assert contact.wait_file("photo") == bot.api.file_bytes(str(photo_id))
+    assert contact.wait_file("voice") == VOICE_OGG
+    assert bot.api.count("getFile") >= 2
 
 
 @pytest.fixture(params=CHANNEL_RUNTIMES)

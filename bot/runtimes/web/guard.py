@@ -6,7 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# What a person may upload: pictures, recognised by their first bytes, not by their name.
+# What a person may upload: pictures and sound recordings, recognised by their first bytes,
+# not by their name.
 IMAGE_MAGIC = {
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -21,6 +22,25 @@ def image_type(data: bytes) -> str | None:
             if mime == "image/webp" and data[8:12] != b"WEBP":
                 continue
             return mime
+    return None
+
+
+def audio_type(data: bytes) -> str | None:
+    """A sound recording's type by its content (what phones' recorders and messengers save:
+    OGG/Opus, MP3, M4A, AMR, WAV, WebM), or None for anything else."""
+    head = data[:16]
+    if head.startswith(b"OggS"):
+        return "audio/ogg"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE6 == 0xE2):
+        return "audio/mpeg"  # an ID3 tag, or an MPEG audio layer III frame
+    if head[4:8] == b"ftyp" and head[8:11] in (b"M4A", b"mp4", b"iso", b"3gp"):
+        return "audio/mp4"
+    if head.startswith(b"#!AMR"):
+        return "audio/amr"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "audio/webm"
     return None
 
 

@@ -16,25 +16,17 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.files import Files, FileUnavailable
+from bot.i18n import Catalogs
 from bot.messenger import ChatNotFound, Markup, Rejected
 from bot.runtimes.web.html import sanitise
-from models import web
+from handlers.actions import N_
+from models import people, web
+from models.people import WEB
 
 log = logging.getLogger(__name__)
-# A file a person uploaded travels through the flows under this prefix and its id.
-FILE_PREFIX = "web:"
-
-
-def file_ref(file_id: int) -> str:
-    """The file id the flows keep for an uploaded picture."""
-    return f"{FILE_PREFIX}{file_id}"
-
-
-def parse_file_ref(ref: str) -> int | None:
-    """The web file a reference names, or None for another channel's file id."""
-    if not ref.startswith(FILE_PREFIX) or not ref[len(FILE_PREFIX) :].isdigit():
-        return None
-    return int(ref[len(FILE_PREFIX) :])
+# Said where a file of another channel cannot be had (no Telegram token, too large, gone).
+UNAVAILABLE = N_("web.file_unavailable")
 
 
 @dataclass(frozen=True)
@@ -61,17 +53,26 @@ class ButtonAnswers:
 
 
 class WebMessenger:
-    """Stores messages for web chats' pages; `chat_id` is the web chat's id."""
+    """Stores messages for web chats' pages; `chat_id` is the web chat's id.
+
+    A file is copied into the reader's chat (a page fetches only its own chat's files): a
+    web upload from the database, a Telegram file fetched through the Bot API (bot/files.py).
+    One that cannot be had is replaced by a line saying so, in the reader's language.
+    """
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Callable[[], datetime],
+        files: Files,
+        catalogs: Catalogs,
         changed: Callable[[int], None] | None = None,
         answers: ButtonAnswers | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
+        self.files = files
+        self.catalogs = catalogs
         # Called after each commit with the chat's id, so the local pages see it at once.
         self.changed = changed or (lambda _chat: None)
         self.answers = answers or ButtonAnswers()
@@ -84,6 +85,7 @@ class WebMessenger:
         *,
         file: tuple[str, str, bytes] | None = None,
         photo: bool = False,
+        voice: bool = False,
     ) -> int:
         async with self.sessions() as session, session.begin():
             file_id = None
@@ -91,7 +93,14 @@ class WebMessenger:
                 mime, name, data = file
                 file_id = await web.add_file(session, chat_id, mime, name, data, self.clock())
             message_id = await web.append(
-                session, chat_id, html, markup, self.clock(), file_id=file_id, photo=photo
+                session,
+                chat_id,
+                html,
+                markup,
+                self.clock(),
+                file_id=file_id,
+                photo=photo,
+                voice=voice,
             )
             if message_id is None:
                 raise ChatNotFound(f"no web chat {chat_id}")
@@ -130,32 +139,61 @@ class WebMessenger:
         file = ("application/octet-stream", filename, data)
         return await self._store(chat_id, sanitise(caption or ""), None, file=file)
 
-    async def _stored_file(self, ref: str) -> tuple[str, str, bytes]:
-        file_id = parse_file_ref(ref)
-        if file_id is None:
-            # A Telegram file id: Telegram holds the file, the web cannot show it.
-            raise Rejected("a file held by another channel")
+    async def _send_file(
+        self,
+        chat_id: int,
+        ref: str,
+        caption: str | None,
+        markup: Markup | None,
+        *,
+        photo: bool = False,
+        voice: bool = False,
+    ) -> int:
+        """A file of any channel, copied into the reader's chat; or the line saying it
+        cannot be had, under the caption, so the reader is not left with nothing."""
+        try:
+            file = await self.files.read(ref)
+        except FileUnavailable as error:
+            log.info("a file for web chat %s cannot be had: %s", chat_id, error)
+            note = await self._unavailable(chat_id)
+            text = f"{caption}\n\n{note}" if caption else note
+            return await self._store(chat_id, sanitise(text), markup)
+        mime = file.mime
+        # Telegram serves files untyped at times: the page needs a picture or sound type.
+        if photo and not mime.startswith("image/"):
+            mime = "image/jpeg"
+        if voice and not mime.startswith("audio/"):
+            mime = "audio/ogg"
+        stored = (mime, file.name, file.data)
+        return await self._store(
+            chat_id, sanitise(caption or ""), markup, file=stored, photo=photo, voice=voice
+        )
+
+    async def _unavailable(self, chat_id: int) -> str:
         async with self.sessions() as session:
-            stored = await session.get(web.WebFile, file_id)
-            if stored is None:
-                raise Rejected("file not found")
-            return stored.mime, stored.name, stored.data
+            person = await people.by_address(session, WEB, chat_id)
+        language = person.language if person is not None else self.catalogs.default
+        return self.catalogs.plain(language, UNAVAILABLE)
 
     async def send_stored_document(
         self, chat_id: int, file_id: str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        # Copied into the reader's chat: a chat's page can only fetch the chat's own files.
-        file = await self._stored_file(file_id)
-        return await self._store(chat_id, sanitise(caption or ""), markup, file=file)
+        return await self._send_file(chat_id, file_id, caption, markup)
 
     async def send_photo(
         self, chat_id: int, photo: bytes | str, caption: str | None, markup: Markup | None = None
     ) -> int:
         if isinstance(photo, bytes):
             file = ("image/png", "photo.png", photo)
-        else:
-            file = await self._stored_file(photo)
-        return await self._store(chat_id, sanitise(caption or ""), markup, file=file, photo=True)
+            return await self._store(
+                chat_id, sanitise(caption or ""), markup, file=file, photo=True
+            )
+        return await self._send_file(chat_id, photo, caption, markup, photo=True)
+
+    async def send_voice(
+        self, chat_id: int, voice: str, caption: str | None, markup: Markup | None = None
+    ) -> int:
+        return await self._send_file(chat_id, voice, caption, markup, voice=True)
 
     async def set_commands(
         self, commands: list[tuple[str, str]], language_code: str | None, chat_id: int | None

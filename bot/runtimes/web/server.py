@@ -9,7 +9,8 @@ host):
 - `GET /ws`: the page's WebSocket; its first message carries the CSRF token and the last
   sequence number the page holds; every change after it is pushed.
 - `GET /api/changes?after=N`: the same changes, for a page whose socket is down.
-- `POST /api/send` (text, a command, a button press) and `POST /api/upload` (a photo):
+- `POST /api/send` (text, a command, a button press) and `POST /api/upload` (a photo, or
+  a sound recording as a voice message):
   each carries the CSRF token in `X-CSRF-Token` and a nonce; a nonce seen before is a
   replay, refused with nothing written. The answer carries the changes since `after`.
 - `GET /f/ID`: a file of the chat (never another chat's).
@@ -42,10 +43,11 @@ from aiohttp import BodyPartReader, WSMsgType, web
 
 from bot.app import App
 from bot.config import ConfigError
+from bot.files import web_ref
 from bot.runtimes.common import health
-from bot.runtimes.web.guard import RateLimit, image_type
+from bot.runtimes.web.guard import RateLimit, audio_type, image_type
 from bot.runtimes.web.hub import Hub, Page
-from bot.runtimes.web.messenger import ButtonAnswers, WebMessenger, file_ref
+from bot.runtimes.web.messenger import ButtonAnswers, WebMessenger
 from handlers.actions import N_, Msg
 from handlers.engine import pick_language
 from handlers.events import ButtonPress, Command, Inbound, Media, Text
@@ -73,6 +75,7 @@ LINK_NEW = "web:link:new"
 LINK_REVOKE = "web:link:revoke"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "media-src 'self'; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 # The page chrome's strings, from the catalogs like every other text.
@@ -139,7 +142,9 @@ class WebRuntime:
         self.settings = app.settings.web
         self.hub = Hub(self.read_changes)
         self.answers = ButtonAnswers()
-        self.messenger = WebMessenger(app.sessions, app.clock, self.hub.changed, self.answers)
+        self.messenger = WebMessenger(
+            app.sessions, app.clock, app.files, app.catalogs, self.hub.changed, self.answers
+        )
         # The scheduler and sender this process runs, when the web channel runs alone: its
         # /healthz then reports them, as a webhook instance's does.
         self.service: Background | None = None
@@ -384,6 +389,7 @@ class WebRuntime:
             "markup": message.markup,
             "mine": message.mine,
             "photo": message.photo,
+            "voice": message.voice,
             "file": f"/f/{message.file_id}" if message.file_id is not None else None,
         }
 
@@ -405,7 +411,8 @@ class WebRuntime:
             stored = await store.file_of(session, held.chat_id, file_id)
         if stored is None:
             raise web.HTTPNotFound()
-        if stored.mime.startswith("image/"):
+        if stored.mime.startswith(("image/", "audio/")):
+            # Shown or played in the page; the type was found from the content, not a name.
             response = web.Response(body=stored.data, content_type=stored.mime)
         else:
             response = web.Response(body=stored.data, content_type="application/octet-stream")
@@ -516,7 +523,8 @@ class WebRuntime:
         return await self._answer(held, body, toasts)
 
     async def upload(self, request: web.Request) -> web.Response:
-        """A photo from the page (taken or chosen on the phone), checked by its content."""
+        """A photo (taken or chosen on the phone) or a sound recording (sent as a voice
+        message) from the page, each checked by its content."""
         held = await self.held_for_change(request)
         limit = self.settings.upload_max_bytes
         if (request.content_length or 0) > limit + 65536:
@@ -525,10 +533,13 @@ class WebRuntime:
             fields = await self._form(request, limit)
         except ValueError:
             raise Refusal(400, N_("web.failed")) from None
-        photo = fields.get("photo")
-        if not isinstance(photo, bytes):
+        photo, audio = fields.get("photo"), fields.get("audio")
+        if isinstance(photo, bytes):
+            data, mime, kind = photo, image_type(photo), "photo"
+        elif isinstance(audio, bytes):
+            data, mime, kind = audio, audio_type(audio), "voice"
+        else:
             raise Refusal(400, N_("web.failed"))
-        mime = image_type(photo)
         if mime is None:
             raise Refusal(415, N_("web.upload_wrong_type"))
         nonce = _nonce(_int(fields.get("nonce"), 0))
@@ -536,17 +547,18 @@ class WebRuntime:
         caption_text = (
             caption.decode("utf-8", "replace")[:1024] if isinstance(caption, bytes) else None
         )
-        file_id = await self._claim(held.chat_id, nonce, None, photo=(mime, photo))
+        file_id = await self._claim(held.chat_id, nonce, None, upload=(kind, mime, data))
         event = Media(
             update_id=None,
             user_id=held.chat_id,
             chat_id=held.chat_id,
             language_code=accept_language(request.headers.get("Accept-Language")),
             channel=WEB,
-            kind="photo",
-            file_id=file_ref(file_id) if file_id is not None else None,
+            kind="voice" if kind == "voice" else "photo",
+            file_id=web_ref(file_id) if file_id is not None else None,
             mime_type=mime,
             caption=caption_text or None,
+            file_size=len(data),
         )
         toasts = await self._handle(held, event)
         return await self._answer(held, {"after": _int(fields.get("after"), 0)}, toasts)
@@ -573,25 +585,34 @@ class WebRuntime:
         chat_id: int,
         nonce: int,
         mine: str | None,
-        photo: tuple[str, bytes] | None = None,
+        upload: tuple[str, str, bytes] | None = None,
     ) -> int | None:
-        """Record the request's nonce (a replay is refused) and show what the person sent."""
+        """Record the request's nonce (a replay is refused) and show what the person sent
+        (an upload is kept: its kind, "photo" or "voice", its type and bytes)."""
         now = self.app.clock()
         file_id = None
         async with self.app.sessions() as session, session.begin():
             if not await conversations.mark_processed(session, nonce, now, WEB):
                 raise Refusal(409, N_("web.replayed"))
-            if photo is not None:
-                mime, data = photo
-                file_id = await store.add_file(session, chat_id, mime, "photo", data, now)
+            if upload is not None:
+                kind, mime, data = upload
+                file_id = await store.add_file(session, chat_id, mime, kind, data, now)
                 await store.append(
-                    session, chat_id, "", None, now, file_id=file_id, photo=True, mine=True
+                    session,
+                    chat_id,
+                    "",
+                    None,
+                    now,
+                    file_id=file_id,
+                    photo=kind == "photo",
+                    voice=kind == "voice",
+                    mine=True,
                 )
             elif mine is not None:
                 await store.append(
                     session, chat_id, escape(mine, quote=False), None, now, mine=True
                 )
-        if mine is not None or photo is not None:
+        if mine is not None or upload is not None:
             self.hub.changed(chat_id)
         return file_id
 

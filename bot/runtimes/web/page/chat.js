@@ -1,5 +1,5 @@
 // The chat page: draws the bot's messages (already sanitised HTML) with their buttons,
-// sends what the person types, taps and photographs, and keeps up over a WebSocket.
+// sends what the person types, taps, photographs and records, and keeps up over a WebSocket.
 // Every change has an increasing sequence number; after a reconnect the page asks for
 // those after the last it holds, so nothing is missed.
 (function () {
@@ -86,6 +86,12 @@
       img.alt = '';
       img.loading = 'lazy';
       el.appendChild(img);
+    } else if (m.file && m.voice) {
+      var au = document.createElement('audio');
+      au.src = m.file;
+      au.controls = true;
+      au.preload = 'none';
+      el.appendChild(au);
     } else if (m.file) {
       var a = document.createElement('a');
       a.href = m.file;
@@ -236,11 +242,13 @@
     file.value = '';
     if (!picked) { return; }
     toast(S.sending, false);
-    shrink(picked).then(function (blob) {
+    // A recording goes as it is, as a voice message; a picture is made smaller first.
+    var audio = /^audio\//.test(picked.type);
+    (audio ? Promise.resolve(picked) : shrink(picked)).then(function (blob) {
       var fd = new FormData();
       fd.append('nonce', String(nonce()));
       fd.append('after', String(lastSeq));
-      fd.append('photo', blob, 'photo.jpg');
+      fd.append(audio ? 'audio' : 'photo', blob, audio ? 'voice' : 'photo.jpg');
       return post('/api/upload', fd, true);
     });
   });
