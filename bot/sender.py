@@ -390,9 +390,7 @@ class Sender:
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
             await self._take_slot()
-            message_id = await messenger.send_text(
-                chat_id, part, content.markup if last else None
-            )
+            message_id = await messenger.send_text(chat_id, part, content.markup if last else None)
         return message_id
 
     def _settle(

@@ -34,4 +34,3 @@ def figure(total: int, by_channel: Mapping[str, int]) -> Param:
 def delivered(figures: Figures, status: DeliveryStatus) -> Param:
     """The deliveries of a status, split by channel."""
     return figure(figures[status], figures.by_channel(status))
-
