@@ -165,10 +165,8 @@ async def broadcast(
             tracemalloc.stop()
         await messenger.close()
         await engine.dispose()
-        sent = sum(n for (_, status), n in purposes.items() if status is DeliveryStatus.SENT)
-        by_purpose = {
-            p.value: n for (p, status), n in purposes.items() if status is DeliveryStatus.SENT
-        }
+        sent = sum(counted[DeliveryStatus.SENT] for counted in purposes.values())
+        by_purpose = {p.value: counted[DeliveryStatus.SENT] for p, counted in purposes.items()}
         return Result(
             enqueue_seconds, send_seconds, sent, sender.window.busiest, 0, peak, by_purpose
         )

@@ -35,6 +35,7 @@ from handlers.actions import N_, Msg, Raw, text_from_json
 from handlers.geography import PROVINCES
 from handlers.labels import (
     CATEGORY_LABELS,
+    CHANNEL_LABELS,
     KIND_LABELS,
     NEED_LABELS,
     PLAN_LABELS,
@@ -46,6 +47,7 @@ from handlers.phone import mask_phone
 from models import audit, exports, nominations, organisation, requests, stats
 from models.broadcasts import ContentKind, DeliveryStatus
 from models.checkins import Need, Plan, Transport
+from models.people import CHANNELS
 
 # The sheets in their order; the names are the ids the audit log records.
 SHEETS: dict[str, str] = {
@@ -129,6 +131,7 @@ LEDGER_COLUMNS = (
     N_("export.col.hukou_province"),
     N_("export.col.hukou_city"),
     N_("export.col.enrolled_on"),
+    N_("export.col.channel"),
     N_("export.col.plan"),
     N_("export.col.needs"),
     N_("export.col.destination"),
@@ -153,6 +156,7 @@ CHECKIN_COLUMNS = (
 )
 DELIVERY_COLUMNS = (
     N_("export.col.broadcast"),
+    N_("export.col.channel"),
     N_("export.col.kind"),
     N_("export.col.content"),
     N_("export.col.created_at"),
@@ -269,6 +273,15 @@ class _Words:
 
     def place(self, province: str | None, city: str | None) -> str | None:
         return " ".join(p for p in (self.province(province), city) if p) or None
+
+    def channel(self, channel: str | None) -> str | None:
+        label = CHANNEL_LABELS.get(channel) if channel is not None else None
+        return self(label) if label is not None else channel
+
+    def channel_share(self, channel: str) -> str:
+        label = CHANNEL_LABELS.get(channel)
+        name: Msg | Raw = Msg(label) if label is not None else Raw(channel)
+        return self.catalogs.label(self.language, Msg("export.scope.channel", channel=name))
 
     def yes_no(self, value: bool) -> str:
         return self(N_("ui.yes")) if value else self(N_("ui.no"))
@@ -515,10 +528,15 @@ def _reconciliation(
         )
 
 
-async def _ledger(sheet: _Sheet, rows: AsyncIterator[exports.LedgerRow], mask: bool) -> None:
+async def _ledger(
+    sheet: _Sheet, rows: AsyncIterator[exports.LedgerRow], mask: bool
+) -> dict[str, int]:
+    """The ledger's rows; returns how many workers it lists on each channel."""
     words, zone = sheet.book.words, sheet.book.zone
     sheet.header(LEDGER_COLUMNS)
+    by_channel = dict.fromkeys(CHANNELS, 0)
     async for w in rows:
+        by_channel[w.channel] = by_channel.get(w.channel, 0) + 1
         sheet.row(
             [
                 words.name(w.erased, w.name),
@@ -528,6 +546,7 @@ async def _ledger(sheet: _Sheet, rows: AsyncIterator[exports.LedgerRow], mask: b
                 words.province(w.hukou_province),
                 w.hukou_city,
                 w.enrolled_at.astimezone(zone).date(),
+                words.channel(w.channel),
                 words.plan(w.plan),
                 words.needs(w.needs),
                 words.place(w.destination_province, w.destination_city),
@@ -537,6 +556,7 @@ async def _ledger(sheet: _Sheet, rows: AsyncIterator[exports.LedgerRow], mask: b
                 w.checked_on,
             ]
         )
+    return by_channel
 
 
 async def _checkins(sheet: _Sheet, rows: AsyncIterator[exports.CheckInRow]) -> None:
@@ -568,6 +588,7 @@ async def _deliveries(sheet: _Sheet, rows: AsyncIterator[exports.RunRow]) -> Non
         sheet.row(
             [
                 run.broadcast_id,
+                words.channel(run.channel),
                 words(KINDS[run.kind]),
                 words.content(run.kind, run.text, run.message),
                 run.created_at,
@@ -654,6 +675,7 @@ def _scope_lines(
     scope: Scope,
     town: str | None,
     rows: dict[str, int],
+    workers_by_channel: dict[str, int],
 ) -> list[tuple[str, Cell]]:
     if scope.first is None and scope.last is None:
         period = words(N_("export.scope.all_dates"))
@@ -667,7 +689,14 @@ def _scope_lines(
         (words(N_("export.scope.phones")), words(phones)),
         (words(N_("export.scope.rows")), None),
     ]
-    lines += [(words(SHEETS[sheet]), count) for sheet, count in rows.items()]
+    for sheet, count in rows.items():
+        lines.append((words(SHEETS[sheet]), count))
+        if sheet == "ledger":
+            # The people the ledger lists, by the channel they reach the bot by.
+            lines += [
+                (words.channel_share(channel), workers)
+                for channel, workers in workers_by_channel.items()
+            ]
     return lines
 
 
@@ -707,7 +736,7 @@ async def _write(
         reconciled_on = last or now.astimezone(zone).date()
         picture = await stats.picture(session, reconciled_on, town_id, zone=zone)
         _reconciliation(sheets["reconciliation"], reconciled_on, picture.gaps, models)
-        await _ledger(
+        workers_by_channel = await _ledger(
             sheets["ledger"], exports.ledger_rows(session, last, town_id), scope.mask_phones
         )
         await _checkins(sheets["checkins"], exports.checkin_rows(session, first, last, town_id))
@@ -722,7 +751,9 @@ async def _write(
     }
     rows = {"summary": len(days), **rows}
     town_name = town.name if town else None if town_id is None else f"#{town_id}"
-    lines = _scope_lines(words, scope=scope, town=town_name, rows=rows)
+    lines = _scope_lines(
+        words, scope=scope, town=town_name, rows=rows, workers_by_channel=workers_by_channel
+    )
     _summary(sheets["summary"], days, lines)
     for sheet in sheets.values():
         sheet.finish()

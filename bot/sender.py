@@ -46,10 +46,11 @@ from bot.messenger import (
 from bot.render import markup_json, split_text
 from bot.resilience import Outage, unavailable
 from handlers.actions import N_, Msg
+from handlers.channels import delivered
 from handlers.content import content_text, letter_body, notice, read_markup, reminder, signup_markup
 from handlers.outbox import message_of
 from models import broadcasts, events
-from models.broadcasts import Broadcast, ContentKind, DeliveryStatus, Due, Outcome
+from models.broadcasts import Broadcast, ContentKind, DeliveryStatus, Due, Figures, Outcome
 from models.people import Person
 
 log = logging.getLogger(__name__)
@@ -334,7 +335,7 @@ class Sender:
             if messenger is None or due.chat_id is None:
                 raise Rejected(f"no way to reach channel {due.channel!r}")
             content = await self._content(due.run_id, due.language)
-            await self._deliver(messenger, due.chat_id, content)
+            message_id = await self._deliver(messenger, due.chat_id, content)
         except RetryAfter as wait:
             # Everything waits, and this person is tried again after the pause.
             self._pause(wait.seconds)
@@ -360,7 +361,7 @@ class Sender:
             self._settle(due, DeliveryStatus.FAILED, type(error).__name__)
         else:
             self.sent += 1
-            self._settle(due, DeliveryStatus.SENT, None)
+            self._settle(due, DeliveryStatus.SENT, None, message_id)
         finally:
             self._slots.release()
 
@@ -370,30 +371,46 @@ class Sender:
         await self._wait_for_slot()
         self.window.take()
 
-    async def _deliver(self, messenger: Messenger, chat_id: int, content: Content) -> None:
+    async def _deliver(self, messenger: Messenger, chat_id: int, content: Content) -> int:
+        """Send the content; the id of the (last) message it became in the chat."""
         if content.kind is ContentKind.PHOTO and content.file_id:
             await self._take_slot()
-            await messenger.send_photo(chat_id, content.file_id, content.text, content.markup)
-        elif content.kind is ContentKind.DOCUMENT and content.file_id:
-            await self._take_slot()
-            await messenger.send_stored_document(
+            return await messenger.send_photo(
                 chat_id, content.file_id, content.text, content.markup
             )
-        else:
-            # A long text (the digest of many towns) goes as several messages, the keys
-            # under the last; each passes the gate.
-            parts = split_text(content.text)
-            for index, part in enumerate(parts):
-                last = index == len(parts) - 1
-                await self._take_slot()
-                await messenger.send_text(chat_id, part, content.markup if last else None)
+        if content.kind is ContentKind.DOCUMENT and content.file_id:
+            await self._take_slot()
+            return await messenger.send_stored_document(
+                chat_id, content.file_id, content.text, content.markup
+            )
+        # A long text (the digest of many towns) goes as several messages, the keys under
+        # the last; each passes the gate.
+        parts = split_text(content.text)
+        message_id = 0
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            await self._take_slot()
+            message_id = await messenger.send_text(chat_id, part, content.markup if last else None)
+        return message_id
 
-    def _settle(self, due: Due, status: DeliveryStatus, error: str | None) -> None:
+    def _settle(
+        self, due: Due, status: DeliveryStatus, error: str | None, message_id: int | None = None
+    ) -> None:
         now = self.clock()
         sent_at = now if status is DeliveryStatus.SENT else None
         attempts = due.attempts + 1
         self._outcomes.append(
-            Outcome(due.id, due.person_id, status, attempts, now, sent_at=sent_at, error=error)
+            Outcome(
+                due.id,
+                due.person_id,
+                status,
+                attempts,
+                now,
+                sent_at=sent_at,
+                error=error,
+                message_id=message_id,
+                channel=due.channel,
+            )
         )
 
     def _defer(
@@ -566,25 +583,25 @@ async def render_content(
     return Content(broadcast.content_kind, text, broadcast.file_id, None)
 
 
-def progress_message(total: int, figures: dict[DeliveryStatus, int], finished: bool) -> Msg:
-    """The staff member's progress line for one run."""
+def progress_message(total: int, figures: Figures, finished: bool) -> Msg:
+    """The staff member's progress line for one run, each figure split by channel."""
     key = N_("broadcast.progress_done") if finished else N_("broadcast.progress")
     return Msg(
         key,
         total=total,
-        sent=figures[DeliveryStatus.SENT],
-        blocked=figures[DeliveryStatus.BLOCKED],
-        failed=figures[DeliveryStatus.FAILED],
+        sent=delivered(figures, DeliveryStatus.SENT),
+        blocked=delivered(figures, DeliveryStatus.BLOCKED),
+        failed=delivered(figures, DeliveryStatus.FAILED),
         pending=figures[DeliveryStatus.PENDING],
     )
 
 
-def final_message(broadcast_id: int, figures: dict[DeliveryStatus, int]) -> Msg:
-    """The final report once every delivery of a run is settled."""
+def final_message(broadcast_id: int, figures: Figures) -> Msg:
+    """The final report once every delivery of a run is settled, split by channel."""
     return Msg(
         "broadcast.final_report",
         number=broadcast_id,
-        sent=figures[DeliveryStatus.SENT],
-        blocked=figures[DeliveryStatus.BLOCKED],
-        failed=figures[DeliveryStatus.FAILED],
+        sent=delivered(figures, DeliveryStatus.SENT),
+        blocked=delivered(figures, DeliveryStatus.BLOCKED),
+        failed=delivered(figures, DeliveryStatus.FAILED),
     )

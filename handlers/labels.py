@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.actions import N_
 from models.broadcasts import ContentKind
 from models.checkins import Need, Plan, Transport
-from models.people import Role
+from models.people import TELEGRAM, WEB, Role
 from models.requests import Category, Status
 
 PLAN_LABELS: dict[Plan, str] = {
@@ -42,6 +42,11 @@ ROLE_NAMES: dict[Role, str] = {
     Role.STAFF: N_("role.staff"),
     Role.ADMIN: N_("role.admin"),
     Role.FORMER: N_("role.former"),
+}
+# The channel a person uses: one name each, in the bot, the exports and the figures.
+CHANNEL_LABELS: dict[str, str] = {
+    TELEGRAM: N_("channel.telegram"),
+    WEB: N_("channel.web"),
 }
 # What a broadcast carries.
 KIND_LABELS: dict[ContentKind, str] = {

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from datetime import date
 
 from handlers.actions import N_, Lines, Msg, Param
-from handlers.labels import PLAN_LABELS
+from handlers.channels import split
+from handlers.labels import CHANNEL_LABELS, PLAN_LABELS
 from handlers.phone import phone_for
 from models import stats
+from models.broadcasts import Share
 from models.checkins import Plan
 from models.people import Role
 
@@ -98,16 +100,41 @@ def picture_message(picture: stats.Picture, threshold: int) -> Msg:
         towns=Lines(tuple(_line(line) for line in picture.towns)) if picture.towns else "—",
         workers=picture.workers,
         plans=Lines(tuple(plans)),
-        read=Msg(
-            "stats.read_share",
-            read=picture.letter_read,
-            percent=percent(picture.letter_read, picture.workers),
-        ),
+        read=read_share(picture),
         gaps=_gaps(wide, len(compared) - len(wide), threshold),
         threshold=threshold,
         models=Lines(tuple(picture.models), sep=Msg("ui.list_separator"))
         if picture.models
         else Msg("stats.no_models"),
+    )
+
+
+def read_share(picture: stats.Picture) -> Msg:
+    """How many read the letter, of the workers counted, and on which channel."""
+    read, workers = picture.letter_read, picture.workers
+    if not read:
+        return Msg("stats.read_share", read=read, percent=percent(read, workers))
+    return Msg(
+        "stats.read_share_split",
+        read=read,
+        percent=percent(read, workers),
+        channels=split(picture.letter_read_by_channel),
+    )
+
+
+def read_lines(by_channel: dict[str, Share]) -> Lines:
+    """The letter's readers among the workers of each channel, one line each."""
+    return Lines(
+        tuple(
+            Msg(
+                "channel.read_line",
+                channel=Msg(CHANNEL_LABELS[channel]),
+                read=share.read,
+                workers=share.workers,
+                percent=percent(share.read, share.workers),
+            )
+            for channel, share in by_channel.items()
+        )
     )
 
 

@@ -7,13 +7,14 @@ change that causes it. When it is due the sender enqueues a run: one delivery ro
 recipient person (unique per run and person), written in one INSERT ... SELECT. A delivery
 names a person, not a chat: the sender looks up the person's channel and address when it
 sends. Every row ends sent, blocked or failed with the reason, so a crash at any moment
-loses nothing.
+loses nothing. Each delivery keeps the channel it went by, so that every figure staff read
+(progress, /notices, the export) is split by channel with no join.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -50,8 +51,9 @@ from models.base import Base, UTCDateTime
 from models.checkins import CheckIn, Plan
 from models.events import EventSignup
 from models.organisation import Enterprise, Town
-from models.people import Person, Role, enum_column
+from models.people import CHANNELS, TELEGRAM, WEB, Person, Role, enum_column
 from models.reports import Report
+from models.web import WebChat
 
 
 class ContentKind(StrEnum):
@@ -164,11 +166,16 @@ class Delivery(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     # The reader's language when the run was enqueued (for the figures; sends use today's).
     language: Mapped[str] = mapped_column(String(16))
+    # The reader's channel (people.channel, which never changes): the figures' split.
+    channel: Mapped[str] = mapped_column(String(16), default=TELEGRAM, server_default=TELEGRAM)
     status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(String(200))
+    # The message it became in the reader's chat: on the web channel the page says which
+    # messages it showed by this number, and a letter shown there counts as read.
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 # Audiences ---------------------------------------------------------------------------
@@ -249,9 +256,9 @@ def _purposes(stored: Any) -> tuple[Purpose, ...] | None:
 NO_CHECKIN = "none"
 
 
-def _recipients(audience: Audience) -> Select[int, str]:
+def _recipients(audience: Audience) -> Select[int, str, str]:
     """People in the audience who can be reached: active, not erased, with a chat."""
-    query = select(Person.id, Person.language).where(
+    query = select(Person.id, Person.language, Person.channel).where(
         Person.active.is_(True),
         Person.erased_at.is_(None),
         Person.chat_id.is_not(None),
@@ -441,11 +448,12 @@ async def enqueue_run(
         literal(run_id),
         recipients.c.id,
         recipients.c.language,
+        recipients.c.channel,
         literal(DeliveryStatus.PENDING.value),
         literal(0),
         literal(now, UTCDateTime),
     ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
-    columns = ["run_id", "person_id", "language", "status", "attempts"]
+    columns = ["run_id", "person_id", "language", "channel", "status", "attempts"]
     result = await session.execute(
         insert(Delivery)
         .from_select([*columns, "next_attempt_at"], rows)
@@ -496,28 +504,63 @@ async def set_progress_message(session: AsyncSession, run_id: int, message_id: i
     )
 
 
-async def run_figures(session: AsyncSession, run_id: int) -> dict[DeliveryStatus, int]:
-    """How many of the run's deliveries are in each status."""
+@dataclass
+class Figures:
+    """Deliveries counted by status and by the channel they went by.
+
+    `figures[status]` is the status's total over every channel; `by_channel(status)` its
+    split, in CHANNELS' order.
+    """
+
+    counts: dict[tuple[DeliveryStatus, str], int] = field(default_factory=dict)
+
+    def add(self, status: DeliveryStatus | str, channel: str, count: int) -> None:
+        """Count `count` more deliveries of the status on the channel."""
+        key = (DeliveryStatus(status), channel)
+        self.counts[key] = self.counts.get(key, 0) + int(count)
+
+    def __getitem__(self, status: DeliveryStatus) -> int:
+        return sum(n for (s, _), n in self.counts.items() if s is status)
+
+    def by_channel(self, status: DeliveryStatus) -> dict[str, int]:
+        """The status's deliveries on each channel (every known channel, 0 when none)."""
+        found = dict.fromkeys(CHANNELS, 0)
+        for (s, channel), n in self.counts.items():
+            if s is status:
+                found[channel] = found.get(channel, 0) + n
+        return found
+
+    @property
+    def total(self) -> int:
+        """Every delivery counted."""
+        return sum(self.counts.values())
+
+
+async def run_figures(session: AsyncSession, run_id: int) -> Figures:
+    """How many of the run's deliveries are in each status, on each channel."""
     rows = await session.execute(
-        select(Delivery.status, func.count())
+        select(Delivery.status, Delivery.channel, func.count())
         .where(Delivery.run_id == run_id)
-        .group_by(Delivery.status)
+        .group_by(Delivery.status, Delivery.channel)
     )
-    figures = dict.fromkeys(DeliveryStatus, 0)
-    for status, count in rows:
-        figures[DeliveryStatus(status)] = int(count)
+    figures = Figures()
+    for status, channel, count in rows:
+        figures.add(status, channel, count)
     return figures
 
 
-async def figures_by_purpose(session: AsyncSession) -> dict[tuple[Purpose, DeliveryStatus], int]:
-    """Deliveries by the purpose of their message and by status."""
+async def figures_by_purpose(session: AsyncSession) -> dict[Purpose, Figures]:
+    """Deliveries by the purpose of their message, by status and by channel."""
     rows = await session.execute(
-        select(Broadcast.purpose, Delivery.status, func.count())
+        select(Broadcast.purpose, Delivery.status, Delivery.channel, func.count())
         .join(BroadcastRun, BroadcastRun.broadcast_id == Broadcast.id)
         .join(Delivery, Delivery.run_id == BroadcastRun.id)
-        .group_by(Broadcast.purpose, Delivery.status)
+        .group_by(Broadcast.purpose, Delivery.status, Delivery.channel)
     )
-    return {(Purpose(p), DeliveryStatus(s)): int(n) for p, s, n in rows}
+    found: dict[Purpose, Figures] = {}
+    for purpose, status, channel, count in rows:
+        found.setdefault(Purpose(purpose), Figures()).add(status, channel, count)
+    return found
 
 
 @dataclass(frozen=True)
@@ -526,7 +569,7 @@ class Listed:
 
     broadcast: Broadcast
     runs: int
-    figures: dict[DeliveryStatus, int]
+    figures: Figures
 
 
 async def recent(session: AsyncSession, limit: int, town_id: int | None = None) -> list[Listed]:
@@ -545,16 +588,14 @@ async def recent(session: AsyncSession, limit: int, town_id: int | None = None) 
         return []
     ids = [b.id for b in found]
     counts = await session.execute(
-        select(BroadcastRun.broadcast_id, Delivery.status, func.count())
+        select(BroadcastRun.broadcast_id, Delivery.status, Delivery.channel, func.count())
         .join(Delivery, Delivery.run_id == BroadcastRun.id)
         .where(BroadcastRun.broadcast_id.in_(ids))
-        .group_by(BroadcastRun.broadcast_id, Delivery.status)
+        .group_by(BroadcastRun.broadcast_id, Delivery.status, Delivery.channel)
     )
-    figures: dict[int, dict[DeliveryStatus, int]] = {
-        i: dict.fromkeys(DeliveryStatus, 0) for i in ids
-    }
-    for broadcast_id, status, count in counts:
-        figures[broadcast_id][DeliveryStatus(status)] = int(count)
+    figures = {i: Figures() for i in ids}
+    for broadcast_id, status, channel, count in counts:
+        figures[broadcast_id].add(status, channel, count)
     runs = dict(
         (
             await session.execute(
@@ -633,6 +674,9 @@ class Outcome:
     next_attempt_at: datetime
     sent_at: datetime | None = None
     error: str | None = None
+    # The message the delivery became in the reader's chat, once sent, and its channel.
+    message_id: int | None = None
+    channel: str = TELEGRAM
 
 
 _RECORD = (
@@ -644,12 +688,14 @@ _RECORD = (
         next_attempt_at=bindparam("next_attempt_at"),
         sent_at=bindparam("sent_at"),
         error=bindparam("error"),
+        message_id=bindparam("message_id"),
     )
 )
 
 
 async def record(session: AsyncSession, outcomes: Iterable[Outcome]) -> None:
-    """Write attempts back in one executemany; people who blocked the bot become inactive."""
+    """Write attempts back in one executemany; people who blocked the bot become inactive;
+    a letter the page showed before its outcome was written counts as read now."""
     batch = list(outcomes)
     if not batch:
         return
@@ -661,11 +707,18 @@ async def record(session: AsyncSession, outcomes: Iterable[Outcome]) -> None:
             "next_attempt_at": o.next_attempt_at,
             "sent_at": o.sent_at,
             "error": o.error[:200] if o.error else None,
+            "message_id": o.message_id,
         }
         for o in batch
     ]
     connection = await session.connection()
     await connection.execute(_RECORD, params)
+    on_web = [o for o in batch if o.channel == WEB and o.status is DeliveryStatus.SENT]
+    if on_web:
+        # The page is told of a message as it is stored, before the sender writes the
+        # outcome: it may have said it showed it already.
+        latest = max(o.sent_at or o.next_attempt_at for o in on_web)
+        await read_when_shown(session, latest, deliveries=[o.delivery_id for o in on_web])
     unreachable = [o.person_id for o in batch if o.status is DeliveryStatus.BLOCKED]
     if unreachable:
         await session.execute(
@@ -693,7 +746,8 @@ async def pending_count(session: AsyncSession, run_ids: Iterable[int]) -> dict[i
 
 
 class LetterRead(Base):
-    """A worker pressed "I have read it" under the open letter."""
+    """A worker read the open letter: pressed "I have read it" under it, or (on the web
+    channel) had it shown on their page."""
 
     __tablename__ = "letter_reads"
 
@@ -723,6 +777,45 @@ async def mark_read(session: AsyncSession, person_id: int, now: datetime) -> boo
     return getattr(result, "rowcount", 0) == 1
 
 
+async def read_when_shown(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    web_chat: int | None = None,
+    deliveries: Sequence[int] | None = None,
+) -> None:
+    """The letter counts as read by whoever's page showed it: each sent letter delivery on
+    the web channel whose message is at or before the page's last shown change.
+
+    Asked for one web chat (its page said what it showed) or for some deliveries (their
+    outcomes were just written): whichever of the two comes second records the read.
+    """
+    shown = (
+        select(Delivery.person_id, literal(now, UTCDateTime))
+        .join(Person, Person.id == Delivery.person_id)
+        .join(WebChat, WebChat.id == Person.telegram_user_id)
+        .join(BroadcastRun, BroadcastRun.id == Delivery.run_id)
+        .join(Broadcast, Broadcast.id == BroadcastRun.broadcast_id)
+        .where(
+            Delivery.channel == WEB,
+            Person.channel == WEB,
+            Delivery.status == DeliveryStatus.SENT,
+            Delivery.message_id <= WebChat.read_seq,
+            Broadcast.content_kind == ContentKind.LETTER,
+        )
+        .distinct()
+    )
+    if web_chat is not None:
+        shown = shown.where(Person.telegram_user_id == web_chat)
+    if deliveries is not None:
+        shown = shown.where(Delivery.id.in_(deliveries))
+    await session.execute(
+        _insert(session)(LetterRead)
+        .from_select(["person_id", "read_at"], shown)
+        .on_conflict_do_nothing(index_elements=["person_id"])
+    )
+
+
 async def letter_text(session: AsyncSession, language: str) -> str | None:
     """Staff's replacement letter in this language, if any."""
     return await session.scalar(select(LetterText.text).where(LetterText.language == language))
@@ -748,26 +841,47 @@ async def replace_letter(
 
 
 @dataclass(frozen=True)
-class ReadShare:
-    """How many workers of a town or enterprise read the letter."""
+class Share:
+    """How many workers there are and how many of them read the letter."""
 
-    name: str
     workers: int
     read: int
+
+
+@dataclass(frozen=True)
+class ReadShare:
+    """How many workers of a town or enterprise read the letter, on each channel."""
+
+    name: str
+    by_channel: dict[str, Share]
+
+    @property
+    def workers(self) -> int:
+        """Workers on every channel."""
+        return sum(share.workers for share in self.by_channel.values())
+
+    @property
+    def read(self) -> int:
+        """Readers on every channel."""
+        return sum(share.read for share in self.by_channel.values())
 
 
 async def read_shares(
     session: AsyncSession, *, by_enterprise: bool, town_id: int | None = None
 ) -> list[ReadShare]:
-    """Workers and readers of the letter per town (or per enterprise), most workers first."""
+    """Workers and readers of the letter per town (or per enterprise) and channel, most
+    workers first."""
     group = Enterprise if by_enterprise else Town
     readers = exists().where(LetterRead.person_id == Person.id)
+    counted = []
+    for channel in CHANNELS:
+        on_channel = Person.channel == channel
+        counted += [
+            func.count(Person.id).filter(on_channel),
+            func.count(Person.id).filter(on_channel & readers),
+        ]
     query = (
-        select(
-            group.name,
-            func.count(Person.id),
-            func.count(Person.id).filter(readers),
-        )
+        select(group.name, *counted)
         .select_from(Person)
         .join(Enterprise, Enterprise.id == Person.enterprise_id)
         .join(Town, Town.id == Enterprise.town_id)
@@ -777,10 +891,12 @@ async def read_shares(
     )
     if town_id is not None:
         query = query.where(Town.id == town_id)
-    return [
-        ReadShare(name, int(workers), int(read))
-        for name, workers, read in await session.execute(query)
-    ]
+    shares: list[ReadShare] = []
+    for name, *figures in await session.execute(query):
+        pairs = zip(figures[::2], figures[1::2], strict=True)
+        split = {c: Share(int(w), int(r)) for c, (w, r) in zip(CHANNELS, pairs, strict=True)}
+        shares.append(ReadShare(name, split))
+    return shares
 
 
 async def letter_broadcast(session: AsyncSession) -> Broadcast | None:

@@ -67,6 +67,7 @@ class LedgerRow:
     hukou_province: str | None
     hukou_city: str | None
     enrolled_at: datetime
+    channel: str  # how the worker reaches the bot (models.people.CHANNELS)
     plan: Plan | None
     needs: tuple[str, ...]
     destination_province: str | None
@@ -100,10 +101,12 @@ class CheckInRow:
 
 @dataclass(frozen=True)
 class RunRow:
-    """One run of a broadcast with how its deliveries (in the town) ended so far."""
+    """One run of a broadcast with how its deliveries on one channel (in the town) ended so
+    far; a run with no delivery at all has one row, of no channel."""
 
     broadcast_id: int
     run_id: int
+    channel: str | None
     kind: ContentKind
     text: str | None
     message: dict[str, Any] | None  # a catalog message's stored text (handlers/outbox.py)
@@ -257,6 +260,7 @@ async def ledger_rows(
             Person.hukou_province,
             Person.hukou_city,
             Person.enrolled_at,
+            Person.channel,
             CheckIn.plan,
             CheckIn.needs,
             CheckIn.destination_province,
@@ -279,7 +283,7 @@ async def ledger_rows(
         query = query.where(Enterprise.town_id == town_id)
     async for row in stream_rows(session, query):
         (person_id, erased_at, name, phone, enterprise, town, province, city, enrolled) = row[:9]
-        plan, needs, to_province, to_city, depart, back, transport, checked_on = row[9:]
+        channel, plan, needs, to_province, to_city, depart, back, transport, checked_on = row[9:]
         erased = erased_at is not None
         yield LedgerRow(
             person_id=_int(person_id),
@@ -291,6 +295,7 @@ async def ledger_rows(
             hukou_province=None if erased else _text(province),
             hukou_city=None if erased else _text(city),
             enrolled_at=_moment(enrolled),
+            channel=str(channel),
             plan=Plan(str(plan)) if plan else None,
             needs=_needs(needs),
             destination_province=None if erased else _text(to_province),
@@ -381,17 +386,19 @@ async def run_rows(
     *,
     zone: ZoneInfo,
 ) -> AsyncIterator[RunRow]:
-    """Every broadcast run due in the local dates with its deliveries counted by status, in
-    the order they were due. With a town: only deliveries to its people, and only runs that
-    had some."""
-    counted = select(Delivery.run_id, Delivery.status, func.count(Delivery.id).label("n"))
+    """Every broadcast run due in the local dates with its deliveries counted by channel and
+    status, in the order they were due (a row per run and channel). With a town: only
+    deliveries to its people, and only runs that had some."""
+    counted = select(
+        Delivery.run_id, Delivery.channel, Delivery.status, func.count(Delivery.id).label("n")
+    )
     if town_id is not None:
         counted = (
             counted.join(Person, Person.id == Delivery.person_id)
             .outerjoin(Enterprise, Enterprise.id == Person.enterprise_id)
             .where(or_(Enterprise.town_id == town_id, Person.town_id == town_id))
         )
-    counts = counted.group_by(Delivery.run_id, Delivery.status).subquery()
+    counts = counted.group_by(Delivery.run_id, Delivery.channel, Delivery.status).subquery()
     query = (
         select(
             Broadcast.id,
@@ -402,12 +409,13 @@ async def run_rows(
             Broadcast.created_at,
             BroadcastRun.due_at,
             BroadcastRun.finished_at,
+            counts.c.channel,
             counts.c.status,
             counts.c.n,
         )
         .join(Broadcast, Broadcast.id == BroadcastRun.broadcast_id)
         .outerjoin(counts, counts.c.run_id == BroadcastRun.id)
-        .order_by(BroadcastRun.due_at, BroadcastRun.id)
+        .order_by(BroadcastRun.due_at, BroadcastRun.id, counts.c.channel)
     )
     start, end = local_bounds(first, last, zone)
     if start is not None:
@@ -418,13 +426,14 @@ async def run_rows(
         query = query.where(counts.c.run_id.is_not(None))
     pending: RunRow | None = None
     async for row in stream_rows(session, query):
-        broadcast_id, run_id, kind, text, message, created, due, finished, status, n = row
-        if pending is None or pending.run_id != run_id:
+        broadcast_id, run_id, kind, text, message, created, due, finished, channel, status, n = row
+        if pending is None or (pending.run_id, pending.channel) != (run_id, channel):
             if pending is not None:
                 yield pending
             pending = RunRow(
                 broadcast_id=_int(broadcast_id),
                 run_id=_int(run_id),
+                channel=_text(channel),
                 kind=ContentKind(str(kind)),
                 text=_text(text),
                 message=message if isinstance(message, dict) else None,

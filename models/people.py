@@ -53,6 +53,8 @@ def enum_column(enum: type[StrEnum], length: int = 16) -> Enum:
 # The channels a person may use; the flows never look at it, the runtimes and the sender do.
 TELEGRAM = "telegram"
 WEB = "web"
+# In the order staff's figures list them.
+CHANNELS = (TELEGRAM, WEB)
 
 
 class Person(Base):

@@ -24,7 +24,7 @@ from models.broadcasts import LetterRead
 from models.checkins import CheckIn, Plan, newest_ids
 from models.nominations import model_enterprise_ids
 from models.organisation import Enterprise, Town
-from models.people import Person, Role
+from models.people import CHANNELS, Person, Role
 from models.reports import Headcount, Report
 
 
@@ -121,6 +121,8 @@ class Picture:
     workers: int
     plans: dict[Plan | None, int]  # None: no check-in yet
     letter_read: int
+    # The readers of the letter on each channel (their sum is letter_read).
+    letter_read_by_channel: dict[str, int] = field(default_factory=dict)
     models: list[str] = field(default_factory=list)  # enterprises selected as models
     # Each enterprise's report beside its workers' check-ins, the widest gaps first.
     gaps: list[Gap] = field(default_factory=list)
@@ -313,11 +315,14 @@ async def picture(
         for plan, count in counts.items():
             plans[plan] = plans.get(plan, 0) + count
     checked_in = Person.id.in_(select(CheckIn.person_id).where(CheckIn.local_date <= day))
-    read = await session.scalar(
-        select(func.count(LetterRead.person_id))
+    read_by_channel = dict.fromkeys(CHANNELS, 0)
+    for channel, count in await session.execute(
+        select(Person.channel, func.count(LetterRead.person_id))
         .join(Person, Person.id == LetterRead.person_id)
         .where(*_counted_workers(town_id, checked_in))
-    )
+        .group_by(Person.channel)
+    ):
+        read_by_channel[channel] = int(count)
     selected = await model_enterprise_ids(session)
     today = {e: r for e, r in latest.items() if r.local_date == day}
     return Picture(
@@ -327,7 +332,8 @@ async def picture(
         towns=towns,
         workers=sum(plans.values()),
         plans=plans,
-        letter_read=int(read or 0),
+        letter_read=sum(read_by_channel.values()),
+        letter_read_by_channel=read_by_channel,
         gaps=_gaps(enterprises, today, said),
     )
 

@@ -262,13 +262,14 @@ async def changes_after(
     return list(await session.scalars(query.order_by(WebMessage.seq).limit(limit)))
 
 
-async def mark_read(session: AsyncSession, chat_id: int, seq: int) -> None:
-    """The page showed every change up to `seq`."""
-    await session.execute(
+async def mark_read(session: AsyncSession, chat_id: int, seq: int) -> bool:
+    """The page showed every change up to `seq`; false if it had said so already."""
+    result = await session.execute(
         update(WebChat)
         .where(WebChat.id == chat_id, WebChat.read_seq < seq, WebChat.last_seq >= seq)
         .values(read_seq=seq)
     )
+    return getattr(result, "rowcount", 0) == 1
 
 
 async def unread(session: AsyncSession, chat_id: int) -> int:

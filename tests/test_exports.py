@@ -41,7 +41,7 @@ from models.broadcasts import (
 )
 from models.checkins import CheckIn, Need, Plan, Transport
 from models.db import create_engine, create_sessionmaker
-from models.people import Person, Role
+from models.people import TELEGRAM, WEB, Person, Role
 from models.reports import Figures
 from tests.harness import CAMPAIGN_NOW, ZONE, catalogs
 
@@ -70,8 +70,8 @@ class District:
 
 
 async def build_district(sessions: async_sessionmaker[AsyncSession]) -> District:
-    """Two towns, three enterprises, four workers (one erased, one never answered), reports
-    with revisions and a late one, and two broadcasts with deliveries."""
+    """Two towns, three enterprises, four workers (one erased, one never answered and on the
+    web channel), reports with revisions and a late one, and two broadcasts with deliveries."""
     async with sessions() as session, session.begin():
         kaifa = await organisation.add_town(session, "开发区")
         dongcheng = await organisation.add_town(session, "东城镇")
@@ -110,7 +110,9 @@ async def build_district(sessions: async_sessionmaker[AsyncSession]) -> District
             hukou_province="51",
             hukou_city="成都市",
         )
-        wang = person(103, plant.id, full_name="王五", phone="13700002222", hukou_province="34")
+        wang = person(
+            103, plant.id, channel=WEB, full_name="王五", phone="13700002222", hukou_province="34"
+        )
         erased = person(
             None,
             plant.id,
@@ -204,7 +206,7 @@ async def build_district(sessions: async_sessionmaker[AsyncSession]) -> District
             (wang, DeliveryStatus.FAILED),
             (erased, DeliveryStatus.SENT),
         ]:
-            session.add(delivery(letter_run.id, who.id, status))
+            session.add(delivery(letter_run.id, who.id, status, who.channel))
         session.add(delivery(reminder_run.id, contact.id, DeliveryStatus.PENDING))
         return District(
             towns={"开发区": kaifa.id, "东城镇": dongcheng.id},
@@ -213,11 +215,14 @@ async def build_district(sessions: async_sessionmaker[AsyncSession]) -> District
         )
 
 
-def delivery(run_id: int, person_id: int, status: DeliveryStatus) -> Delivery:
+def delivery(
+    run_id: int, person_id: int, status: DeliveryStatus, channel: str = TELEGRAM
+) -> Delivery:
     return Delivery(
         run_id=run_id,
         person_id=person_id,
         language="zh_Hans",
+        channel=channel,
         status=status,
         attempts=1,
         next_attempt_at=CAMPAIGN_NOW,
@@ -302,8 +307,8 @@ async def test_the_workbook_has_every_sheet_with_headers_in_the_language(
         keys = (exports.NUMBER_COLUMN, *columns)
         assert list(found[: len(keys)]) == [header(language, key) for key in keys]
     # Three days of summary, five enterprise-days reported, three enterprises reconciled,
-    # four workers, four check-ins, two runs.
-    assert rows == 3 + 5 + 3 + 4 + 4 + 2
+    # four workers, four check-ins, two runs (the first on two channels: a row each).
+    assert rows == 3 + 5 + 3 + 4 + 4 + 3
     if language == "en":
         assert book.sheetnames[3] == "Worker ledger"
     else:
@@ -589,6 +594,13 @@ async def test_the_ledger_and_the_history(db: AsyncEngine, tmp_path: Path) -> No
     ledger = {r["Name"]: r for r in table(by_id["ledger"])}
     erased = text("en", "export.erased")
     assert set(ledger) == {"张三", "李四", "王五", erased}
+    # Each worker is marked by the channel they reach the bot by.
+    assert {name: r["Channel"] for name, r in ledger.items()} == {
+        "张三": "Telegram",
+        "李四": "Telegram",
+        "王五": "Web",
+        erased: "Telegram",
+    }
     zhang = ledger["张三"]
     assert zhang["Holiday plan"] == exports.without_emoji(text("en", "plan.return"))
     assert zhang["Home province"] == text("en", "province.41")
@@ -620,22 +632,57 @@ async def test_the_ledger_and_the_history(db: AsyncEngine, tmp_path: Path) -> No
     assert history[1]["Name"] == erased
 
 
+@pytest.mark.parametrize("language", ["zh_Hans", "en"])
+async def test_the_summary_counts_the_ledgers_people_by_channel(
+    db: AsyncEngine, tmp_path: Path, language: str
+) -> None:
+    await build_district(create_sessionmaker(db))
+    path = tmp_path / "export.xlsx"
+    await write(db, path, language=language)
+    by_id = sheets(open_book(path), language)
+    label = exports.SCOPE_COLUMN
+    scope = [
+        (row[label], row[label + 1])
+        for row in by_id["summary"].iter_rows(values_only=True)
+        if row[label] is not None
+    ]
+    ledger = text(language, exports.SHEETS["ledger"])
+    at_ledger = scope.index((ledger, 4))
+    web = text(language, "channel.web")
+    # The ledger's four workers, right under its count: three on Telegram, one on the web.
+    assert scope[at_ledger + 1 : at_ledger + 3] == [
+        (text(language, "export.scope.channel").format(channel="Telegram"), 3),
+        (text(language, "export.scope.channel").format(channel=web), 1),
+    ]
+    channel = text(language, "export.col.channel")
+    assert sorted(r[channel] for r in table(by_id["ledger"])) == sorted(
+        ["Telegram", "Telegram", "Telegram", web]
+    )
+    if language == "zh_Hans":
+        assert web == "网页" and scope[at_ledger + 2][0] == "其中：网页"
+
+
 async def test_the_deliveries_sheet_counts_each_run(db: AsyncEngine, tmp_path: Path) -> None:
     await build_district(create_sessionmaker(db))
     path = tmp_path / "export.xlsx"
     await write(db, path, language="en")
     rows = table(sheets(open_book(path), "en")["deliveries"])
+    # A row per run and channel: the letter went to three on Telegram and 王五 on the web.
+    text_kind, message_kind = text("en", "broadcast.kind.text"), text("en", "export.kind.message")
     assert [
-        (r["Kind"], r["Recipients"], r["Sent"], r["Blocked"], r["Failed"], r["Pending"])
+        (r["Kind"], r["Channel"], r["Recipients"], r["Sent"], r["Blocked"], r["Failed"])
         for r in rows
     ] == [
-        (text("en", "broadcast.kind.text"), 4, 2, 1, 1, 0),
-        (text("en", "export.kind.message"), 1, 0, 0, 0, 1),
+        (text_kind, "Telegram", 3, 2, 1, 0),
+        (text_kind, "Web", 1, 0, 0, 1),
+        (message_kind, "Telegram", 1, 0, 0, 0),
     ]
-    assert rows[0]["Content"] == "春节慰问： 请留意安全"
+    assert [r["Pending"] for r in rows] == [0, 0, 1]
+    assert rows[0]["No."] == 1 and rows[0]["Broadcast"] == rows[1]["Broadcast"]
+    assert rows[0]["Content"] == rows[1]["Content"] == "春节慰问： 请留意安全"
     assert rows[0]["Due at"] == datetime(2027, 1, 19, 10, 0)
     # A reminder reads as the contacts read it, without HTML.
-    assert "/report" in rows[1]["Content"] and "<" not in rows[1]["Content"]
+    assert "/report" in rows[2]["Content"] and "<" not in rows[2]["Content"]
 
 
 async def test_a_town_export_holds_only_that_town(db: AsyncEngine, tmp_path: Path) -> None:
@@ -647,15 +694,19 @@ async def test_a_town_export_holds_only_that_town(db: AsyncEngine, tmp_path: Pat
         found = table(by_id[sheet_id])
         assert found and {r["Town"] for r in found} == {"东城镇"}, sheet_id
     assert len(table(by_id["ledger"])) == 2
-    # Only the letter reached the town's people: 王五 (failed) and the erased worker (sent).
+    # Only the letter reached the town's people: 王五 (failed, on the web) and the erased
+    # worker (sent, on Telegram).
     deliveries = table(by_id["deliveries"])
-    assert [(r["Recipients"], r["Sent"], r["Failed"]) for r in deliveries] == [(2, 1, 1)]
+    assert [(r["Channel"], r["Recipients"], r["Sent"], r["Failed"]) for r in deliveries] == [
+        ("Telegram", 1, 1, 0),
+        ("Web", 1, 0, 1),
+    ]
     summary = table(by_id["summary"], len(exports.SUMMARY_COLUMNS))
     assert [r["Out-of-town workers"] for r in summary] == [20]
     label = exports.SCOPE_COLUMN
     area = [row for row in by_id["summary"].iter_rows(values_only=True) if row[label] == "Area"]
     assert [row[label + 1] for row in area] == ["东城镇"]
-    assert rows == 1 + 1 + 1 + 2 + 1 + 1
+    assert rows == 1 + 1 + 1 + 2 + 1 + 2
 
 
 async def test_dates_narrow_reports_checkins_and_runs(db: AsyncEngine, tmp_path: Path) -> None:
@@ -665,7 +716,8 @@ async def test_dates_narrow_reports_checkins_and_runs(db: AsyncEngine, tmp_path:
     by_id = sheets(open_book(path), "en")
     assert {r["Date"].date() for r in table(by_id["reports"])} == {D2}
     assert {r["Date"].date() for r in table(by_id["checkins"])} == {D2}
-    assert len(table(by_id["deliveries"])) == 1
+    # The letter's run alone, a row for each channel it went by.
+    assert [r["Channel"] for r in table(by_id["deliveries"])] == ["Telegram", "Web"]
     # The ledger shows each plan as it stood on the last day.
     ledger = {r["Name"]: r for r in table(by_id["ledger"])}
     assert ledger["张三"]["Holiday plan"] == plain("plan.return")
@@ -743,7 +795,7 @@ async def test_an_empty_database_exports_headers_only(db: AsyncEngine, tmp_path:
     path = tmp_path / "export.xlsx"
     assert await write(db, path) == 0
     by_id = sheets(open_book(path))
-    assert by_id["ledger"].max_row == 2 and by_id["ledger"].auto_filter.ref == "A2:O2"
+    assert by_id["ledger"].max_row == 2 and by_id["ledger"].auto_filter.ref == "A2:P2"
 
 
 async def test_an_export_on_sqlite_leaves_writers_free(db: AsyncEngine) -> None:
@@ -1010,7 +1062,7 @@ def test_the_command_line_export_writes_a_masked_workbook_and_audits(tmp_path: P
     # Open-ended, the reconciliation is of today: the real date, before the district's
     # enterprises were added, so none was due and it has no rows.
     assert unmasked.scope["sheets"]["reconciliation"] == 0
-    assert (unmasked.scope["masked"], unmasked.scope["first"], unmasked.rows) == (False, None, 18)
+    assert (unmasked.scope["masked"], unmasked.scope["first"], unmasked.rows) == (False, None, 19)
 
 
 @pytest.mark.parametrize(

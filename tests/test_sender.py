@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import BroadcastSettings
-from bot.messenger import Blocked, Markup, RetryAfter, Transient
+from bot.messenger import Blocked, Markup, Messenger, RetryAfter, Transient
 from bot.sender import RateWindow, Schedule, Sender
 from models import broadcasts
 from models.broadcasts import (
@@ -135,12 +135,13 @@ async def drain(
     kit: Kit,
     messenger: ScriptedMessenger,
     clock: Callable[[], datetime] = real_clock,
+    web: Messenger | None = None,
     **settings: float,
 ) -> Sender:
-    """Run a sender until nothing is due or pending."""
+    """Run a sender until nothing is due or pending (with `web`, the web channel's too)."""
     sender = Sender(
         kit.sessions,
-        {"telegram": messenger},
+        {"telegram": messenger, **({"web": web} if web is not None else {})},
         catalogs(),
         BroadcastSettings(**{"rate_per_second": 200.0, "progress_seconds": 60.0, **settings}),
         clock,

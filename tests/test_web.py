@@ -21,8 +21,10 @@ from bot.app import App, build_app
 from bot.config import DatabaseSettings, SchedulerSettings, Settings, WebSettings
 from bot.runtimes.web.html import sanitise
 from bot.runtimes.web.server import COOKIE, WebRuntime, accept_language
-from models import web
+from models import broadcasts, web
+from models.broadcasts import Delivery, DeliveryStatus, LetterRead, Outcome
 from models.conversations import ProcessedUpdate
+from models.people import WEB, Person, Role
 
 NOW = datetime(2027, 1, 20, 8, 0, tzinfo=UTC)
 PNG = bytes.fromhex(
@@ -245,6 +247,55 @@ async def test_messages_are_pushed_live_and_a_reconnect_misses_nothing(
     ws, hello = await socket_of(browser, after=seq)
     assert [m["html"] for m in hello["messages"]] == ["二", "三", "四"]
     assert hello["unread"] == 3, "waiting for the person, counted"
+    await ws.close()
+
+
+async def test_the_letter_counts_as_read_once_the_page_shows_it(
+    instance: Instance, browser: Browser
+) -> None:
+    chat = await chat_of(browser)
+    async with instance.app.sessions() as session, session.begin():
+        person = Person(
+            channel=WEB,
+            telegram_user_id=chat,
+            chat_id=chat,
+            role=Role.WORKER,
+            language="zh_Hans",
+            enrolled_at=NOW,
+            active=True,
+        )
+        session.add(person)
+        letter = await broadcasts.ensure_letter_broadcast(session, NOW, NOW)
+        await broadcasts.enqueue_run(session, letter, NOW, NOW)
+        [delivery_id] = await session.scalars(select(Delivery.id))
+    # The sender stores the letter for the page and writes its outcome.
+    message_id = await instance.runtime.messenger.send_text(chat, "公开信")
+    outcome = Outcome(
+        delivery_id,
+        person.id,
+        DeliveryStatus.SENT,
+        1,
+        NOW,
+        sent_at=NOW,
+        message_id=message_id,
+        channel=WEB,
+    )
+    async with instance.app.sessions() as session, session.begin():
+        await broadcasts.record(session, [outcome])
+
+    async def reads() -> int:
+        async with instance.app.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(LetterRead)) or 0)
+
+    assert await reads() == 0, "stored, not shown yet"
+    ws, hello = await socket_of(browser)
+    assert [m["id"] for m in hello["messages"]] == [message_id]
+    await ws.send_json({"read": message_id})
+    for _ in range(100):
+        if await reads():
+            break
+        await asyncio.sleep(0.02)
+    assert await reads() == 1
     await ws.close()
 
 

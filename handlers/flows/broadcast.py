@@ -52,6 +52,7 @@ from handlers.broadcasting import (
     audience_start,
     describe_audience,
 )
+from handlers.channels import delivered
 from handlers.content import content_action
 from handlers.events import Media
 from handlers.flow import (
@@ -341,9 +342,9 @@ def _notice_line(listed: broadcasts.Listed, now: datetime) -> Msg:
         kind=Msg(KIND_LABELS[b.content_kind]),
         audience=describe_audience(b.audience),
         schedule=describe_schedule(b.send_at, b.daily_until, None),
-        sent=figures[DeliveryStatus.SENT],
-        blocked=figures[DeliveryStatus.BLOCKED],
-        failed=figures[DeliveryStatus.FAILED],
+        sent=delivered(figures, DeliveryStatus.SENT),
+        blocked=delivered(figures, DeliveryStatus.BLOCKED),
+        failed=delivered(figures, DeliveryStatus.FAILED),
         pending=figures[DeliveryStatus.PENDING],
     )
 

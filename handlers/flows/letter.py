@@ -53,9 +53,10 @@ from handlers.flow import (
 )
 from handlers.labels import LANGUAGE_NAMES
 from handlers.outbox import Letter, post
-from handlers.picture import percent
+from handlers.picture import percent, read_lines
 from models import broadcasts
-from models.broadcasts import Audience, Purpose
+from models.broadcasts import Audience, Purpose, Share
+from models.people import CHANNELS
 
 LETTER_LIMIT = 4096
 SHARES_SHOWN = 10
@@ -100,11 +101,19 @@ async def letter_command(ctx: Context, arg: str) -> CommandResult:
     enterprises = await broadcasts.read_shares(ctx.session, by_enterprise=True, town_id=town)
     workers = sum(s.workers for s in towns)
     read = sum(s.read for s in towns)
+    channels = {
+        channel: Share(
+            sum(s.by_channel[channel].workers for s in towns),
+            sum(s.by_channel[channel].read for s in towns),
+        )
+        for channel in CHANNELS
+    }
     text = Msg(
         "letter.status",
         read=read,
         workers=workers,
         percent=percent(read, workers),
+        channels=read_lines(channels),
         towns=_share_lines(towns),
         enterprises=_share_lines(enterprises),
     )

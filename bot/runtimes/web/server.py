@@ -51,7 +51,7 @@ from bot.runtimes.web.messenger import ButtonAnswers, WebMessenger
 from handlers.actions import N_, Msg
 from handlers.engine import pick_language
 from handlers.events import ButtonPress, Command, Inbound, Media, Text
-from models import conversations, people
+from models import broadcasts, conversations, people
 from models import web as store
 from models.people import WEB
 
@@ -467,7 +467,11 @@ class WebRuntime:
             return
         if "read" in said:
             async with self.app.sessions() as session, session.begin():
-                await store.mark_read(session, page.chat_id, _int(said["read"], 0))
+                if await store.mark_read(session, page.chat_id, _int(said["read"], 0)):
+                    # On the web a letter counts as read once the page has shown it.
+                    await broadcasts.read_when_shown(
+                        session, self.app.clock(), web_chat=page.chat_id
+                    )
         else:
             # A ping: catch up, in case a notification was lost with a dropped connection.
             self.hub.changed(page.chat_id)
