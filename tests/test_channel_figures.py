@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.files import Files
 from bot.messenger import Markup
 from bot.runtimes.web.messenger import WebMessenger
 from handlers.actions import SendText
@@ -25,7 +26,7 @@ from models.broadcasts import (
 )
 from models.checkins import CheckIn, Plan
 from models.people import TELEGRAM, WEB, Person, Role
-from tests.harness import ZONE, Kit, SimUser
+from tests.harness import ZONE, Kit, SimUser, catalogs
 from tests.test_flow_broadcast import member
 from tests.test_sender import ScriptedMessenger, drain
 
@@ -109,13 +110,19 @@ async def staff_member(kit: Kit) -> tuple[SimUser, int]:
     return user, found.id
 
 
+def web_messenger(kit: Kit) -> WebMessenger:
+    """The web channel's messenger, with no Telegram to fetch files from."""
+    files = Files(kit.sessions, api_base_url="http://127.0.0.1:9", token="", limit=1_000_000)
+    return WebMessenger(kit.sessions, now, files, catalogs())
+
+
 async def test_a_broadcast_to_a_mixed_audience_reports_the_split(db: AsyncEngine) -> None:
     kit = Kit(db)
     staff, staff_id = await staff_member(kit)
     await mixed_audience(kit, telegram=3, on_web=2)
     number = await post(kit, ContentKind.TEXT, created_by=staff_id)
     telegram = RecordingMessenger(blocked={5001})
-    sender = await drain(kit, telegram, web=WebMessenger(kit.sessions, now))
+    sender = await drain(kit, telegram, web=web_messenger(kit))
     telegram.texts.clear()
     await sender.report()
     # The staff member's progress line and final report: each figure split by channel.
@@ -162,7 +169,7 @@ async def test_a_letter_shown_on_a_web_page_counts_as_read(db: AsyncEngine) -> N
     kit = Kit(db)
     staff, _ = await staff_member(kit)
     enterprise_id, (shown, not_yet) = await mixed_audience(kit, telegram=2, on_web=2)
-    pages = WebMessenger(kit.sessions, now)
+    pages = web_messenger(kit)
     welcome = await pages.send_text(not_yet, "欢迎")
     await post(kit, ContentKind.TEXT)
     letter = await post(kit, ContentKind.LETTER)
@@ -225,7 +232,7 @@ async def test_a_letter_the_page_showed_before_its_outcome_was_written_counts(
     _, (chat,) = await mixed_audience(kit, telegram=0, on_web=1)
     await post(kit, ContentKind.LETTER)
     [pending] = await kit.rows(Delivery)
-    message_id = await WebMessenger(kit.sessions, now).send_text(chat, "公开信")
+    message_id = await web_messenger(kit).send_text(chat, "公开信")
     await page_shows(kit, chat, message_id)
     assert await readers(kit) == set(), "not known as the letter yet"
     outcome = Outcome(
