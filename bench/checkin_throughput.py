@@ -69,9 +69,11 @@ NAMES = {"aiogram": "aiogram", "ptb": "PTB"}
 # The reference echo bots (the runtime's own pieces), and the frameworks' dispatcher ones.
 RAW_ECHO = "bench.echo_raw"
 DISPATCHER_ECHO = {"aiogram": "bench.echo_bot", "ptb": "bench.echo_bot_ptb"}
-# Telegram ids: the pre-filled people, then each round's warm-up and measured walkers.
+# Telegram ids: each measurement's warm-up and measured walkers (below the staff's, from
+# STAFF_FROM), then the pre-filled people.
+ROUND_IDS = 10_000
+STAFF_FROM = 9_000_000
 FILLED_FROM = 10_000_000
-ROUND_IDS = 100_000
 # Targets, as the issue sets them.
 ECHO_TARGET = 0.8
 POSTGRES_TARGET = 0.6
@@ -206,7 +208,7 @@ def measure_bot(target: Target, runtime: str, workers: int, sequence: int) -> Me
     """
     counts_path = target.home / "counts.json"
     base = (sequence + 1) * ROUND_IDS
-    with FakeBotAPI(token=TOKEN, first_update_id=base * 10) as api:
+    with FakeBotAPI(token=TOKEN, first_update_id=base * 100) as api:
         os.environ["BENCH_COUNTS"] = str(counts_path)
         bot = BotProcess(
             api,
@@ -254,7 +256,7 @@ def measure_bot(target: Target, runtime: str, workers: int, sequence: int) -> Me
 def measure_echo(module: str, args: list[str], workers: int, sequence: int) -> Measured:
     """An echo bot, sent the walk's kinds of update by every simulated person."""
     base = (sequence + 1) * ROUND_IDS
-    with FakeBotAPI(token=TOKEN, first_update_id=base * 10) as api:
+    with FakeBotAPI(token=TOKEN, first_update_id=base * 100) as api:
         env = {**os.environ, "BOT_TOKEN": TOKEN}
         mark = api.mark()
         process = subprocess.Popen(
@@ -311,8 +313,8 @@ async def fill(url: str, people: int, seed: int = 2027) -> None:
                 insert(Person),
                 [
                     {
-                        "telegram_user_id": 9_000_000 + n,
-                        "chat_id": 9_000_000 + n,
+                        "telegram_user_id": STAFF_FROM + n,
+                        "chat_id": STAFF_FROM + n,
                         "role": role,
                         "town_id": town,
                         "labour_inspection": inspection,
@@ -526,6 +528,8 @@ def main() -> None:
     parser.add_argument("--postgres", help="a PostgreSQL server URL to make scratch databases on")
     args = parser.parse_args()
     runtimes: list[str] = args.runtime or list(RUNTIMES)
+    if args.workers + WARM_UP > ROUND_IDS:
+        parser.error(f"at most {ROUND_IDS - WARM_UP} workers")
     sizes: list[int] = args.people or [0]
     runs: dict[str, list[Measured]] = {}
     print(
