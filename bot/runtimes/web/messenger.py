@@ -4,13 +4,15 @@ A send writes the message (sanitised HTML and its keyboard, as the Bot API JSON 
 renderer built) in its own transaction and counts as sent once written; the hub pushes it
 to the pages open on this instance, and PostgreSQL's NOTIFY to those on every other one.
 A page that is closed finds it waiting. Anyone may send (the renderer answering an event,
-the outbox's sender from any instance): it needs only the database.
+the outbox's sender from any instance): it needs only the database. The answer to a page's
+own request is written whole, in one transaction, before the request is answered
+(`AnswerWriter`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -76,6 +78,16 @@ class WebMessenger:
         self.changed = changed or (lambda _chat: None)
         self.answers = answers or ButtonAnswers()
 
+    async def write(self, chat_id: int, changes: list[web.Outgoing | web.Edit]) -> web.Written:
+        """Store messages and edits for a chat in one transaction, then push them."""
+        async with self.sessions() as session, session.begin():
+            written = await web.write(session, chat_id, changes, self.clock())
+        if written is None:
+            raise ChatNotFound(f"no web chat {chat_id}")
+        if changes:
+            self.changed(chat_id)
+        return written
+
     async def _store(
         self,
         chat_id: int,
@@ -85,18 +97,8 @@ class WebMessenger:
         file: tuple[str, str, bytes] | None = None,
         photo: bool = False,
     ) -> int:
-        async with self.sessions() as session, session.begin():
-            file_id = None
-            if file is not None:
-                mime, name, data = file
-                file_id = await web.add_file(session, chat_id, mime, name, data, self.clock())
-            message_id = await web.append(
-                session, chat_id, html, markup, self.clock(), file_id=file_id, photo=photo
-            )
-            if message_id is None:
-                raise ChatNotFound(f"no web chat {chat_id}")
-        self.changed(chat_id)
-        return message_id
+        written = await self.write(chat_id, [web.Outgoing(html, markup, file=file, photo=photo)])
+        return written.new_ids[0]
 
     async def send_text(self, chat_id: int, text: str, markup: Markup | None = None) -> int:
         return await self._store(chat_id, sanitise(text), markup)
@@ -104,11 +106,12 @@ class WebMessenger:
     async def _edit(
         self, chat_id: int, message_id: int, html: str | None, markup: Markup | None
     ) -> None:
-        async with self.sessions() as session, session.begin():
-            found = await web.edit(session, chat_id, message_id, html=html, markup=markup)
-        if not found:
+        try:
+            written = await self.write(chat_id, [web.Edit(message_id, html, markup)])
+        except ChatNotFound:
+            raise Rejected("message to edit not found") from None
+        if not written.messages:
             raise Rejected("message to edit not found")
-        self.changed(chat_id)
 
     async def edit_text(
         self, chat_id: int, message_id: int, text: str, markup: Markup | None = None
@@ -130,7 +133,8 @@ class WebMessenger:
         file = ("application/octet-stream", filename, data)
         return await self._store(chat_id, sanitise(caption or ""), None, file=file)
 
-    async def _stored_file(self, ref: str) -> tuple[str, str, bytes]:
+    async def stored_file(self, ref: str) -> tuple[str, str, bytes]:
+        """A stored web file's type, name and content, by the reference the flows keep."""
         file_id = parse_file_ref(ref)
         if file_id is None:
             # A Telegram file id: Telegram holds the file, the web cannot show it.
@@ -145,7 +149,7 @@ class WebMessenger:
         self, chat_id: int, file_id: str, caption: str | None, markup: Markup | None = None
     ) -> int:
         # Copied into the reader's chat: a chat's page can only fetch the chat's own files.
-        file = await self._stored_file(file_id)
+        file = await self.stored_file(file_id)
         return await self._store(chat_id, sanitise(caption or ""), markup, file=file)
 
     async def send_photo(
@@ -154,7 +158,7 @@ class WebMessenger:
         if isinstance(photo, bytes):
             file = ("image/png", "photo.png", photo)
         else:
-            file = await self._stored_file(photo)
+            file = await self.stored_file(photo)
         return await self._store(chat_id, sanitise(caption or ""), markup, file=file, photo=True)
 
     async def set_commands(
@@ -163,3 +167,95 @@ class WebMessenger:
         # The page draws its menu from the app's command list in the reader's language
         # each time it is served; there is nothing to register with anyone.
         return None
+
+
+class AnswerWriter:
+    """One request's answer to its own chat: what the renderer says there is kept in order
+    and written in one transaction once the answer is complete (`commit`), so the request
+    pays for one transaction, not one per message, and answers from what was written.
+
+    A message not written yet has no id: a send returns minus its place in the answer,
+    which names no message (the renderer keeps no id of what it sends). An edit is checked
+    at once (the message must be there, as the renderer's fallback to a new message needs
+    to know); the messages in `present` are known to be. What goes to another chat is
+    stored at once by the web messenger.
+    """
+
+    def __init__(
+        self, messenger: WebMessenger, chat_id: int, present: Collection[int] = ()
+    ) -> None:
+        self.messenger = messenger
+        self.chat_id = chat_id
+        self.present = set(present)
+        self.changes: list[web.Outgoing | web.Edit] = []
+
+    def _add(self, message: web.Outgoing) -> int:
+        self.changes.append(message)
+        return -len(self.changes)
+
+    async def commit(self) -> web.Written:
+        """Write what the answer holds (one transaction) and push it; what was written."""
+        changes, self.changes = self.changes, []
+        return await self.messenger.write(self.chat_id, changes)
+
+    async def send_text(self, chat_id: int, text: str, markup: Markup | None = None) -> int:
+        if chat_id != self.chat_id:
+            return await self.messenger.send_text(chat_id, text, markup)
+        return self._add(web.Outgoing(sanitise(text), markup))
+
+    async def _edit(self, message_id: int, html: str | None, markup: Markup | None) -> None:
+        if message_id not in self.present:
+            async with self.messenger.sessions() as session:
+                if not await web.has_message(session, self.chat_id, message_id):
+                    raise Rejected("message to edit not found")
+            self.present.add(message_id)
+        self.changes.append(web.Edit(message_id, html, markup))
+
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, markup: Markup | None = None
+    ) -> None:
+        if chat_id != self.chat_id:
+            await self.messenger.edit_text(chat_id, message_id, text, markup)
+        else:
+            await self._edit(message_id, sanitise(text), markup)
+
+    async def edit_markup(self, chat_id: int, message_id: int, markup: Markup | None) -> None:
+        if chat_id != self.chat_id:
+            await self.messenger.edit_markup(chat_id, message_id, markup)
+        else:
+            await self._edit(message_id, None, markup)
+
+    async def answer_button(self, callback_id: str, text: str | None, alert: bool) -> None:
+        await self.messenger.answer_button(callback_id, text, alert)
+
+    async def send_document(
+        self, chat_id: int, filename: str, data: bytes, caption: str | None = None
+    ) -> int:
+        if chat_id != self.chat_id:
+            return await self.messenger.send_document(chat_id, filename, data, caption)
+        file = ("application/octet-stream", filename, data)
+        return self._add(web.Outgoing(sanitise(caption or ""), file=file))
+
+    async def send_stored_document(
+        self, chat_id: int, file_id: str, caption: str | None, markup: Markup | None = None
+    ) -> int:
+        if chat_id != self.chat_id:
+            return await self.messenger.send_stored_document(chat_id, file_id, caption, markup)
+        file = await self.messenger.stored_file(file_id)
+        return self._add(web.Outgoing(sanitise(caption or ""), markup, file=file))
+
+    async def send_photo(
+        self, chat_id: int, photo: bytes | str, caption: str | None, markup: Markup | None = None
+    ) -> int:
+        if chat_id != self.chat_id:
+            return await self.messenger.send_photo(chat_id, photo, caption, markup)
+        if isinstance(photo, bytes):
+            file = ("image/png", "photo.png", photo)
+        else:
+            file = await self.messenger.stored_file(photo)
+        return self._add(web.Outgoing(sanitise(caption or ""), markup, file=file, photo=True))
+
+    async def set_commands(
+        self, commands: list[tuple[str, str]], language_code: str | None, chat_id: int | None
+    ) -> None:
+        await self.messenger.set_commands(commands, language_code, chat_id)
