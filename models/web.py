@@ -35,6 +35,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     delete,
+    exists,
     false,
     func,
     insert,
@@ -139,6 +140,14 @@ _NEW_SESSION = insert(_SESSIONS)
 _SESSION = select(_SESSIONS.c.chat_id, _SESSIONS.c.csrf).where(
     _SESSIONS.c.token_hash == bindparam("token_hash")
 )
+# The session, and whether its chat holds a message (the one a button was pressed under).
+_SESSION_AND_MESSAGE = select(
+    _SESSIONS.c.chat_id,
+    _SESSIONS.c.csrf,
+    exists()
+    .where(_MESSAGES.c.chat_id == _SESSIONS.c.chat_id, _MESSAGES.c.id == bindparam("message"))
+    .label("holds"),
+).where(_SESSIONS.c.token_hash == bindparam("token_hash"))
 # Takes `count` sequence numbers at once; the row lock it takes orders the chat's changes
 # by commit: a page never sees a number before an earlier one is committed.
 _TAKE_SEQS = (
@@ -302,6 +311,18 @@ async def chat_by_link(session: AsyncSession, key: str) -> int | None:
     """The chat a personal link key opens, if it is still valid."""
     found = await session.scalar(select(WebChat.id).where(WebChat.link_hash == digest(key)))
     return None if found is None else int(found)
+
+
+async def session_with_message(
+    session: AsyncSession, token: str, message_id: int
+) -> tuple[Hold, bool] | None:
+    """The session a cookie's token belongs to, and whether its chat holds the message."""
+    token_hash = digest(token)
+    values = {"token_hash": token_hash, "message": message_id}
+    row = (await _execute(session, _SESSION_AND_MESSAGE, values)).first()
+    if row is None:
+        return None
+    return Hold(int(row.chat_id), str(row.csrf), token_hash), bool(row.holds)
 
 
 async def has_message(session: AsyncSession, chat_id: int, message_id: int) -> bool:

@@ -182,12 +182,17 @@ class AnswerWriter:
     """
 
     def __init__(
-        self, messenger: WebMessenger, chat_id: int, present: Collection[int] = ()
+        self,
+        messenger: WebMessenger,
+        chat_id: int,
+        present: Collection[int] = (),
+        leading: Collection[web.Outgoing] = (),
     ) -> None:
         self.messenger = messenger
         self.chat_id = chat_id
         self.present = set(present)
-        self.changes: list[web.Outgoing | web.Edit] = []
+        # What the person sent, shown before the answer (and written even without one).
+        self.changes: list[web.Outgoing | web.Edit] = list(leading)
 
     def _add(self, message: web.Outgoing) -> int:
         self.changes.append(message)

@@ -502,7 +502,7 @@ class WebRuntime:
         if not isinstance(body, dict):
             raise Refusal(400, N_("web.failed"))
         said = _said(body)
-        claimed = await self._claim(request, said.nonce, said.text, pressed=said.message_id)
+        claimed = await self._claim(request, said.nonce, pressed=said.message_id)
         held = claimed.held
         origin: dict[str, Any] = {
             "update_id": None,
@@ -512,7 +512,10 @@ class WebRuntime:
             "channel": WEB,
         }
         event: Inbound
+        # What the person typed leads the answer, written with it.
+        mine: list[store.Outgoing] = []
         if said.text is not None:
+            mine.append(store.Outgoing(escape(said.text, quote=False), mine=True))
             command = COMMAND.fullmatch(said.text.strip())
             if command:
                 name, arg = command.group(1).lower(), (command.group(2) or "").strip()
@@ -527,8 +530,10 @@ class WebRuntime:
                 callback_id=f"web:{said.nonce}",
                 message_id=said.message_id,
             )
-        present = [said.message_id] if claimed.pressed_present and said.message_id else []
-        toasts, written = await self._handle(held, event, present)
+        present = (
+            [] if said.message_id is None or not claimed.pressed_present else [said.message_id]
+        )
+        toasts, written = await self._handle(held, event, present, mine)
         return await self._answer(held, body, toasts, [claimed.written, written])
 
     async def upload(self, request: web.Request) -> web.Response:
@@ -554,7 +559,7 @@ class WebRuntime:
         caption_text = (
             caption.decode("utf-8", "replace")[:1024] if isinstance(caption, bytes) else None
         )
-        claimed = await self._claim(request, nonce, None, photo=(mime, photo))
+        claimed = await self._claim(request, nonce, photo=(mime, photo))
         held = claimed.held
         event = Media(
             update_id=None,
@@ -592,31 +597,32 @@ class WebRuntime:
         self,
         request: web.Request,
         nonce: int,
-        mine: str | None,
         photo: tuple[str, bytes] | None = None,
         pressed: int | None = None,
     ) -> Claimed:
         """Let the request in and record it, in one transaction: its session (the CSRF token
-        and the per-chat limit), its nonce (a replay is refused), what the person sent, and
-        whether the message a button sits under is there. A refusal writes nothing."""
+        and the per-chat limit) and whether the message a button sits under is there, read
+        in one statement; its nonce (a replay is refused); a photo it carries. A refusal
+        writes nothing."""
         token = self._token(request)
         if token is None:
             raise Refusal(403, N_("web.session_gone"))
         now = self.app.clock()
-        said: list[store.Outgoing | store.Edit] = []
-        if photo is not None:
-            mime, data = photo
-            said.append(store.Outgoing("", file=(mime, "photo", data), photo=True, mine=True))
-        elif mine is not None:
-            said.append(store.Outgoing(escape(mine, quote=False), mine=True))
+        written = None
         async with self.app.sessions() as session, session.begin():
-            held = self._let_in(request, await store.session_for(session, token))
+            if pressed is None:
+                found, present = await store.session_for(session, token), False
+            else:
+                both = await store.session_with_message(session, token, pressed)
+                found, present = (None, False) if both is None else both
+            held = self._let_in(request, found)
             if not await conversations.mark_processed(session, nonce, now, WEB):
                 raise Refusal(409, N_("web.replayed"))
-            written = await store.write(session, held.chat_id, said, now) if said else None
-            present = pressed is not None and await store.has_message(
-                session, held.chat_id, pressed
-            )
+            if photo is not None:
+                # Stored before the engine runs: the event names the file.
+                mime, data = photo
+                mine = store.Outgoing("", file=(mime, "photo", data), photo=True, mine=True)
+                written = await store.write(session, held.chat_id, [mine], now)
         file_id = None
         if written is not None and written.messages:
             self.hub.changed(held.chat_id)
@@ -624,11 +630,16 @@ class WebRuntime:
         return Claimed(held, written, file_id, present)
 
     async def _handle(
-        self, held: Held, event: Inbound, present: list[int] | None = None
+        self,
+        held: Held,
+        event: Inbound,
+        present: list[int] | None = None,
+        mine: list[store.Outgoing] | None = None,
     ) -> tuple[list[dict[str, Any]], store.Written | None]:
-        """Run the event through the engine (or the web's own buttons) and write its answer
-        to the chat in one transaction; the toasts to show and what was written."""
-        writer = AnswerWriter(self.messenger, held.chat_id, present or ())
+        """Run the event through the engine (or the web's own buttons) and write what the
+        person sent (`mine`) and the answer to the chat in one transaction; the toasts to
+        show and what was written."""
+        writer = AnswerWriter(self.messenger, held.chat_id, present or (), mine or ())
         callback = event.callback_id if isinstance(event, ButtonPress) else None
         if callback is not None:
             self.answers.expect(callback)
