@@ -172,6 +172,7 @@ class WebRuntime:
         )
         self.assets = {name: _asset(name) for name in ("chat.js", "chat.css")}
         self.template = (PAGE_DIR / "chat.html").read_text(encoding="utf-8")
+        self._chromes: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
 
     # The application ---------------------------------------------------------------
 
@@ -298,7 +299,12 @@ class WebRuntime:
                 raise Refusal(429, N_("web.too_many"))
             async with self.app.sessions() as session, session.begin():
                 held, token = await store.open_chat(session, self.app.clock())
-        language = await self.chat_language(held.chat_id, request)
+        # A chat opened just now has no person and no conversation to ask for a language.
+        language = (
+            self.browser_language(request)
+            if token is not None
+            else await self.chat_language(held.chat_id, request)
+        )
         response = web.Response(
             text=self.render_page(language, held.csrf, code), content_type="text/html"
         )
@@ -320,26 +326,15 @@ class WebRuntime:
             return stored.language
         return self.browser_language(request)
 
-    def render_page(self, language: str, csrf: str, code: str | None) -> str:
-        """The page's HTML: every text escaped, the strings as JSON data, no inline script."""
+    def _chrome(self, language: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """The page's strings and menu (its data), and its escaped texts, in a language:
+        the same for every page, so made once per language."""
+        made = self._chromes.get(language)
+        if made is not None:
+            return made
         catalogs = self.app.catalogs
         strings = {name: catalogs.plain(language, key) for name, key in PAGE_STRINGS.items()}
-        username = self.app.settings.telegram.bot_username.lstrip("@")
-        telegram = ""
-        if username:
-            telegram = f"https://t.me/{username}" + (f"?start={code}" if code else "")
-        data = {
-            "csrf": csrf,
-            "start": code or "",
-            "strings": strings,
-            "menu": self.app.menu(language),
-        }
-        # "<" escaped, so no text in the data can end the element it sits in.
-        blob = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
-        link = ""
-        if telegram:
-            label = escape(catalogs.plain(language, N_("web.open_in_telegram")))
-            link = f'<a class="tg" href="{escape(telegram)}" rel="noopener">{label}</a>'
+        data = {"strings": strings, "menu": self.app.menu(language)}
         values = {
             "lang": escape(language.replace("_", "-")),
             "title": escape(self.app.settings.campaign.name),
@@ -348,12 +343,26 @@ class WebRuntime:
             "send": escape(strings["send"]),
             "photo": escape(strings["photo"]),
             "menu": escape(strings["menu"]),
-            "telegram": link,
-            "data": blob,
+            "tg_label": escape(catalogs.plain(language, N_("web.open_in_telegram"))),
             "css": self.assets["chat.css"][1],
             "js": self.assets["chat.js"][1],
         }
-        return self.template.format(**values)
+        self._chromes[language] = data, values
+        return data, values
+
+    def render_page(self, language: str, csrf: str, code: str | None) -> str:
+        """The page's HTML: every text escaped, the strings as JSON data, no inline script."""
+        chrome, values = self._chrome(language)
+        username = self.app.settings.telegram.bot_username.lstrip("@")
+        link = ""
+        if username:
+            telegram = f"https://t.me/{username}" + (f"?start={code}" if code else "")
+            label = values["tg_label"]
+            link = f'<a class="tg" href="{escape(telegram)}" rel="noopener">{label}</a>'
+        data = {"csrf": csrf, "start": code or "", **chrome}
+        # "<" escaped, so no text in the data can end the element it sits in.
+        blob = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+        return self.template.format(**values, telegram=link, data=blob)
 
     async def asset(self, request: web.Request) -> web.Response:
         """The page's script and style (named by content hash in the page: cached for good)."""
