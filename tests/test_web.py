@@ -21,6 +21,7 @@ from bot.app import App, build_app
 from bot.config import DatabaseSettings, SchedulerSettings, Settings, WebSettings
 from bot.messenger import Rejected
 from bot.runtimes.web.html import sanitise
+from bot.runtimes.web.hub import page_json
 from bot.runtimes.web.messenger import AnswerWriter
 from bot.runtimes.web.server import COOKIE, WebRuntime, accept_language, changes_from
 from models import web
@@ -384,6 +385,26 @@ async def test_a_message_written_by_another_in_between_reaches_the_answer(
     assert answer["messages"] == await changes(browser, seq)
 
 
+async def test_an_open_page_is_pushed_what_was_written_without_reading_it_back(
+    instance: Instance, browser: Browser
+) -> None:
+    ws, _ = await socket_of(browser)
+    counted = Counted(instance)
+    try:
+        status, answer = await browser.send({"kind": "text", "text": "/help"})
+        pushed: list[dict[str, Any]] = []
+        while len(pushed) < len(answer["messages"]):
+            pushed += (await ws.receive_json(timeout=2))["messages"]
+    finally:
+        counted.close()
+    assert status == 200
+    assert pushed == answer["messages"]
+    if instance.app.db.dialect.name == "sqlite":
+        # (PostgreSQL's NOTIFY comes back to this instance too, and that one is read.)
+        assert not [s for s in counted.statements if "ORDER BY web_messages.seq" in s]
+    await ws.close()
+
+
 def shown(seq: int, message_id: int | None = None) -> web.Shown:
     return web.Shown(message_id or seq, seq, str(seq), None, False, False, None)
 
@@ -391,13 +412,17 @@ def shown(seq: int, message_id: int | None = None) -> web.Shown:
 def test_an_answer_comes_from_the_writes_only_when_they_leave_no_gap() -> None:
     mine = web.Written(11, 11, [shown(11)], [11])
     answer = web.Written(12, 14, [shown(12), shown(13, message_id=5), shown(14)], [12, 14])
-    assert [m.seq for m in changes_from(10, [mine, answer]) or []] == [11, 12, 13, 14]
+
+    def seqs(found: list[dict[str, Any]] | None) -> list[int] | None:
+        return None if found is None else [change["seq"] for change in found]
+
+    assert seqs(changes_from(10, [mine, answer])) == [11, 12, 13, 14]
     assert changes_from(9, [mine, answer]) is None, "seq 10 is someone else's"
     assert changes_from(10, [mine, web.Written(13, 13, [shown(13)], [13])]) is None
     assert changes_from(10, [None, web.Written(0, 0, [], [])]) is None, "nothing written"
-    assert [m.seq for m in changes_from(11, [mine, answer]) or []] == [12, 13, 14]
+    assert seqs(changes_from(11, [mine, answer])) == [12, 13, 14]
     edited_twice = web.Written(12, 13, [shown(12, message_id=5), shown(13, message_id=5)], [])
-    assert changes_from(11, [edited_twice]) == [shown(13, message_id=5)], "its latest state"
+    assert changes_from(11, [edited_twice]) == [page_json(shown(13, message_id=5))], "latest"
 
 
 async def test_an_answer_is_written_when_complete_and_an_edit_needs_its_message(

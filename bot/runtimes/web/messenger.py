@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.messenger import ChatNotFound, Markup, Rejected
 from bot.runtimes.web.html import sanitise
+from bot.runtimes.web.hub import Fresh
 from models import web
 
 log = logging.getLogger(__name__)
@@ -69,13 +70,13 @@ class WebMessenger:
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Callable[[], datetime],
-        changed: Callable[[int], None] | None = None,
+        changed: Callable[[int, Fresh], None] | None = None,
         answers: ButtonAnswers | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         # Called after each commit with the chat's id, so the local pages see it at once.
-        self.changed = changed or (lambda _chat: None)
+        self.changed = changed or (lambda _chat, _fresh: None)
         self.answers = answers or ButtonAnswers()
 
     async def write(self, chat_id: int, changes: list[web.Outgoing | web.Edit]) -> web.Written:
@@ -85,7 +86,7 @@ class WebMessenger:
         if written is None:
             raise ChatNotFound(f"no web chat {chat_id}")
         if changes:
-            self.changed(chat_id)
+            self.changed(chat_id, Fresh.of(written))
         return written
 
     async def _store(

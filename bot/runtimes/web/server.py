@@ -45,7 +45,7 @@ from bot.config import ConfigError
 from bot.messenger import Messenger, MessengerError
 from bot.runtimes.common import health
 from bot.runtimes.web.guard import RateLimit, image_type
-from bot.runtimes.web.hub import Hub, Page
+from bot.runtimes.web.hub import Fresh, Hub, Page, page_json
 from bot.runtimes.web.messenger import AnswerWriter, ButtonAnswers, WebMessenger, file_ref
 from handlers.actions import N_, Msg
 from handlers.engine import pick_language
@@ -399,23 +399,10 @@ class WebRuntime:
         while True:
             async with self.app.sessions() as session:
                 batch = await store.changes_after(session, chat_id, after, CHANGES_AT_ONCE)
-            found.extend(self.message_json(m) for m in batch)
+            found.extend(page_json(m) for m in batch)
             if len(batch) < CHANGES_AT_ONCE or after <= 0:
                 return found
             after = batch[-1].seq
-
-    @staticmethod
-    def message_json(message: store.Shown) -> dict[str, Any]:
-        """One message as the page draws it."""
-        return {
-            "id": message.id,
-            "seq": message.seq,
-            "html": message.html,
-            "markup": message.markup,
-            "mine": message.mine,
-            "photo": message.photo,
-            "file": f"/f/{message.file_id}" if message.file_id is not None else None,
-        }
 
     async def changes(self, request: web.Request) -> web.Response:
         """The chat's changes after `after` (for a page whose socket is down)."""
@@ -634,7 +621,7 @@ class WebRuntime:
                 written = await store.write(session, held.chat_id, [mine], now)
         file_id = None
         if written is not None and written.messages:
-            self.hub.changed(held.chat_id)
+            self.hub.changed(held.chat_id, Fresh.of(written))
             file_id = written.messages[0].file_id
         return Claimed(held, written, file_id, present)
 
@@ -681,11 +668,9 @@ class WebRuntime:
         """The changes since the page's `after`: from what this request wrote when that is
         all of them, else read back."""
         after = max(0, _int(body.get("after"), 0))
-        shown = changes_from(after, written)
-        if shown is None:
+        messages = changes_from(after, written)
+        if messages is None:
             messages = await self.read_changes(held.chat_id, after)
-        else:
-            messages = [self.message_json(message) for message in shown]
         return web.json_response({"messages": messages, "toasts": toasts})
 
     # The personal link ----------------------------------------------------------------
@@ -814,24 +799,21 @@ def _said(body: dict[str, Any]) -> Said:
     raise Refusal(400, N_("web.failed"))
 
 
-def changes_from(after: int, written: list[store.Written | None]) -> list[store.Shown] | None:
+def changes_from(after: int, written: list[store.Written | None]) -> list[dict[str, Any]] | None:
     """The chat's changes after `after`, from what one request wrote, when that is all of
     them: the sequence numbers its writes took run on from `after` with no gap, so no other
     writer's change can lie between. None when it cannot tell (then read them back)."""
-    reached = after
-    latest: dict[int, store.Shown] = {}
+    fresh: Fresh | None = None
     for part in written:
         if part is None or not part.last:
             continue
-        if part.first > reached + 1:
+        fresh = Fresh.of(part) if fresh is None else fresh.then(Fresh.of(part))
+        if fresh is None:
             return None
-        reached = max(reached, part.last)
-        for message in part.messages:
-            if message.seq > after:
-                latest[message.id] = message
-    if reached == after or (after == 0 and len(latest) > CHANGES_AT_ONCE):
+    changes = fresh.after(after) if fresh is not None else None
+    if changes is None or (after == 0 and len(changes) > CHANGES_AT_ONCE):
         return None
-    return sorted(latest.values(), key=lambda message: message.seq)
+    return changes
 
 
 async def run(app: App, stop: asyncio.Event | None = None) -> None:
