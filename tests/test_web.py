@@ -21,7 +21,8 @@ from bot.app import App, build_app
 from bot.config import DatabaseSettings, SchedulerSettings, Settings, WebSettings
 from bot.messenger import Rejected
 from bot.runtimes.web.html import sanitise
-from bot.runtimes.web.hub import page_json
+from bot.runtimes.web.hub import Fresh, Hub, page_json
+from bot.runtimes.web.hub import Page as HubPage
 from bot.runtimes.web.messenger import AnswerWriter
 from bot.runtimes.web.server import COOKIE, WebRuntime, accept_language, changes_from
 from models import web
@@ -403,6 +404,52 @@ async def test_an_open_page_is_pushed_what_was_written_without_reading_it_back(
         # (PostgreSQL's NOTIFY comes back to this instance too, and that one is read.)
         assert not [s for s in counted.statements if "ORDER BY web_messages.seq" in s]
     await ws.close()
+
+
+class Socket:
+    """A page's socket as the hub sees it: what it was sent."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        self.sent.append(data)
+
+
+async def test_the_hub_reads_back_what_written_changes_cannot_show() -> None:
+    stored = [{"id": seq, "seq": seq} for seq in range(1, 10)]
+    reads: list[int] = []
+
+    async def read(_chat: int, after: int) -> list[dict[str, Any]]:
+        reads.append(after)
+        return [change for change in stored if change["seq"] > after]
+
+    hub = Hub(read)
+    socket = Socket()
+    page = HubPage(7, socket, 4)  # type: ignore[arg-type]
+    hub.add(page)
+    hub.changed(7, Fresh(5, 6, tuple(stored[4:6])))
+    hub.changed(7, Fresh(7, 7, tuple(stored[6:7])))
+    await asyncio.sleep(0.05)
+    assert (reads, page.seq) == ([], 7), "what was written, running on: pushed as it is"
+    # 8-9 announced before 5-6 was (seq 7 here too): 5-6 alone must not pass for all.
+    page.seq = 4
+    hub.changed(7, Fresh(8, 9, tuple(stored[7:9])))
+    hub.changed(7, Fresh(5, 6, tuple(stored[4:6])))
+    await asyncio.sleep(0.05)
+    assert (reads, page.seq) == ([4], 9)
+    hub.changed(7, Fresh(5, 6, tuple(stored[4:6])))
+    hub.changed(7)  # written by another instance
+    page.seq = 4
+    await asyncio.sleep(0.05)
+    assert (reads, page.seq) == ([4, 4], 9)
+    assert [change["seq"] for sent in socket.sent for change in sent["messages"]] == [
+        *range(5, 8),
+        *range(5, 10),
+        *range(5, 10),
+    ]
 
 
 def shown(seq: int, message_id: int | None = None) -> web.Shown:

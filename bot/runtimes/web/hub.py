@@ -85,6 +85,8 @@ class Hub:
     pages: dict[int, set[Page]] = field(default_factory=dict)
     _pending: set[int] = field(default_factory=set)
     _fresh: dict[int, Fresh] = field(default_factory=dict)
+    # Chats with a change that only a read can show: written elsewhere, or out of order.
+    _unknown: set[int] = field(default_factory=set)
     _running: dict[int, asyncio.Task[None]] = field(default_factory=dict)
 
     def add(self, page: Page) -> None:
@@ -99,6 +101,7 @@ class Hub:
             if not held:
                 del self.pages[page.chat_id]
                 self._fresh.pop(page.chat_id, None)
+                self._unknown.discard(page.chat_id)
 
     @property
     def count(self) -> int:
@@ -111,9 +114,12 @@ class Hub:
         if chat_id not in self.pages:
             return
         known = self._fresh.pop(chat_id, None)
-        if fresh is not None:
-            # Changes written elsewhere (no `fresh`) leave nothing to go by: they are read.
-            self._fresh[chat_id] = (known.then(fresh) if known else None) or fresh
+        merged = fresh if known is None or fresh is None else known.then(fresh)
+        if merged is None:
+            # Written elsewhere, or not running on from what is known: only a read shows it.
+            self._unknown.add(chat_id)
+        else:
+            self._fresh[chat_id] = merged
         if chat_id in self._running:
             # One push at a time per chat; the one running goes round once more.
             self._pending.add(chat_id)
@@ -138,7 +144,11 @@ class Hub:
             return
         since = min(page.seq for page in held)
         fresh = self._fresh.pop(chat_id, None)
-        changes = fresh.after(since) if fresh is not None else None
+        changes = None
+        if fresh is not None and chat_id not in self._unknown:
+            changes = fresh.after(since)
+        # What comes after this now calls `changed` again and is pushed in the next round.
+        self._unknown.discard(chat_id)
         if changes is None:
             changes = await self.read(chat_id, since)
         if not changes:
