@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -30,14 +31,19 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
+    bindparam,
     delete,
+    exists,
     false,
     func,
+    insert,
     select,
     text,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -125,26 +131,164 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-async def open_chat(session: AsyncSession, now: datetime) -> tuple[WebSession, str]:
+# The statements of a request's path, built once: SQLAlchemy then finds each compiled in
+# its cache instead of building and hashing a new statement object per call.
+_CHATS = cast(Table, WebChat.__table__)
+_SESSIONS = cast(Table, WebSession.__table__)
+_MESSAGES = cast(Table, WebMessage.__table__)
+_FILES = cast(Table, WebFile.__table__)
+_NEW_CHAT = insert(_CHATS).returning(_CHATS.c.id)
+_NEW_SESSION = insert(_SESSIONS)
+_SESSION = select(_SESSIONS.c.chat_id, _SESSIONS.c.csrf).where(
+    _SESSIONS.c.token_hash == bindparam("token_hash")
+)
+# The session, and whether its chat holds a message (the one a button was pressed under).
+_SESSION_AND_MESSAGE = select(
+    _SESSIONS.c.chat_id,
+    _SESSIONS.c.csrf,
+    exists()
+    .where(_MESSAGES.c.chat_id == _SESSIONS.c.chat_id, _MESSAGES.c.id == bindparam("message"))
+    .label("holds"),
+).where(_SESSIONS.c.token_hash == bindparam("token_hash"))
+# Takes `count` sequence numbers at once; the row lock it takes orders the chat's changes
+# by commit: a page never sees a number before an earlier one is committed.
+_TAKE_SEQS = (
+    update(_CHATS)
+    .where(_CHATS.c.id == bindparam("chat"))
+    .values(last_seq=_CHATS.c.last_seq + bindparam("count"))
+    .returning(_CHATS.c.last_seq)
+)
+_NEW_FILE = insert(_FILES).returning(_FILES.c.id)
+_NEW_MESSAGES = insert(_MESSAGES)
+_SHOWN = (
+    _MESSAGES.c.id,
+    _MESSAGES.c.seq,
+    _MESSAGES.c.text,
+    _MESSAGES.c.markup,
+    _MESSAGES.c.mine,
+    _MESSAGES.c.photo,
+    _MESSAGES.c.voice,
+    _MESSAGES.c.file_id,
+)
+_EDIT_KEY = (_MESSAGES.c.chat_id == bindparam("chat")) & (_MESSAGES.c.id == bindparam("message"))
+_EDIT = (
+    update(_MESSAGES)
+    .where(_EDIT_KEY)
+    .values(markup=bindparam("new_markup"), seq=bindparam("new_seq"))
+    .returning(*_SHOWN)
+)
+_EDIT_TEXT = _EDIT.values(text=bindparam("new_text"))
+_HAS_MESSAGE = select(_MESSAGES.c.id).where(_EDIT_KEY)
+_CHANGES = select(*_SHOWN).where(
+    _MESSAGES.c.chat_id == bindparam("chat"), _MESSAGES.c.seq > bindparam("after")
+)
+_CHANGES_NEXT = _CHANGES.order_by(_MESSAGES.c.seq).limit(bindparam("limit"))
+_CHANGES_NEWEST = _CHANGES.order_by(_MESSAGES.c.seq.desc()).limit(bindparam("limit"))
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A browser's session as a request needs it: the chat it holds and its CSRF token."""
+
+    chat_id: int
+    csrf: str
+    token_hash: str
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A new message for a chat: sanitised HTML, its keyboard, and a file it carries
+    (type, name, content) or one already stored (`file_id`)."""
+
+    html: str
+    markup: dict[str, Any] | None = None
+    file: tuple[str, str, bytes] | None = None
+    file_id: int | None = None
+    photo: bool = False
+    voice: bool = False
+    mine: bool = False
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A change to a message: its new text (None keeps it) and its keyboard."""
+
+    message_id: int
+    html: str | None
+    markup: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A message as stored, with the sequence number of its latest change."""
+
+    id: int
+    seq: int
+    html: str
+    markup: dict[str, Any] | None
+    mine: bool
+    photo: bool
+    voice: bool
+    file_id: int | None
+
+
+@dataclass(frozen=True)
+class Written:
+    """What one `write` stored: the sequence numbers it took (`first` to `last`, every one
+    of them this transaction's) and the messages as they now are; an edit of a message that
+    was gone is missing from `messages`, its number unused."""
+
+    first: int
+    last: int
+    messages: list[Shown]
+    new_ids: list[int]
+
+
+def _shown(row: Any) -> Shown:
+    return Shown(
+        int(row.id),
+        int(row.seq),
+        row.text,
+        row.markup,
+        bool(row.mine),
+        bool(row.photo),
+        bool(row.voice),
+        None if row.file_id is None else int(row.file_id),
+    )
+
+
+async def _execute(session: AsyncSession, statement: Any, params: Any) -> CursorResult[Any]:
+    # Core statements on the session's connection: the ORM's execution layer (events,
+    # compile state, autoflush) would cost more than the statement itself.
+    connection = await session.connection()
+    return cast(CursorResult[Any], await connection.execute(statement, params))
+
+
+async def open_chat(session: AsyncSession, now: datetime) -> tuple[Hold, str]:
     """A new chat with its first session; the session and the cookie's token."""
-    chat = WebChat(created_at=now, last_seq=0, read_seq=0)
-    session.add(chat)
-    await session.flush()
-    return await add_session(session, chat.id, now)
+    result = await _execute(session, _NEW_CHAT, {"created_at": now, "last_seq": 0, "read_seq": 0})
+    return await add_session(session, int(result.scalar_one()), now)
 
 
-async def add_session(session: AsyncSession, chat_id: int, now: datetime) -> tuple[WebSession, str]:
+async def add_session(session: AsyncSession, chat_id: int, now: datetime) -> tuple[Hold, str]:
     """Another browser's hold on a chat; the session and the cookie's token."""
     token = new_secret()
-    held = WebSession(token_hash=digest(token), chat_id=chat_id, csrf=new_secret(), created_at=now)
-    session.add(held)
-    await session.flush()
+    held = Hold(chat_id, new_secret(), digest(token))
+    values = {
+        "token_hash": held.token_hash,
+        "chat_id": chat_id,
+        "csrf": held.csrf,
+        "created_at": now,
+    }
+    await _execute(session, _NEW_SESSION, values)
     return held, token
 
 
-async def session_for(session: AsyncSession, token: str) -> WebSession | None:
+async def session_for(session: AsyncSession, token: str) -> Hold | None:
     """The session a cookie's token belongs to."""
-    return await session.get(WebSession, digest(token))
+    token_hash = digest(token)
+    row = (await _execute(session, _SESSION, {"token_hash": token_hash})).first()
+    return None if row is None else Hold(int(row.chat_id), str(row.csrf), token_hash)
 
 
 async def end_other_sessions(session: AsyncSession, chat_id: int, keep: str) -> int:
@@ -175,91 +319,107 @@ async def chat_by_link(session: AsyncSession, key: str) -> int | None:
     return None if found is None else int(found)
 
 
-async def _next_seq(session: AsyncSession, chat_id: int) -> int | None:
-    # The row lock taken here orders the chat's changes by commit: a page never sees a
-    # number before an earlier one is committed.
-    result = await session.execute(
-        update(WebChat)
-        .where(WebChat.id == chat_id)
-        .values(last_seq=WebChat.last_seq + 1)
-        .returning(WebChat.last_seq)
-    )
-    seq = result.scalar_one_or_none()
-    return None if seq is None else int(seq)
-
-
-async def append(
-    session: AsyncSession,
-    chat_id: int,
-    html: str,
-    markup: dict[str, Any] | None,
-    now: datetime,
-    *,
-    file_id: int | None = None,
-    photo: bool = False,
-    voice: bool = False,
-    mine: bool = False,
-) -> int | None:
-    """Store a message for the chat's page; its id, or None if there is no such chat."""
-    seq = await _next_seq(session, chat_id)
-    if seq is None:
+async def session_with_message(
+    session: AsyncSession, token: str, message_id: int
+) -> tuple[Hold, bool] | None:
+    """The session a cookie's token belongs to, and whether its chat holds the message."""
+    token_hash = digest(token)
+    values = {"token_hash": token_hash, "message": message_id}
+    row = (await _execute(session, _SESSION_AND_MESSAGE, values)).first()
+    if row is None:
         return None
-    session.add(
-        WebMessage(
-            chat_id=chat_id,
-            id=seq,
-            seq=seq,
-            created_at=now,
-            text=html,
-            markup=markup,
-            file_id=file_id,
-            photo=photo,
-            voice=voice,
-            mine=mine,
-        )
-    )
-    await session.flush()
-    await notify(session, chat_id)
-    return seq
+    return Hold(int(row.chat_id), str(row.csrf), token_hash), bool(row.holds)
 
 
-async def edit(
+async def has_message(session: AsyncSession, chat_id: int, message_id: int) -> bool:
+    """Whether the chat holds the message (an edit of it can be made)."""
+    found = await _execute(session, _HAS_MESSAGE, {"chat": chat_id, "message": message_id})
+    return found.first() is not None
+
+
+async def write(
     session: AsyncSession,
     chat_id: int,
-    message_id: int,
-    *,
-    html: str | None,
-    markup: dict[str, Any] | None,
-) -> bool:
-    """Change a message's text (unless None) and keyboard; false if there is no such message."""
-    message = await session.get(WebMessage, (chat_id, message_id))
-    if message is None:
-        return False
-    seq = await _next_seq(session, chat_id)
-    if seq is None:
-        return False
-    if html is not None:
-        message.text = html
-    message.markup = markup
-    message.seq = seq
-    await session.flush()
+    changes: Sequence[Outgoing | Edit],
+    now: datetime,
+) -> Written | None:
+    """Store new messages and edits for a chat's page, in order, with one sequence number
+    each; None if there is no such chat. A new message's id is its sequence number."""
+    count = len(changes)
+    if count == 0:
+        return Written(0, 0, [], [])
+    taken = await _execute(session, _TAKE_SEQS, {"chat": chat_id, "count": count})
+    last = taken.scalar_one_or_none()
+    if last is None:
+        return None
+    first = int(last) - count + 1
+    rows: list[dict[str, Any]] = []
+    shown: list[Shown] = []
+    for seq, change in enumerate(changes, start=first):
+        if isinstance(change, Edit):
+            values = {
+                "chat": chat_id,
+                "message": change.message_id,
+                "new_markup": change.markup,
+                "new_seq": seq,
+            }
+            if change.html is None:
+                edited = await _execute(session, _EDIT, values)
+            else:
+                edited = await _execute(session, _EDIT_TEXT, {**values, "new_text": change.html})
+            row = edited.first()
+            if row is not None:
+                shown.append(_shown(row))
+            continue
+        file_id = change.file_id
+        if change.file is not None:
+            file_id = await add_file(session, chat_id, *change.file, now)
+        rows.append(
+            {
+                "chat_id": chat_id,
+                "id": seq,
+                "seq": seq,
+                "created_at": now,
+                "text": change.html,
+                "markup": change.markup,
+                "file_id": file_id,
+                "photo": change.photo,
+                "voice": change.voice,
+                "mine": change.mine,
+            }
+        )
+        shown.append(
+            Shown(
+                seq,
+                seq,
+                change.html,
+                change.markup,
+                change.mine,
+                change.photo,
+                change.voice,
+                file_id,
+            )
+        )
+    if rows:
+        await _execute(session, _NEW_MESSAGES, rows)
     await notify(session, chat_id)
-    return True
+    shown.sort(key=lambda message: message.seq)
+    return Written(first, int(last), shown, [row["id"] for row in rows])
 
 
 async def changes_after(
     session: AsyncSession, chat_id: int, seq: int, limit: int = 100
-) -> list[WebMessage]:
+) -> list[Shown]:
     """The chat's messages changed after sequence number `seq`, oldest change first.
 
     From 0 (a page opened afresh) it is the newest `limit` of them; after that, at most
     `limit` at a time, and the page asks again after the last it got.
     """
-    query = select(WebMessage).where(WebMessage.chat_id == chat_id, WebMessage.seq > seq)
+    values = {"chat": chat_id, "after": seq, "limit": limit}
     if seq <= 0:
-        newest = await session.scalars(query.order_by(WebMessage.seq.desc()).limit(limit))
-        return list(reversed(list(newest)))
-    return list(await session.scalars(query.order_by(WebMessage.seq).limit(limit)))
+        newest = await _execute(session, _CHANGES_NEWEST, values)
+        return [_shown(row) for row in reversed(newest.all())]
+    return [_shown(row) for row in await _execute(session, _CHANGES_NEXT, values)]
 
 
 async def mark_read(session: AsyncSession, chat_id: int, seq: int) -> bool:
@@ -283,10 +443,8 @@ async def add_file(
     session: AsyncSession, chat_id: int, mime: str, name: str, data: bytes, now: datetime
 ) -> int:
     """Keep a file for a chat; its id."""
-    stored = WebFile(chat_id=chat_id, mime=mime, name=name[:128], data=data, created_at=now)
-    session.add(stored)
-    await session.flush()
-    return stored.id
+    values = {"chat_id": chat_id, "mime": mime, "name": name[:128], "data": data, "created_at": now}
+    return int((await _execute(session, _NEW_FILE, values)).scalar_one())
 
 
 async def file_of(session: AsyncSession, chat_id: int, file_id: int) -> WebFile | None:

@@ -71,8 +71,8 @@ async def test_without_a_token_the_web_reader_gets_a_line_not_a_failure(db: Asyn
     async with kit.sessions() as session:
         shown = await store.changes_after(session, chat, 0)
     assert [(m.file_id, m.voice, m.photo) for m in shown] == [(None, False, False)] * 2
-    assert shown[0].text.startswith("求助 #3 的语音")
-    assert all(catalogs().plain("zh_Hans", "web.file_unavailable") in m.text for m in shown)
+    assert shown[0].html.startswith("求助 #3 的语音")
+    assert all(catalogs().plain("zh_Hans", "web.file_unavailable") in m.html for m in shown)
 
 
 async def test_a_web_file_is_uploaded_to_telegram_as_a_voice_or_else_a_document(

@@ -15,12 +15,16 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.app import App, build_app
 from bot.config import DatabaseSettings, SchedulerSettings, Settings, WebSettings
+from bot.messenger import Rejected
 from bot.runtimes.web.html import sanitise
-from bot.runtimes.web.server import COOKIE, WebRuntime, accept_language
+from bot.runtimes.web.hub import Fresh, Hub, page_json
+from bot.runtimes.web.hub import Page as HubPage
+from bot.runtimes.web.messenger import AnswerWriter
+from bot.runtimes.web.server import COOKIE, WebRuntime, accept_language, changes_from
 from models import broadcasts, web
 from models.broadcasts import Delivery, DeliveryStatus, LetterRead, Outcome
 from models.conversations import ProcessedUpdate
@@ -366,6 +370,180 @@ async def test_the_personal_link_opens_the_chat_elsewhere_until_it_is_stopped(
         assert reply.status == 404, "a stopped link opens nothing"
     assert (await phone.send({"kind": "text", "text": "/help"}))[0] == 403, "signed out"
     await phone.close()
+
+
+class Counted:
+    """The transactions begun and the statements sent on an instance's database."""
+
+    def __init__(self, instance: Instance) -> None:
+        self.engine = instance.app.db.sync_engine
+        self.transactions = 0
+        self.statements: list[str] = []
+        event.listen(self.engine, "begin", self._begin)
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+
+    def _begin(self, _connection: Any) -> None:
+        self.transactions += 1
+
+    def _statement(self, _connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.statements.append(statement)
+
+    def close(self) -> None:
+        event.remove(self.engine, "begin", self._begin)
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+
+
+async def changes(browser: Browser, after: int) -> list[dict[str, Any]]:
+    """What a page catching up after `after` is sent (read from the database)."""
+    async with browser.client.get(browser.instance.url(f"/api/changes?after={after}")) as reply:
+        assert reply.status == 200
+        messages: list[dict[str, Any]] = (await reply.json())["messages"]
+        return messages
+
+
+async def test_a_press_is_answered_in_three_transactions_from_what_it_wrote(
+    instance: Instance, browser: Browser
+) -> None:
+    _, started = await browser.send({"kind": "text", "text": "/language"})
+    asked = started["messages"][-1]
+    button = asked["markup"]["inline_keyboard"][0][-1]["callback_data"]
+    seq = started["messages"][-1]["seq"]
+    counted = Counted(instance)
+    try:
+        status, answer = await browser.send(
+            {"kind": "button", "data": button, "message_id": asked["id"], "after": seq}
+        )
+    finally:
+        counted.close()
+    assert status == 200
+    # Its session and nonce; the engine's turn; the answer (the edit and what follows).
+    assert counted.transactions == 3, counted.statements
+    reads_back = [s for s in counted.statements if "ORDER BY web_messages.seq" in s]
+    assert not reads_back, "answered from what was written, not read back"
+    assert answer["messages"] == await changes(browser, seq), "the same as reading them back"
+    assert answer["messages"][0]["id"] == asked["id"], "the pressed one, edited"
+
+
+async def test_a_message_written_by_another_in_between_reaches_the_answer(
+    instance: Instance, browser: Browser
+) -> None:
+    _, first = await browser.send({"kind": "text", "text": "/help"})
+    seq = first["messages"][-1]["seq"]
+    await instance.runtime.messenger.send_text(await chat_of(browser), "一条通知")
+    _, answer = await browser.send({"kind": "text", "text": "/help", "after": seq})
+    said = [m["html"] for m in answer["messages"]]
+    assert said[0] == "一条通知", "the change the page had not had comes first"
+    assert said[1] == "/help"
+    assert answer["messages"] == await changes(browser, seq)
+
+
+async def test_an_open_page_is_pushed_what_was_written_without_reading_it_back(
+    instance: Instance, browser: Browser
+) -> None:
+    ws, _ = await socket_of(browser)
+    counted = Counted(instance)
+    try:
+        status, answer = await browser.send({"kind": "text", "text": "/help"})
+        pushed: list[dict[str, Any]] = []
+        while len(pushed) < len(answer["messages"]):
+            pushed += (await ws.receive_json(timeout=2))["messages"]
+    finally:
+        counted.close()
+    assert status == 200
+    assert pushed == answer["messages"]
+    if instance.app.db.dialect.name == "sqlite":
+        # (PostgreSQL's NOTIFY comes back to this instance too, and that one is read.)
+        assert not [s for s in counted.statements if "ORDER BY web_messages.seq" in s]
+    await ws.close()
+
+
+class Socket:
+    """A page's socket as the hub sees it: what it was sent."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        self.sent.append(data)
+
+
+async def test_the_hub_reads_back_what_written_changes_cannot_show() -> None:
+    stored = [{"id": seq, "seq": seq} for seq in range(1, 10)]
+    reads: list[int] = []
+
+    async def read(_chat: int, after: int) -> list[dict[str, Any]]:
+        reads.append(after)
+        return [change for change in stored if change["seq"] > after]
+
+    hub = Hub(read)
+    socket = Socket()
+    page = HubPage(7, socket, 4)  # type: ignore[arg-type]
+    hub.add(page)
+    hub.changed(7, Fresh(5, 6, tuple(stored[4:6])))
+    hub.changed(7, Fresh(7, 7, tuple(stored[6:7])))
+    await asyncio.sleep(0.05)
+    assert (reads, page.seq) == ([], 7), "what was written, running on: pushed as it is"
+    # 8-9 announced before 5-6 was (seq 7 here too): 5-6 alone must not pass for all.
+    page.seq = 4
+    hub.changed(7, Fresh(8, 9, tuple(stored[7:9])))
+    hub.changed(7, Fresh(5, 6, tuple(stored[4:6])))
+    await asyncio.sleep(0.05)
+    assert (reads, page.seq) == ([4], 9)
+    hub.changed(7, Fresh(5, 6, tuple(stored[4:6])))
+    hub.changed(7)  # written by another instance
+    page.seq = 4
+    await asyncio.sleep(0.05)
+    assert (reads, page.seq) == ([4, 4], 9)
+    assert [change["seq"] for sent in socket.sent for change in sent["messages"]] == [
+        *range(5, 8),
+        *range(5, 10),
+        *range(5, 10),
+    ]
+
+
+def shown(seq: int, message_id: int | None = None) -> web.Shown:
+    return web.Shown(message_id or seq, seq, str(seq), None, False, False, False, None)
+
+
+def test_an_answer_comes_from_the_writes_only_when_they_leave_no_gap() -> None:
+    mine = web.Written(11, 11, [shown(11)], [11])
+    answer = web.Written(12, 14, [shown(12), shown(13, message_id=5), shown(14)], [12, 14])
+
+    def seqs(found: list[dict[str, Any]] | None) -> list[int] | None:
+        return None if found is None else [change["seq"] for change in found]
+
+    assert seqs(changes_from(10, [mine, answer])) == [11, 12, 13, 14]
+    assert changes_from(9, [mine, answer]) is None, "seq 10 is someone else's"
+    assert changes_from(10, [mine, web.Written(13, 13, [shown(13)], [13])]) is None
+    assert changes_from(10, [None, web.Written(0, 0, [], [])]) is None, "nothing written"
+    assert seqs(changes_from(11, [mine, answer])) == [12, 13, 14]
+    edited_twice = web.Written(12, 13, [shown(12, message_id=5), shown(13, message_id=5)], [])
+    assert changes_from(11, [edited_twice]) == [page_json(shown(13, message_id=5))], "latest"
+
+
+async def test_an_answer_is_written_when_complete_and_an_edit_needs_its_message(
+    instance: Instance, browser: Browser
+) -> None:
+    chat = await chat_of(browser)
+    other = Browser(instance)
+    await other.open()
+    other_chat = await chat_of(other)
+    writer = AnswerWriter(instance.runtime.messenger, chat)
+    assert await writer.send_text(chat, "<b>一</b>") == -1, "no id before it is written"
+    assert await writer.send_text(other_chat, "二") > 0, "another chat's is stored at once"
+    with pytest.raises(Rejected):
+        await writer.edit_text(chat, 424242, "gone")
+    with pytest.raises(Rejected):
+        await writer.edit_markup(chat, -1, None)
+    assert await changes(browser, 0) == [], "nothing written before the answer is complete"
+    written = await writer.commit()
+    await writer.edit_text(chat, written.new_ids[0], "改")
+    again = await writer.commit()
+    assert [m.html for m in written.messages + again.messages] == ["<b>一</b>", "改"]
+    assert [m["html"] for m in await changes(browser, 0)] == ["改"]
+    await other.close()
 
 
 def test_message_html_keeps_only_the_telegram_subset() -> None:

@@ -122,7 +122,7 @@ def test_a_web_workers_photo_and_voice_reach_a_contact_on_telegram(
     code = bot.add_enterprise(name)
     contact = bot.api.user(next(_ids), language_code="zh-hans")
     enrol_contact(contact, bot.contact_invite(name), "孙经理", "13900001002")
-    worker = WebUser(bot.web_url)
+    worker: Any = WebUser(bot.web_url)
     enrol(worker, code)
     ask_with_voice_and_photo(worker, lambda: worker.send_voice(VOICE_OGG))
 
@@ -130,10 +130,11 @@ def test_a_web_workers_photo_and_voice_reach_a_contact_on_telegram(
     mark = bot.api.mark()
     contact.press(label("request.answer_button"))
     for method, field, data in (("sendPhoto", "photo", PNG), ("sendVoice", "voice", VOICE_OGG)):
-        call = bot.api.wait_for(
-            lambda c, m=method: c.method == m and c.chat_id == contact.chat_id and c.ok,
-            after=mark,
-        )
+
+        def uploaded(c: Any, m: str = method) -> bool:
+            return bool(c.method == m and c.chat_id == contact.chat_id and c.ok)
+
+        call = bot.api.wait_for(uploaded, after=mark)
         assert call.files[field][1] == data, f"{method}: the web upload's own bytes"
     contact.wait_text("请输入对求助")
 

@@ -4,6 +4,8 @@ Each page holds a WebSocket and the sequence number of the last change it got. W
 changes (written here, or on another instance and announced by PostgreSQL's NOTIFY), the
 hub reads that chat's changes after the lowest number its pages hold, once, and sends each
 page what it lacks. A chat's pushes run one at a time, so a page gets changes in order.
+What this instance has just written comes with the change (`Fresh`): when it holds every
+change the pages lack, it is sent as it is, without reading it back.
 """
 
 from __future__ import annotations
@@ -17,10 +19,54 @@ from typing import Any
 from aiohttp import WSCloseCode
 from aiohttp import web as aioweb
 
+from models import web as store
+
 log = logging.getLogger(__name__)
 
 # Reads a chat's changes after a sequence number, as the page's JSON.
 Reader = Callable[[int, int], Awaitable[list[dict[str, Any]]]]
+
+
+def page_json(message: store.Shown) -> dict[str, Any]:
+    """One message as the page draws it."""
+    return {
+        "id": message.id,
+        "seq": message.seq,
+        "html": message.html,
+        "markup": message.markup,
+        "mine": message.mine,
+        "photo": message.photo,
+        "voice": message.voice,
+        "file": f"/f/{message.file_id}" if message.file_id is not None else None,
+    }
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """Changes just written to a chat: every sequence number from `first` to `last` is
+    theirs (an edit of a message gone leaves its number unused), as the page's JSON."""
+
+    first: int
+    last: int
+    changes: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def of(cls, written: store.Written) -> Fresh:
+        """What a write stored, ready to push."""
+        return cls(written.first, written.last, tuple(page_json(m) for m in written.messages))
+
+    def after(self, seq: int) -> list[dict[str, Any]] | None:
+        """Every change after `seq`, oldest first, if these hold all of them; else None."""
+        if self.first > seq + 1:
+            return None
+        latest = {change["id"]: change for change in self.changes if change["seq"] > seq}
+        return sorted(latest.values(), key=lambda change: int(change["seq"]))
+
+    def then(self, more: Fresh) -> Fresh | None:
+        """These and `more`, when `more` runs on from them; else None."""
+        if not self.first <= more.first <= self.last + 1:
+            return None
+        return Fresh(self.first, max(self.last, more.last), self.changes + more.changes)
 
 
 @dataclass(eq=False)
@@ -39,6 +85,9 @@ class Hub:
     read: Reader
     pages: dict[int, set[Page]] = field(default_factory=dict)
     _pending: set[int] = field(default_factory=set)
+    _fresh: dict[int, Fresh] = field(default_factory=dict)
+    # Chats with a change that only a read can show: written elsewhere, or out of order.
+    _unknown: set[int] = field(default_factory=set)
     _running: dict[int, asyncio.Task[None]] = field(default_factory=dict)
 
     def add(self, page: Page) -> None:
@@ -52,16 +101,26 @@ class Hub:
             held.discard(page)
             if not held:
                 del self.pages[page.chat_id]
+                self._fresh.pop(page.chat_id, None)
+                self._unknown.discard(page.chat_id)
 
     @property
     def count(self) -> int:
         """How many pages are open on this instance."""
         return sum(len(held) for held in self.pages.values())
 
-    def changed(self, chat_id: int) -> None:
-        """A chat changed: push to its pages here, if any (safe to call from any callback)."""
+    def changed(self, chat_id: int, fresh: Fresh | None = None) -> None:
+        """A chat changed (`fresh`: what this instance wrote): push to its pages here, if
+        any (safe to call from any callback)."""
         if chat_id not in self.pages:
             return
+        known = self._fresh.pop(chat_id, None)
+        merged = fresh if known is None or fresh is None else known.then(fresh)
+        if merged is None:
+            # Written elsewhere, or not running on from what is known: only a read shows it.
+            self._unknown.add(chat_id)
+        else:
+            self._fresh[chat_id] = merged
         if chat_id in self._running:
             # One push at a time per chat; the one running goes round once more.
             self._pending.add(chat_id)
@@ -85,7 +144,14 @@ class Hub:
         if not held:
             return
         since = min(page.seq for page in held)
-        changes = await self.read(chat_id, since)
+        fresh = self._fresh.pop(chat_id, None)
+        changes = None
+        if fresh is not None and chat_id not in self._unknown:
+            changes = fresh.after(since)
+        # What comes after this now calls `changed` again and is pushed in the next round.
+        self._unknown.discard(chat_id)
+        if changes is None:
+            changes = await self.read(chat_id, since)
         if not changes:
             return
         for page in held:

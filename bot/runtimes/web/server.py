@@ -44,10 +44,11 @@ from aiohttp import BodyPartReader, WSMsgType, web
 from bot.app import App
 from bot.config import ConfigError
 from bot.files import web_ref
+from bot.messenger import Messenger, MessengerError
 from bot.runtimes.common import health
 from bot.runtimes.web.guard import RateLimit, audio_type, image_type
-from bot.runtimes.web.hub import Hub, Page
-from bot.runtimes.web.messenger import ButtonAnswers, WebMessenger
+from bot.runtimes.web.hub import Fresh, Hub, Page, page_json
+from bot.runtimes.web.messenger import AnswerWriter, ButtonAnswers, WebMessenger
 from handlers.actions import N_, Msg
 from handlers.engine import pick_language
 from handlers.events import ButtonPress, Command, Inbound, Media, Text
@@ -68,6 +69,8 @@ CSRF_HEADER = "X-CSRF-Token"
 CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?", re.DOTALL)
 NONCE_MAX = 2**53 - 1
+# A page opened afresh gets the newest this many changes; later ones come this many at once.
+CHANGES_AT_ONCE = 100
 TEXT_MAX = 4096
 JSON_MAX = 16 * 1024
 # Button data the web runtime answers itself: the personal link is the web's own.
@@ -102,13 +105,30 @@ class Refusal(Exception):
         self.key = key
 
 
-@dataclass(frozen=True)
-class Held:
-    """The chat a request's session holds, with the session's CSRF token."""
+# The chat a request's session holds, with the session's CSRF token.
+Held = store.Hold
 
-    chat_id: int
-    csrf: str
-    token_hash: str
+
+@dataclass(frozen=True)
+class Said:
+    """What a page's request said, checked before anything is read or written: its nonce,
+    and the text (or command) typed, or the button pressed and the message it sits under."""
+
+    nonce: int
+    text: str | None = None
+    data: str | None = None
+    message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A state-changing request let in: its session, what its claim wrote (the person's own
+    message, a photo's file) and whether the pressed message is there."""
+
+    held: Held
+    written: store.Written | None
+    file_id: int | None
+    pressed_present: bool
 
 
 def accept_language(header: str | None) -> str | None:
@@ -157,6 +177,7 @@ class WebRuntime:
         )
         self.assets = {name: _asset(name) for name in ("chat.js", "chat.css")}
         self.template = (PAGE_DIR / "chat.html").read_text(encoding="utf-8")
+        self._chromes: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
 
     # The application ---------------------------------------------------------------
 
@@ -225,19 +246,21 @@ class WebRuntime:
 
     # Sessions ------------------------------------------------------------------------
 
+    @staticmethod
+    def _token(request: web.Request) -> str | None:
+        token = request.cookies.get(COOKIE)
+        return token if token and len(token) <= 128 else None
+
     async def held(self, request: web.Request) -> Held | None:
         """The chat the request's cookie holds, if any."""
-        token = request.cookies.get(COOKIE)
-        if not token or len(token) > 128:
+        token = self._token(request)
+        if token is None:
             return None
         async with self.app.sessions() as session:
-            found = await store.session_for(session, token)
-        return None if found is None else Held(found.chat_id, found.csrf, found.token_hash)
+            return await store.session_for(session, token)
 
-    async def held_for_change(self, request: web.Request) -> Held:
-        """The chat of a state-changing request: same origin, cookie and CSRF token, in limit."""
-        self._same_origin(request)
-        held = await self.held(request)
+    def _let_in(self, request: web.Request, held: Held | None) -> Held:
+        """The chat of a state-changing request: its CSRF token matches, it is in limit."""
         if held is None:
             raise Refusal(403, N_("web.session_gone"))
         given = request.headers.get(CSRF_HEADER, "")
@@ -280,9 +303,13 @@ class WebRuntime:
             if not self.new_chats.allow(self.address(request)):
                 raise Refusal(429, N_("web.too_many"))
             async with self.app.sessions() as session, session.begin():
-                opened, token = await store.open_chat(session, self.app.clock())
-            held = Held(opened.chat_id, opened.csrf, opened.token_hash)
-        language = await self.chat_language(held.chat_id, request)
+                held, token = await store.open_chat(session, self.app.clock())
+        # A chat opened just now has no person and no conversation to ask for a language.
+        language = (
+            self.browser_language(request)
+            if token is not None
+            else await self.chat_language(held.chat_id, request)
+        )
         response = web.Response(
             text=self.render_page(language, held.csrf, code), content_type="text/html"
         )
@@ -304,26 +331,15 @@ class WebRuntime:
             return stored.language
         return self.browser_language(request)
 
-    def render_page(self, language: str, csrf: str, code: str | None) -> str:
-        """The page's HTML: every text escaped, the strings as JSON data, no inline script."""
+    def _chrome(self, language: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """The page's strings and menu (its data), and its escaped texts, in a language:
+        the same for every page, so made once per language."""
+        made = self._chromes.get(language)
+        if made is not None:
+            return made
         catalogs = self.app.catalogs
         strings = {name: catalogs.plain(language, key) for name, key in PAGE_STRINGS.items()}
-        username = self.app.settings.telegram.bot_username.lstrip("@")
-        telegram = ""
-        if username:
-            telegram = f"https://t.me/{username}" + (f"?start={code}" if code else "")
-        data = {
-            "csrf": csrf,
-            "start": code or "",
-            "strings": strings,
-            "menu": self.app.menu(language),
-        }
-        # "<" escaped, so no text in the data can end the element it sits in.
-        blob = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
-        link = ""
-        if telegram:
-            label = escape(catalogs.plain(language, N_("web.open_in_telegram")))
-            link = f'<a class="tg" href="{escape(telegram)}" rel="noopener">{label}</a>'
+        data = {"strings": strings, "menu": self.app.menu(language)}
         values = {
             "lang": escape(language.replace("_", "-")),
             "title": escape(self.app.settings.campaign.name),
@@ -332,12 +348,26 @@ class WebRuntime:
             "send": escape(strings["send"]),
             "photo": escape(strings["photo"]),
             "menu": escape(strings["menu"]),
-            "telegram": link,
-            "data": blob,
+            "tg_label": escape(catalogs.plain(language, N_("web.open_in_telegram"))),
             "css": self.assets["chat.css"][1],
             "js": self.assets["chat.js"][1],
         }
-        return self.template.format(**values)
+        self._chromes[language] = data, values
+        return data, values
+
+    def render_page(self, language: str, csrf: str, code: str | None) -> str:
+        """The page's HTML: every text escaped, the strings as JSON data, no inline script."""
+        chrome, values = self._chrome(language)
+        username = self.app.settings.telegram.bot_username.lstrip("@")
+        link = ""
+        if username:
+            telegram = f"https://t.me/{username}" + (f"?start={code}" if code else "")
+            label = values["tg_label"]
+            link = f'<a class="tg" href="{escape(telegram)}" rel="noopener">{label}</a>'
+        data = {"csrf": csrf, "start": code or "", **chrome}
+        # "<" escaped, so no text in the data can end the element it sits in.
+        blob = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+        return self.template.format(**values, telegram=link, data=blob)
 
     async def asset(self, request: web.Request) -> web.Response:
         """The page's script and style (named by content hash in the page: cached for good)."""
@@ -373,25 +403,11 @@ class WebRuntime:
         found: list[dict[str, Any]] = []
         while True:
             async with self.app.sessions() as session:
-                batch = await store.changes_after(session, chat_id, after)
-            found.extend(self.message_json(m) for m in batch)
-            if len(batch) < 100 or after <= 0:
+                batch = await store.changes_after(session, chat_id, after, CHANGES_AT_ONCE)
+            found.extend(page_json(m) for m in batch)
+            if len(batch) < CHANGES_AT_ONCE or after <= 0:
                 return found
             after = batch[-1].seq
-
-    @staticmethod
-    def message_json(message: store.WebMessage) -> dict[str, Any]:
-        """One message as the page draws it."""
-        return {
-            "id": message.id,
-            "seq": message.seq,
-            "html": message.text,
-            "markup": message.markup,
-            "mine": message.mine,
-            "photo": message.photo,
-            "voice": message.voice,
-            "file": f"/f/{message.file_id}" if message.file_id is not None else None,
-        }
 
     async def changes(self, request: web.Request) -> web.Response:
         """The chat's changes after `after` (for a page whose socket is down)."""
@@ -480,7 +496,9 @@ class WebRuntime:
 
     async def send(self, request: web.Request) -> web.Response:
         """A text, a command or a button press from the page."""
-        held = await self.held_for_change(request)
+        self._same_origin(request)
+        if self._token(request) is None:
+            raise Refusal(403, N_("web.session_gone"))
         if (request.content_length or 0) > JSON_MAX:
             raise Refusal(413, N_("web.failed"))
         try:
@@ -489,47 +507,47 @@ class WebRuntime:
             raise Refusal(400, N_("web.failed")) from None
         if not isinstance(body, dict):
             raise Refusal(400, N_("web.failed"))
-        nonce = _nonce(body.get("nonce"))
-        kind = body.get("kind")
-        language = accept_language(request.headers.get("Accept-Language"))
+        said = _said(body)
+        claimed = await self._claim(request, said.nonce, pressed=said.message_id)
+        held = claimed.held
         origin: dict[str, Any] = {
             "update_id": None,
             "user_id": held.chat_id,
             "chat_id": held.chat_id,
-            "language_code": language,
+            "language_code": accept_language(request.headers.get("Accept-Language")),
             "channel": WEB,
         }
         event: Inbound
-        mine: str | None = None
-        if kind == "text":
-            text = body.get("text")
-            if not isinstance(text, str) or not text.strip() or len(text) > TEXT_MAX:
-                raise Refusal(400, N_("web.failed"))
-            command = COMMAND.fullmatch(text.strip())
+        # What the person typed leads the answer, written with it.
+        mine: list[store.Outgoing] = []
+        if said.text is not None:
+            mine.append(store.Outgoing(escape(said.text, quote=False), mine=True))
+            command = COMMAND.fullmatch(said.text.strip())
             if command:
                 name, arg = command.group(1).lower(), (command.group(2) or "").strip()
                 event = Command(**origin, name=name, arg=arg)
             else:
-                event = Text(**origin, text=text)
-            mine = text
-        elif kind == "button":
-            data = body.get("data")
-            message_id = body.get("message_id")
-            if not isinstance(data, str) or len(data) > 64 or not isinstance(message_id, int):
-                raise Refusal(400, N_("web.failed"))
-            event = ButtonPress(
-                **origin, data=data, callback_id=f"web:{nonce}", message_id=message_id
-            )
+                event = Text(**origin, text=said.text)
         else:
-            raise Refusal(400, N_("web.failed"))
-        await self._claim(held.chat_id, nonce, mine)
-        toasts = await self._handle(held, event)
-        return await self._answer(held, body, toasts)
+            assert said.data is not None and said.message_id is not None
+            event = ButtonPress(
+                **origin,
+                data=said.data,
+                callback_id=f"web:{said.nonce}",
+                message_id=said.message_id,
+            )
+        present = (
+            [] if said.message_id is None or not claimed.pressed_present else [said.message_id]
+        )
+        toasts, written = await self._handle(held, event, present, mine)
+        return await self._answer(held, body, toasts, [claimed.written, written])
 
     async def upload(self, request: web.Request) -> web.Response:
         """A photo (taken or chosen on the phone) or a sound recording (sent as a voice
         message) from the page, each checked by its content."""
-        held = await self.held_for_change(request)
+        self._same_origin(request)
+        if self._token(request) is None:
+            raise Refusal(403, N_("web.session_gone"))
         limit = self.settings.upload_max_bytes
         if (request.content_length or 0) > limit + 65536:
             raise Refusal(413, N_("web.upload_too_big"))
@@ -551,7 +569,8 @@ class WebRuntime:
         caption_text = (
             caption.decode("utf-8", "replace")[:1024] if isinstance(caption, bytes) else None
         )
-        file_id = await self._claim(held.chat_id, nonce, None, upload=(kind, mime, data))
+        claimed = await self._claim(request, nonce, upload=(kind, mime, data))
+        held = claimed.held
         event = Media(
             update_id=None,
             user_id=held.chat_id,
@@ -559,13 +578,14 @@ class WebRuntime:
             language_code=accept_language(request.headers.get("Accept-Language")),
             channel=WEB,
             kind="voice" if kind == "voice" else "photo",
-            file_id=web_ref(file_id) if file_id is not None else None,
+            file_id=web_ref(claimed.file_id) if claimed.file_id is not None else None,
             mime_type=mime,
             caption=caption_text or None,
             file_size=len(data),
         )
-        toasts = await self._handle(held, event)
-        return await self._answer(held, {"after": _int(fields.get("after"), 0)}, toasts)
+        toasts, written = await self._handle(held, event)
+        body = {"after": _int(fields.get("after"), 0)}
+        return await self._answer(held, body, toasts, [claimed.written, written])
 
     async def _form(self, request: web.Request, limit: int) -> dict[str, bytes]:
         """The multipart fields, none larger than the upload limit."""
@@ -586,60 +606,92 @@ class WebRuntime:
 
     async def _claim(
         self,
-        chat_id: int,
+        request: web.Request,
         nonce: int,
-        mine: str | None,
         upload: tuple[str, str, bytes] | None = None,
-    ) -> int | None:
-        """Record the request's nonce (a replay is refused) and show what the person sent
-        (an upload is kept: its kind, "photo" or "voice", its type and bytes)."""
+        pressed: int | None = None,
+    ) -> Claimed:
+        """Let the request in and record it, in one transaction: its session (the CSRF token
+        and the per-chat limit) and whether the message a button sits under is there, read
+        in one statement; its nonce (a replay is refused); an upload it carries (its kind,
+        "photo" or "voice", its type and bytes). A refusal writes nothing."""
+        token = self._token(request)
+        if token is None:
+            raise Refusal(403, N_("web.session_gone"))
         now = self.app.clock()
-        file_id = None
+        written = None
         async with self.app.sessions() as session, session.begin():
+            if pressed is None:
+                found, present = await store.session_for(session, token), False
+            else:
+                both = await store.session_with_message(session, token, pressed)
+                found, present = (None, False) if both is None else both
+            held = self._let_in(request, found)
             if not await conversations.mark_processed(session, nonce, now, WEB):
                 raise Refusal(409, N_("web.replayed"))
             if upload is not None:
+                # Stored before the engine runs: the event names the file.
                 kind, mime, data = upload
-                file_id = await store.add_file(session, chat_id, mime, kind, data, now)
-                await store.append(
-                    session,
-                    chat_id,
+                mine = store.Outgoing(
                     "",
-                    None,
-                    now,
-                    file_id=file_id,
+                    file=(mime, kind, data),
                     photo=kind == "photo",
                     voice=kind == "voice",
                     mine=True,
                 )
-            elif mine is not None:
-                await store.append(
-                    session, chat_id, escape(mine, quote=False), None, now, mine=True
-                )
-        if mine is not None or upload is not None:
-            self.hub.changed(chat_id)
-        return file_id
+                written = await store.write(session, held.chat_id, [mine], now)
+        file_id = None
+        if written is not None and written.messages:
+            self.hub.changed(held.chat_id, Fresh.of(written))
+            file_id = written.messages[0].file_id
+        return Claimed(held, written, file_id, present)
 
-    async def _handle(self, held: Held, event: Inbound) -> list[dict[str, Any]]:
-        """Run the event through the engine (or the web's own buttons); the toasts to show."""
-        if isinstance(event, ButtonPress) and event.data in (LINK_NEW, LINK_REVOKE):
-            return await self._link_button(held, event)
+    async def _handle(
+        self,
+        held: Held,
+        event: Inbound,
+        present: list[int] | None = None,
+        mine: list[store.Outgoing] | None = None,
+    ) -> tuple[list[dict[str, Any]], store.Written | None]:
+        """Run the event through the engine (or the web's own buttons) and write what the
+        person sent (`mine`) and the answer to the chat in one transaction; the toasts to
+        show and what was written."""
+        writer = AnswerWriter(self.messenger, held.chat_id, present or (), mine or ())
         callback = event.callback_id if isinstance(event, ButtonPress) else None
         if callback is not None:
             self.answers.expect(callback)
         try:
-            await self.app.on_event(event, self.messenger)
+            if isinstance(event, ButtonPress) and event.data in (LINK_NEW, LINK_REVOKE):
+                await self._link_button(held, event, writer)
+            else:
+                await self.app.on_event(event, writer)
+                if isinstance(event, Command) and event.name == "mydata":
+                    language = await self._language_of(held.chat_id)
+                    await self.offer_link(held.chat_id, language, writer)
         finally:
             toasts = self.answers.take(callback) if callback is not None else []
-        if isinstance(event, Command) and event.name == "mydata":
-            await self.offer_link(held.chat_id, await self._language_of(held.chat_id))
-        return [{"text": t.text, "alert": t.alert} for t in toasts]
+            # Whatever the answer held when it ended is the person's: written even when a
+            # later step failed, as each message was when they were written one by one.
+            try:
+                written: store.Written | None = await writer.commit()
+            except MessengerError as error:
+                log.warning("could not store the answer for web chat %s: %r", held.chat_id, error)
+                written = None
+        return [{"text": t.text, "alert": t.alert} for t in toasts], written
 
     async def _answer(
-        self, held: Held, body: dict[str, Any], toasts: list[dict[str, Any]]
+        self,
+        held: Held,
+        body: dict[str, Any],
+        toasts: list[dict[str, Any]],
+        written: list[store.Written | None],
     ) -> web.Response:
+        """The changes since the page's `after`: from what this request wrote when that is
+        all of them, else read back."""
         after = max(0, _int(body.get("after"), 0))
-        messages = await self.read_changes(held.chat_id, after)
+        messages = changes_from(after, written)
+        if messages is None:
+            messages = await self.read_changes(held.chat_id, after)
         return web.json_response({"messages": messages, "toasts": toasts})
 
     # The personal link ----------------------------------------------------------------
@@ -649,7 +701,7 @@ class WebRuntime:
             person = await people.by_address(session, WEB, chat_id)
         return person.language if person is not None else self.app.settings.i18n.default_language
 
-    async def offer_link(self, chat_id: int, language: str) -> None:
+    async def offer_link(self, chat_id: int, language: str, messenger: Messenger) -> None:
         """Under /mydata: the buttons to make (or stop) a link that opens this chat elsewhere."""
         catalogs = self.app.catalogs
         markup = {
@@ -668,11 +720,9 @@ class WebRuntime:
                 ],
             ]
         }
-        await self.messenger.send_text(
-            chat_id, catalogs.render(language, Msg("web.link_offer")), markup
-        )
+        await messenger.send_text(chat_id, catalogs.render(language, Msg("web.link_offer")), markup)
 
-    async def _link_button(self, held: Held, event: ButtonPress) -> list[dict[str, Any]]:
+    async def _link_button(self, held: Held, event: ButtonPress, messenger: Messenger) -> None:
         language = await self._language_of(held.chat_id)
         catalogs = self.app.catalogs
         async with self.app.sessions() as session, session.begin():
@@ -683,8 +733,7 @@ class WebRuntime:
                 await store.revoke_link(session, held.chat_id)
                 ended = await store.end_other_sessions(session, held.chat_id, held.token_hash)
                 said = Msg("web.link_stopped", count=ended)
-        await self.messenger.send_text(held.chat_id, catalogs.render(language, said))
-        return []
+        await messenger.send_text(held.chat_id, catalogs.render(language, said))
 
     async def healthz(self, _: web.Request) -> web.Response:
         """For a load balancer: the database answers; how many pages this instance holds."""
@@ -746,6 +795,46 @@ def _nonce(value: Any) -> int:
     if not 1 <= nonce <= NONCE_MAX:
         raise Refusal(400, N_("web.failed"))
     return nonce
+
+
+def _said(body: dict[str, Any]) -> Said:
+    """A send request's body, checked: a text of a sane length or a button under a message."""
+    nonce = _nonce(body.get("nonce"))
+    kind = body.get("kind")
+    if kind == "text":
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > TEXT_MAX:
+            raise Refusal(400, N_("web.failed"))
+        return Said(nonce, text=text)
+    if kind == "button":
+        data = body.get("data")
+        message_id = body.get("message_id")
+        if (
+            not isinstance(data, str)
+            or len(data) > 64
+            or not isinstance(message_id, int)
+            or isinstance(message_id, bool)
+        ):
+            raise Refusal(400, N_("web.failed"))
+        return Said(nonce, data=data, message_id=message_id)
+    raise Refusal(400, N_("web.failed"))
+
+
+def changes_from(after: int, written: list[store.Written | None]) -> list[dict[str, Any]] | None:
+    """The chat's changes after `after`, from what one request wrote, when that is all of
+    them: the sequence numbers its writes took run on from `after` with no gap, so no other
+    writer's change can lie between. None when it cannot tell (then read them back)."""
+    fresh: Fresh | None = None
+    for part in written:
+        if part is None or not part.last:
+            continue
+        fresh = Fresh.of(part) if fresh is None else fresh.then(Fresh.of(part))
+        if fresh is None:
+            return None
+    changes = fresh.after(after) if fresh is not None else None
+    if changes is None or (after == 0 and len(changes) > CHANGES_AT_ONCE):
+        return None
+    return changes
 
 
 async def run(app: App, stop: asyncio.Event | None = None) -> None:
