@@ -14,7 +14,9 @@ import asyncio
 import json
 import mimetypes
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,6 +35,11 @@ RECENT_BYTES = 20 * 1000 * 1000
 # What Telegram shows as a voice message (sendVoice): OGG/Opus, MP3 and M4A. Other audio
 # (AMR, WAV, WebM from a phone's recorder) goes as a document, which Telegram always takes.
 VOICE_TYPES = frozenset({"audio/ogg", "audio/opus", "audio/mpeg", "audio/mp4", "audio/x-m4a"})
+# Telegram's ids of the web files this process uploaded, this many at most: a picture sent
+# to many Telegram readers (a broadcast) goes up once, then by the id Telegram gave it.
+UPLOADS_KEPT = 10_000
+# How a file goes to Telegram: the Bot API's field for it (sendPhoto's photo, ...).
+SentAs = Literal["photo", "voice", "document"]
 
 
 def web_ref(file_id: int) -> str:
@@ -67,14 +74,31 @@ class FileUnavailable(Rejected):
     not help."""
 
 
-async def telegram_source(files: Files | None, ref: str) -> str | FileData:
+async def telegram_source(files: Files | None, ref: str, sent_as: SentAs) -> str | FileData:
     """What a Telegram messenger sends for a file reference: Telegram's own file id as it
-    is, a web upload's bytes to upload (refused where no reader of files is wired)."""
+    is; a web upload by the id Telegram gave it when this process uploaded it as `sent_as`,
+    or its bytes to upload (refused where no reader of files is wired)."""
     if parse_web_ref(ref) is None:
         return ref
     if files is None:
         raise Rejected("a web file, and no way to read it here")
-    return await files.read(ref)
+    return files.uploaded(ref, sent_as) or await files.read(ref)
+
+
+def remember_upload(
+    files: Files | None, ref: str, source: str | FileData, sent_as: SentAs, sent: Any
+) -> None:
+    """After a send: a web file just uploaded as `sent_as` is known by Telegram's id for it
+    from now on. `sent` is the message sent, as Bot API JSON or a framework's object."""
+    if files is None or not isinstance(source, FileData) or parse_web_ref(ref) is None:
+        return
+    item = sent.get(sent_as) if isinstance(sent, Mapping) else getattr(sent, sent_as, None)
+    if isinstance(item, list | tuple):
+        # A photo comes back in several sizes, the largest last.
+        item = item[-1] if item else None
+    file_id = item.get("file_id") if isinstance(item, Mapping) else getattr(item, "file_id", None)
+    if isinstance(file_id, str) and file_id:
+        files.remember_upload(ref, sent_as, file_id)
 
 
 class Files:
@@ -94,6 +118,7 @@ class Files:
         self._token = token
         self.limit = limit
         self._recent: OrderedDict[str, FileData] = OrderedDict()
+        self._uploads: OrderedDict[tuple[str, SentAs], str] = OrderedDict()
         # One download at a time: readers of the same file wait for it and take it from
         # the recent ones.
         self._fetching = asyncio.Lock()
@@ -104,6 +129,21 @@ class Files:
         if file_id is not None:
             return await self._from_database(file_id)
         return await self._from_telegram(ref)
+
+    def uploaded(self, ref: str, sent_as: SentAs) -> str | None:
+        """Telegram's id for a web file this process uploaded as `sent_as`, if it did."""
+        key = (ref, sent_as)
+        found = self._uploads.get(key)
+        if found is not None:
+            self._uploads.move_to_end(key)
+        return found
+
+    def remember_upload(self, ref: str, sent_as: SentAs, telegram_file_id: str) -> None:
+        """A web file went up to Telegram as `sent_as` and Telegram calls it this now."""
+        self._uploads[ref, sent_as] = telegram_file_id
+        self._uploads.move_to_end((ref, sent_as))
+        while len(self._uploads) > UPLOADS_KEPT:
+            self._uploads.popitem(last=False)
 
     async def _from_database(self, file_id: int) -> FileData:
         async with self.sessions() as session:

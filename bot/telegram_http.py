@@ -14,7 +14,14 @@ from typing import Any
 
 import aiohttp
 
-from bot.files import FileData, Files, shows_as_voice, telegram_source
+from bot.files import (
+    FileData,
+    Files,
+    SentAs,
+    remember_upload,
+    shows_as_voice,
+    telegram_source,
+)
 from bot.messenger import Markup, Transient, bot_api_error
 
 TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
@@ -83,8 +90,8 @@ class HttpMessenger:
 
     async def _upload(
         self, method: str, field: str, chat_id: int, file: FileData, fields: dict[str, Any]
-    ) -> int:
-        """A Bot API call that uploads a file (multipart); the message id."""
+    ) -> Any:
+        """A Bot API call that uploads a file (multipart); the message sent."""
         form = aiohttp.FormData()
         form.add_field("chat_id", str(chat_id))
         for name, value in fields.items():
@@ -101,26 +108,31 @@ class HttpMessenger:
             raise Transient(f"HTTP {status}: not JSON") from None
         if not answer.get("ok"):
             raise bot_api_error(status, answer)
-        return _message_id(answer.get("result"))
+        return answer.get("result")
 
     async def _send_file(
         self,
         method: str,
-        field: str,
+        field: SentAs,
         chat_id: int,
         source: str | FileData,
         caption: str | None,
         markup: Markup | None,
+        ref: str | None = None,
     ) -> int:
-        """Send a file Telegram holds (by id) or upload one."""
+        """Send a file Telegram holds (by id) or upload one (the file `ref` names, known
+        by Telegram's id for it from then on)."""
         fields: dict[str, Any] = {}
         _caption(fields, caption)
         if markup is not None:
             fields["reply_markup"] = markup
-        if isinstance(source, FileData):
-            return await self._upload(method, field, chat_id, source, fields)
-        payload = {"chat_id": chat_id, field: source, **fields}
-        return _message_id(await self.call(method, payload))
+        if not isinstance(source, FileData):
+            payload = {"chat_id": chat_id, field: source, **fields}
+            return _message_id(await self.call(method, payload))
+        sent = await self._upload(method, field, chat_id, source, fields)
+        if ref is not None:
+            remember_upload(self.files, ref, source, field, sent)
+        return _message_id(sent)
 
     async def send_document(
         self, chat_id: int, filename: str, data: bytes, caption: str | None = None
@@ -131,8 +143,10 @@ class HttpMessenger:
     async def send_stored_document(
         self, chat_id: int, file_id: str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        source = await telegram_source(self.files, file_id)
-        return await self._send_file("sendDocument", "document", chat_id, source, caption, markup)
+        source = await telegram_source(self.files, file_id, "document")
+        return await self._send_file(
+            "sendDocument", "document", chat_id, source, caption, markup, file_id
+        )
 
     async def send_photo(
         self, chat_id: int, photo: bytes | str, caption: str | None, markup: Markup | None = None
@@ -140,20 +154,21 @@ class HttpMessenger:
         source = (
             FileData(photo, "image/png", "photo.png")
             if isinstance(photo, bytes)
-            else await telegram_source(self.files, photo)
+            else await telegram_source(self.files, photo, "photo")
         )
-        return await self._send_file("sendPhoto", "photo", chat_id, source, caption, markup)
+        ref = photo if isinstance(photo, str) else None
+        return await self._send_file("sendPhoto", "photo", chat_id, source, caption, markup, ref)
 
     async def send_voice(
         self, chat_id: int, voice: str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        source = await telegram_source(self.files, voice)
-        method, field = (
-            ("sendVoice", "voice")
-            if not isinstance(source, FileData) or shows_as_voice(source.mime)
-            else ("sendDocument", "document")
-        )
-        return await self._send_file(method, field, chat_id, source, caption, markup)
+        source = await telegram_source(self.files, voice, "voice")
+        if isinstance(source, FileData) and not shows_as_voice(source.mime):
+            # Sent as a document, so not remembered as a voice: each goes up as itself.
+            return await self._send_file(
+                "sendDocument", "document", chat_id, source, caption, markup
+            )
+        return await self._send_file("sendVoice", "voice", chat_id, source, caption, markup, voice)
 
     async def set_commands(
         self, commands: list[tuple[str, str]], language_code: str | None, chat_id: int | None

@@ -4,9 +4,12 @@ reader gets for a file that cannot be had, and a web file uploaded to Telegram."
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.files import Files, FileUnavailable, parse_web_ref, web_ref
@@ -16,6 +19,7 @@ from bot.telegram_http import HttpMessenger
 from models import web as store
 from tests.fakebotapi import VOICE_OGG, FakeBotAPI
 from tests.harness import Kit, catalogs
+from tests.webclient import PNG
 
 TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTESTtoken1"
 
@@ -96,6 +100,60 @@ async def test_a_web_file_is_uploaded_to_telegram_as_a_voice_or_else_a_document(
         assert voice.result["reply_markup"] == markup
         [document] = api.calls_of("sendDocument")
         assert document.files["document"][1].startswith(b"#!AMR"), "Telegram plays no AMR"
+
+
+@asynccontextmanager
+async def telegram_messenger(runtime: str, api: FakeBotAPI, reader: Files) -> AsyncIterator[Any]:
+    """The Telegram messenger of a runtime (or the sender's own HTTP one), on the fake."""
+    if runtime == "aiogram":
+        from bot.runtimes.aiogram_runtime import AiogramMessenger, new_bot
+
+        bot = new_bot(TOKEN, api.base_url)
+        try:
+            yield AiogramMessenger(bot, reader)
+        finally:
+            await bot.session.close()
+    elif runtime == "ptb":
+        from bot.config import Settings, TelegramSettings
+        from bot.runtimes.ptb_runtime import PtbMessenger, make_application
+
+        telegram = TelegramSettings(token=SecretStr(TOKEN), api_base_url=api.base_url)
+        application = make_application(Settings(telegram=telegram), polling=False)
+        async with application.bot as ptb_bot:
+            yield PtbMessenger(ptb_bot, reader)
+    else:
+        messenger = HttpMessenger(api.base_url, TOKEN, reader)
+        try:
+            yield messenger
+        finally:
+            await messenger.close()
+
+
+@pytest.mark.parametrize("runtime", ["aiogram", "ptb", "http"])
+async def test_a_web_picture_sent_to_many_goes_up_to_telegram_once(
+    db: AsyncEngine, runtime: str
+) -> None:
+    kit = Kit(db)
+    chat = await web_chat(kit)
+    picture = await web_file(kit, chat, "image/png", PNG)
+    voice = await web_file(kit, chat, "audio/ogg", VOICE_OGG)
+    with FakeBotAPI(token=TOKEN) as api:
+        reader = files(kit, api)
+        async with telegram_messenger(runtime, api, reader) as messenger:
+            for reader_chat in (41, 42, 43):
+                await messenger.send_photo(reader_chat, picture, "春节慰问", None)
+                await messenger.send_voice(reader_chat, voice, None)
+        photos, voices = api.calls_of("sendPhoto"), api.calls_of("sendVoice")
+        # The first of each is an upload; the rest name the file Telegram made of it.
+        assert [bool(c.files) for c in photos] == [True, False, False]
+        assert [bool(c.files) for c in voices] == [True, False, False]
+        first_photo = photos[0].result["photo"][-1]["file_id"]
+        assert {c.params["photo"] for c in photos[1:]} == {first_photo}
+        assert {c.params["voice"] for c in voices[1:]} == {voices[0].result["voice"]["file_id"]}
+        assert all(c.ok for c in photos + voices)
+    # A picture is not taken for the voice of the same file, nor the other way round.
+    assert reader.uploaded(picture, "voice") is None
+    assert reader.uploaded(voice, "photo") is None
 
 
 def test_a_recording_uploaded_on_the_page_is_known_by_its_content() -> None:

@@ -42,7 +42,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from bot.app import App
-from bot.files import FileData, Files, shows_as_voice, telegram_source
+from bot.files import FileData, Files, remember_upload, shows_as_voice, telegram_source
 from bot.messenger import (
     Blocked,
     ChatNotFound,
@@ -181,12 +181,13 @@ class AiogramMessenger:
     async def send_stored_document(
         self, chat_id: int, file_id: str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        source = await telegram_source(self.files, file_id)
+        source = await telegram_source(self.files, file_id, "document")
         message = await _call(
             self.bot.send_document(
                 chat_id, _input(source), caption=caption, reply_markup=to_markup(markup)
             )
         )
+        remember_upload(self.files, file_id, source, "document", message)
         return message.message_id
 
     async def send_photo(
@@ -195,27 +196,31 @@ class AiogramMessenger:
         source = (
             FileData(photo, "image/png", "photo.png")
             if isinstance(photo, bytes)
-            else await telegram_source(self.files, photo)
+            else await telegram_source(self.files, photo, "photo")
         )
         message = await _call(
             self.bot.send_photo(
                 chat_id, _input(source), caption=caption, reply_markup=to_markup(markup)
             )
         )
+        if isinstance(photo, str):
+            remember_upload(self.files, photo, source, "photo", message)
         return message.message_id
 
     async def send_voice(
         self, chat_id: int, voice: str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        source = await telegram_source(self.files, voice)
+        source = await telegram_source(self.files, voice, "voice")
         keys = to_markup(markup)
         if isinstance(source, FileData) and not shows_as_voice(source.mime):
             sent = self.bot.send_document(
                 chat_id, _input(source), caption=caption, reply_markup=keys
             )
-        else:
-            sent = self.bot.send_voice(chat_id, _input(source), caption=caption, reply_markup=keys)
-        message = await _call(sent)
+            return (await _call(sent)).message_id
+        message = await _call(
+            self.bot.send_voice(chat_id, _input(source), caption=caption, reply_markup=keys)
+        )
+        remember_upload(self.files, voice, source, "voice", message)
         return message.message_id
 
     async def set_commands(

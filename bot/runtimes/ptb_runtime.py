@@ -60,7 +60,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.app import App
 from bot.config import Settings
-from bot.files import FileData, Files, shows_as_voice, telegram_source
+from bot.files import FileData, Files, remember_upload, shows_as_voice, telegram_source
 from bot.messenger import (
     Blocked,
     ChatNotFound,
@@ -196,7 +196,7 @@ class PtbMessenger:
     async def send_stored_document(
         self, chat_id: int, file_id: str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        source = await telegram_source(self.files, file_id)
+        source = await telegram_source(self.files, file_id, "document")
         # A file id goes as a Document, not a string: PTB would upload a local file of that name.
         document = (
             source.data
@@ -212,6 +212,7 @@ class PtbMessenger:
                 filename=source.name if isinstance(source, FileData) else None,
             )
         )
+        remember_upload(self.files, file_id, source, "document", message)
         return message.message_id
 
     async def send_photo(
@@ -220,7 +221,7 @@ class PtbMessenger:
         source = (
             FileData(photo, "image/png", "photo.png")
             if isinstance(photo, bytes)
-            else await telegram_source(self.files, photo)
+            else await telegram_source(self.files, photo, "photo")
         )
         message = await _call(
             self.bot.send_photo(
@@ -233,12 +234,14 @@ class PtbMessenger:
                 filename=source.name if isinstance(source, FileData) else None,
             )
         )
+        if isinstance(photo, str):
+            remember_upload(self.files, photo, source, "photo", message)
         return message.message_id
 
     async def send_voice(
         self, chat_id: int, voice: str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        source = await telegram_source(self.files, voice)
+        source = await telegram_source(self.files, voice, "voice")
         if isinstance(source, FileData):
             if not shows_as_voice(source.mime):
                 return await self.send_document(chat_id, source.name, source.data, caption)
@@ -255,6 +258,7 @@ class PtbMessenger:
                 chat_id, held, caption=caption, reply_markup=to_markup(markup)
             )
         message = await _call(sent)
+        remember_upload(self.files, voice, source, "voice", message)
         return message.message_id
 
     async def set_commands(
