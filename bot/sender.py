@@ -61,10 +61,12 @@ IDLE_SECONDS = 1.0
 MAX_IN_FLIGHT = 128
 # Sends are spaced for this share of the cap, so that network jitter cannot push what
 # Telegram counts in a second over the cap; the window is the hard limit behind it.
-PACE = 0.985
+PACE = 0.95
 # The window counts the cap over a little more than a second: Telegram counts on its own
-# clock, on which two sends a second apart here may land a few milliseconds closer.
-WINDOW_SECONDS = 1.015
+# clock, on which sends a second apart here may land closer. With 15 ms of margin (and a
+# pace of 0.985) the fake Bot API of tests/e2e/test_broadcast_e2e.py counted 301-311 in
+# its second at a cap of 300 when the machine was busy; 50 ms holds it.
+WINDOW_SECONDS = 1.05
 # Slots a late send may make up at once after a slow moment. With 5 and no margin on the
 # window, bursts after a restart arrived bunched, 51-55 in Telegram's second at a cap of 50;
 # with 3 and the window's margin, bench/broadcast's server counted at most 989 at 1,000.
