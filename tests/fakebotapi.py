@@ -821,6 +821,9 @@ class FakeBotAPI:
         self, raw_method: str, params: JSON, files: Files, token_ok: bool = True
     ) -> tuple[int, JSON]:
         """Run one API method and record it; returns (HTTP status, JSON body)."""
+        # A send counts when it arrives, as Telegram counts it: not when this thread next
+        # gets the lock, which a test reading the calls may hold while sends queue up.
+        arrived = time.monotonic()
         lower = raw_method.lower()
         name = _CANONICAL.get(lower, raw_method)
         if not token_ok or lower not in _CANONICAL:
@@ -848,7 +851,7 @@ class FakeBotAPI:
             except _ApiError as exc:
                 self._record(name, params, files, exc.code, None, exc.description)
                 return exc.code, exc.payload()
-            self._record(name, params, files, 200, result, None)
+            self._record(name, params, files, 200, result, None, arrived)
         return 200, {"ok": True, "result": result}
 
     def _record(
@@ -859,6 +862,7 @@ class FakeBotAPI:
         status: int,
         result: Any,
         error: str | None,
+        arrived: float | None = None,
     ) -> None:
         """Append a Call and update counters (caller holds the lock)."""
         now = time.monotonic()
@@ -867,7 +871,7 @@ class FakeBotAPI:
         raw_chat = params.get("chat_id")
         chat = raw_chat if isinstance(raw_chat, int) else 0
         if status == 200 and name in SENDS:
-            self._send_times.append((now, chat, name))
+            self._send_times.append((now if arrived is None else arrived, chat, name))
         if self.record_messages or status != 200 or not (name in SENDS or name in EDITS):
             self._calls.append(Call(name, params, files, now, status, result, error))
         self._cond.notify_all()
