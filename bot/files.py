@@ -85,12 +85,23 @@ async def telegram_source(files: Files | None, ref: str, sent_as: SentAs) -> str
     return files.uploaded(ref, sent_as) or await files.read(ref)
 
 
+async def photo_source(files: Files | None, photo: bytes | str) -> str | FileData:
+    """What a Telegram messenger sends for a picture: one the bot drew (bytes) as an upload,
+    or a file reference as `telegram_source` reads it."""
+    if isinstance(photo, bytes):
+        return FileData(photo, "image/png", "photo.png")
+    return await telegram_source(files, photo, "photo")
+
+
 def remember_upload(
-    files: Files | None, ref: str, source: str | FileData, sent_as: SentAs, sent: Any
+    files: Files | None, ref: str | bytes, source: str | FileData, sent_as: SentAs, sent: Any
 ) -> None:
     """After a send: a web file just uploaded as `sent_as` is known by Telegram's id for it
-    from now on. `sent` is the message sent, as Bot API JSON or a framework's object."""
-    if files is None or not isinstance(source, FileData) or parse_web_ref(ref) is None:
+    from now on (a picture the bot drew, given as bytes, is not a file to remember). `sent`
+    is the message sent, as Bot API JSON or a framework's object."""
+    if files is None or not isinstance(source, FileData) or not isinstance(ref, str):
+        return
+    if parse_web_ref(ref) is None:
         return
     item = sent.get(sent_as) if isinstance(sent, Mapping) else getattr(sent, sent_as, None)
     if isinstance(item, list | tuple):

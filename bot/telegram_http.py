@@ -18,6 +18,7 @@ from bot.files import (
     FileData,
     Files,
     SentAs,
+    photo_source,
     remember_upload,
     shows_as_voice,
     telegram_source,
@@ -118,7 +119,7 @@ class HttpMessenger:
         source: str | FileData,
         caption: str | None,
         markup: Markup | None,
-        ref: str | None = None,
+        ref: str | bytes | None = None,
     ) -> int:
         """Send a file Telegram holds (by id) or upload one (the file `ref` names, known
         by Telegram's id for it from then on)."""
@@ -151,13 +152,8 @@ class HttpMessenger:
     async def send_photo(
         self, chat_id: int, photo: bytes | str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        source = (
-            FileData(photo, "image/png", "photo.png")
-            if isinstance(photo, bytes)
-            else await telegram_source(self.files, photo, "photo")
-        )
-        ref = photo if isinstance(photo, str) else None
-        return await self._send_file("sendPhoto", "photo", chat_id, source, caption, markup, ref)
+        source = await photo_source(self.files, photo)
+        return await self._send_file("sendPhoto", "photo", chat_id, source, caption, markup, photo)
 
     async def send_voice(
         self, chat_id: int, voice: str, caption: str | None, markup: Markup | None = None

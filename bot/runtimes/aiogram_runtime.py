@@ -42,7 +42,14 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from bot.app import App
-from bot.files import FileData, Files, remember_upload, shows_as_voice, telegram_source
+from bot.files import (
+    FileData,
+    Files,
+    photo_source,
+    remember_upload,
+    shows_as_voice,
+    telegram_source,
+)
 from bot.messenger import (
     Blocked,
     ChatNotFound,
@@ -193,18 +200,13 @@ class AiogramMessenger:
     async def send_photo(
         self, chat_id: int, photo: bytes | str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        source = (
-            FileData(photo, "image/png", "photo.png")
-            if isinstance(photo, bytes)
-            else await telegram_source(self.files, photo, "photo")
-        )
+        source = await photo_source(self.files, photo)
         message = await _call(
             self.bot.send_photo(
                 chat_id, _input(source), caption=caption, reply_markup=to_markup(markup)
             )
         )
-        if isinstance(photo, str):
-            remember_upload(self.files, photo, source, "photo", message)
+        remember_upload(self.files, photo, source, "photo", message)
         return message.message_id
 
     async def send_voice(

@@ -60,7 +60,14 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.app import App
 from bot.config import Settings
-from bot.files import FileData, Files, remember_upload, shows_as_voice, telegram_source
+from bot.files import (
+    FileData,
+    Files,
+    photo_source,
+    remember_upload,
+    shows_as_voice,
+    telegram_source,
+)
 from bot.messenger import (
     Blocked,
     ChatNotFound,
@@ -218,11 +225,7 @@ class PtbMessenger:
     async def send_photo(
         self, chat_id: int, photo: bytes | str, caption: str | None, markup: Markup | None = None
     ) -> int:
-        source = (
-            FileData(photo, "image/png", "photo.png")
-            if isinstance(photo, bytes)
-            else await telegram_source(self.files, photo, "photo")
-        )
+        source = await photo_source(self.files, photo)
         message = await _call(
             self.bot.send_photo(
                 chat_id,
@@ -234,8 +237,7 @@ class PtbMessenger:
                 filename=source.name if isinstance(source, FileData) else None,
             )
         )
-        if isinstance(photo, str):
-            remember_upload(self.files, photo, source, "photo", message)
+        remember_upload(self.files, photo, source, "photo", message)
         return message.message_id
 
     async def send_voice(
