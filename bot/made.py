@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.charts import trend_png
-from bot.exports import export as write_export
 from bot.render import Made, Maker
 from handlers.actions import Msg
 from models import organisation, stats
@@ -30,6 +28,8 @@ def _int(value: str | int | bool | None) -> int | None:
 
 
 async def _export(app: App, buffer: io.BytesIO, params: Params, language: str) -> int:
+    from bot.exports import export as write_export  # imported when used, as trend below
+
     engine = create_engine(app.settings.database.url)
     try:
         return await write_export(
@@ -67,6 +67,10 @@ def makers(app: App) -> dict[str, Maker]:
         return Made(name, buffer.getvalue(), caption=Msg("stats.export_caption", rows=rows))
 
     async def trend(params: Params, language: str) -> Made:
+        # matplotlib takes most of a second to import: a bot starts (and restarts after a
+        # crash) without it, and the first chart anyone asks for pays it once.
+        from bot.charts import trend_png
+
         first, last = _day(params.get("first")), _day(params.get("last"))
         assert first is not None and last is not None
         town_id = _int(params.get("town_id"))
