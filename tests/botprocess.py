@@ -179,12 +179,10 @@ class BotProcess:
         if not self.telegram:
             wait_until(self._web_serves, timeout=60)
         elif self.mode == "polling":
-            # Both runtimes ask getMe first. Waiting for it keeps the long poll of a process
-            # just killed, which the fake records when it times out, from passing for ours.
+            # Both runtimes ask getMe first. A poll that arrives after it is ours, not the
+            # long poll of a process just killed, which the fake records when it times out.
             me = self.api.wait_for(lambda c: c.method == "getMe", timeout=60, after=mark)
-            self.api.wait_for(
-                lambda c: c.method == "getUpdates" and c.at >= me.at, timeout=30, after=mark
-            )
+            self.api.wait_poll_after(me.at, timeout=30)
         else:
             self.api.wait_for(lambda c: c.method == "setWebhook", timeout=60, after=mark)
 

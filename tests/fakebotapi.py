@@ -625,6 +625,9 @@ class FakeBotAPI:
         self._allowed: frozenset[str] | None = None
         self._poll_gen = 0
         self._polls_waiting = 0
+        # When the latest getUpdates arrived (monotonic): a call is recorded when it returns,
+        # a long poll only at its timeout, so a bot that has just begun to poll shows here.
+        self._last_poll_arrived = 0.0
         self._webhook: _Webhook | None = None
         self._stopping = False
 
@@ -936,6 +939,8 @@ class FakeBotAPI:
             self._confirm(offset)
             self._poll_gen += 1
             generation = self._poll_gen
+            self._last_poll_arrived = time.monotonic()
+            self._cond.notify_all()
         self._wake()
         deadline = loop.time() + max(timeout, 0.0)
         while True:
@@ -1028,6 +1033,16 @@ class FakeBotAPI:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise AssertionError(f"no getUpdates long poll within {timeout}s")
+                self._cond.wait(remaining)
+
+    def wait_poll_after(self, moment: float, timeout: float = 10.0) -> None:
+        """Block until a getUpdates arrives after `moment` (time.monotonic(), as Call.at)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._last_poll_arrived <= moment:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no getUpdates within {timeout}s")
                 self._cond.wait(remaining)
 
     def pending(self) -> list[JSON]:
