@@ -23,8 +23,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -59,17 +59,9 @@ FLUSH_SECONDS = 0.05
 FLUSH_SIZE = 200
 IDLE_SECONDS = 1.0
 MAX_IN_FLIGHT = 128
-# Sends are spaced for this share of the cap, so that network jitter cannot push what
-# Telegram counts in a second over the cap; the window is the hard limit behind it.
-PACE = 0.95
-# The window counts the cap over a little more than a second: Telegram counts on its own
-# clock, on which sends a second apart here may land closer. With 15 ms of margin (and a
-# pace of 0.985) the fake Bot API of tests/e2e/test_broadcast_e2e.py counted 301-311 in
-# its second at a cap of 300 when the machine was busy; 50 ms holds it.
-WINDOW_SECONDS = 1.05
-# Slots a late send may make up at once after a slow moment. With 5 and no margin on the
-# window, bursts after a restart arrived bunched, 51-55 in Telegram's second at a cap of 50;
-# with 3 and the window's margin, bench/broadcast's server counted at most 989 at 1,000.
+# Sends are spaced evenly at a little under the cap; the window is the hard limit behind it.
+PACE = 0.98
+# Slots a late send may make up at once after a slow moment: a burst would arrive bunched.
 CATCH_UP = 3
 # Broadcasts enqueued in one pass at most (each is one INSERT ... SELECT).
 ENQUEUE_BATCH = 20
@@ -79,7 +71,14 @@ LONGEST_BACKOFF = timedelta(minutes=5)
 
 
 class RateWindow:
-    """At most `rate` events in any window of `span` seconds: the cap is never exceeded."""
+    """At most `rate` requests in any second of the receiver's clock, whatever the network.
+
+    A request reaches the receiver at some moment between leaving and being answered, so
+    it holds its place in the window from the moment it leaves until a second after its
+    answer. Then no second of arrivals can hold more than `rate`: when the last of them
+    left, every other one had left before it and been answered less than a second before
+    (or not yet), and so still held its place.
+    """
 
     def __init__(
         self, rate: float, clock: Callable[[], float] = time.monotonic, span: float = 1.0
@@ -87,25 +86,43 @@ class RateWindow:
         self.capacity = max(1, int(rate))
         self.clock = clock
         self.span = span
-        self._times: deque[float] = deque()
-        self.busiest = 0  # the most events seen in one span, for the benchmark
+        self._in_flight = 0
+        # When each answered request was answered, in order: answers come in time order.
+        self._answered: deque[float] = deque()
+        self.busiest = 0  # the most places held at once, for the benchmark
+
+    def _held(self, now: float) -> int:
+        while self._answered and now - self._answered[0] >= self.span:
+            self._answered.popleft()
+        return self._in_flight + len(self._answered)
 
     def delay(self) -> float:
-        """Seconds to wait before the next event may go (0: now)."""
+        """Seconds to wait before the next request may leave (0: now)."""
         now = self.clock()
-        while self._times and now - self._times[0] >= self.span:
-            self._times.popleft()
-        if len(self._times) < self.capacity:
+        if self._held(now) < self.capacity:
             return 0.0
-        return self.span - (now - self._times[0])
+        if not self._answered:
+            return self.span  # all in flight: a place frees a second after an answer
+        return self.span - (now - self._answered[0])
 
     def take(self) -> None:
-        """Count one event now."""
-        now = self.clock()
-        while self._times and now - self._times[0] >= self.span:
-            self._times.popleft()
-        self._times.append(now)
-        self.busiest = max(self.busiest, len(self._times))
+        """A request leaves now: it holds a place until a second after `answered()`."""
+        self._in_flight += 1
+        self.busiest = max(self.busiest, self._held(self.clock()))
+
+    def answered(self) -> None:
+        """A request taken earlier was answered (or failed) now."""
+        self._in_flight -= 1
+        self._answered.append(self.clock())
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """Hold a place for the request made inside the block: taken, then answered."""
+        self.take()
+        try:
+            yield
+        finally:
+            self.answered()
 
 
 @dataclass(frozen=True)
@@ -147,7 +164,7 @@ class Sender:
         self.settings = settings
         self.clock = clock
         self.schedule = schedule
-        self.window = RateWindow(settings.rate_per_second, span=WINDOW_SECONDS)
+        self.window = RateWindow(settings.rate_per_second)
         self._spacing = 1.0 / (settings.rate_per_second * PACE)
         self._next_send = 0.0
         self._wake = asyncio.Event()
@@ -294,13 +311,15 @@ class Sender:
             return 0.0
         return max(0.0, self.settings.per_chat_seconds - (time.monotonic() - last))
 
-    async def _gated(self, chat: tuple[str, int]) -> None:
+    @asynccontextmanager
+    async def _gated(self, chat: tuple[str, int]) -> AsyncIterator[None]:
         """Wait until one more message to the chat passes the cap, the pause and the chat's
-        spacing, and count it: for messages that are not deliveries (progress reports)."""
+        spacing, and count the request made inside: for messages that are not deliveries
+        (progress reports)."""
         await asyncio.sleep(self._chat_wait(chat))
-        await self._wait_for_slot()
-        self.window.take()
-        self._last_to_chat[chat] = time.monotonic()
+        async with self._slot():
+            self._last_to_chat[chat] = time.monotonic()
+            yield
 
     def _pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
@@ -367,32 +386,36 @@ class Sender:
         finally:
             self._slots.release()
 
-    async def _take_slot(self) -> None:
-        # The slot is taken right before the request leaves, with no await in between,
-        # so the cap holds for what Telegram receives, not only for what was planned.
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """Wait for the next slot; the request made inside holds a place in the window."""
+        # Taken right before the request leaves, with no await in between, so the cap holds
+        # for what Telegram receives, not only for what was planned.
         await self._wait_for_slot()
-        self.window.take()
+        with self.window.request():
+            yield
 
     async def _deliver(self, messenger: Messenger, chat_id: int, content: Content) -> int:
         """Send the content; the id of the (last) message it became in the chat."""
         if content.kind is ContentKind.PHOTO and content.file_id:
-            await self._take_slot()
-            return await messenger.send_photo(
-                chat_id, content.file_id, content.text, content.markup
-            )
+            async with self._slot():
+                return await messenger.send_photo(
+                    chat_id, content.file_id, content.text, content.markup
+                )
         if content.kind is ContentKind.DOCUMENT and content.file_id:
-            await self._take_slot()
-            return await messenger.send_stored_document(
-                chat_id, content.file_id, content.text, content.markup
-            )
+            async with self._slot():
+                return await messenger.send_stored_document(
+                    chat_id, content.file_id, content.text, content.markup
+                )
         # A long text (the digest of many towns) goes as several messages, the keys under
         # the last; each passes the gate.
         parts = split_text(content.text)
         message_id = 0
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            await self._take_slot()
-            message_id = await messenger.send_text(chat_id, part, content.markup if last else None)
+            async with self._slot():
+                markup = content.markup if last else None
+                message_id = await messenger.send_text(chat_id, part, markup)
         return message_id
 
     def _settle(
@@ -512,14 +535,14 @@ class Sender:
         shown: dict[int, int] = {}
         for run_id, messenger, chat, progress_id, text, final in due:
             try:
-                await self._gated(chat)
-                if progress_id is None:
-                    shown[run_id] = await messenger.send_text(chat[1], text)
-                else:
-                    await messenger.edit_text(chat[1], progress_id, text)
+                async with self._gated(chat):
+                    if progress_id is None:
+                        shown[run_id] = await messenger.send_text(chat[1], text)
+                    else:
+                        await messenger.edit_text(chat[1], progress_id, text)
                 if final is not None:
-                    await self._gated(chat)
-                    await messenger.send_text(chat[1], final)
+                    async with self._gated(chat):
+                        await messenger.send_text(chat[1], final)
             except RetryAfter as wait:
                 # Telegram's limits are per bot: the broadcast waits too.
                 self._pause(wait.seconds)

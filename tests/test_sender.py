@@ -177,11 +177,30 @@ def test_the_rate_window_never_lets_more_than_the_cap_through() -> None:
     for _ in range(3):
         assert window.delay() == 0
         window.take()
+        window.answered()
     assert window.delay() == pytest.approx(1.0)
     now[0] = 0.4
     assert window.delay() == pytest.approx(0.6)
     now[0] = 1.0
     assert window.delay() == 0
+
+
+def test_a_slow_answer_holds_its_place_until_a_second_after_it() -> None:
+    # Requests delayed on the way arrive bunched: the three sent at 0.0 may reach Telegram
+    # together with the ones sent at 1.0 if they are answered only then.
+    now = [0.0]
+    window = RateWindow(3, clock=lambda: now[0])
+    for _ in range(3):
+        window.take()
+    now[0] = 1.0
+    assert window.delay() == pytest.approx(1.0), "all in flight: no place frees before a second"
+    window.answered()
+    now[0] = 1.5
+    assert window.delay() == pytest.approx(0.5)
+    now[0] = 2.0
+    assert window.delay() == 0
+    with window.request():
+        assert window.delay() > 0, "two in flight and the one just taken fill the window"
 
 
 async def test_everyone_once_within_the_cap(db: AsyncEngine) -> None:
