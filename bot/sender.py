@@ -20,13 +20,15 @@ the sender last got through to the database.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -58,6 +60,7 @@ BATCH = 500
 FLUSH_SECONDS = 0.05
 FLUSH_SIZE = 200
 IDLE_SECONDS = 1.0
+TURN_MARGIN = 0.01
 MAX_IN_FLIGHT = 128
 # Sends are spaced evenly at a little under the cap; the window is the hard limit behind it.
 PACE = 0.98
@@ -171,6 +174,13 @@ class Sender:
         self._stopping = False
         self._paused_until = 0.0
         self._last_to_chat: dict[tuple[str, int], float] = {}
+        # When the last delivery put off for a chat (by the chat's spacing) comes round, and
+        # the deliveries put off so and not sent yet (by id), which keep their place.
+        self._chat_queue: dict[tuple[str, int], float] = {}
+        self._queued: set[int] = set()
+        # When deliveries put off by this process come due (time.monotonic(), a heap): an
+        # idle sender wakes for the first rather than a whole idle tick later.
+        self._turns: list[float] = []
         self._in_hand: set[int] = set()
         # Deliveries whose outcome was written while a sweep's query ran: its snapshot may
         # still show them pending, and they must not go twice.
@@ -264,7 +274,12 @@ class Sender:
     async def _idle(self) -> None:
         self._wake.clear()
         await self._flush_guarded()
-        await self._rest(IDLE_SECONDS)
+        now = time.monotonic()
+        while self._turns and self._turns[0] <= now:
+            heapq.heappop(self._turns)
+        # A little past the turn, so that the row written with it is due by then.
+        first = self._turns[0] - now + TURN_MARGIN if self._turns else IDLE_SECONDS
+        await self._rest(min(IDLE_SECONDS, first))
 
     async def _rest(self, seconds: float) -> None:
         """Wait `seconds`, or less if woken (new deliveries) or stopped."""
@@ -293,16 +308,32 @@ class Sender:
         chat = (due.channel, due.chat_id)
         wait = self._chat_wait(chat)
         if wait > 0:
-            self._defer(due, timedelta(seconds=wait), error=None)
+            if due.id in self._queued:
+                # Its turn has come and the chat is busy a moment longer: it waits here, in
+                # hand, rather than being written back again.
+                self._in_hand.add(due.id)
+                self._start(self._send_in(wait, due))
+            else:
+                self._queued.add(due.id)
+                self._defer(due, timedelta(seconds=self._queue_for_chat(chat, wait)), error=None)
             return
+        self._queued.discard(due.id)
         await self._slots.acquire()
         self._in_hand.add(due.id)
         self._last_to_chat[chat] = time.monotonic()
         if len(self._last_to_chat) > CHATS_REMEMBERED:
             self._forget_old_chats()
-        task = asyncio.create_task(self._send(due))
+        self._start(self._send(due))
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _send_in(self, seconds: float, due: Due) -> None:
+        await asyncio.sleep(seconds)
+        if not self._stopping:  # else it stays pending for the next start
+            await self._send_paced(due)
 
     def _chat_wait(self, chat: tuple[str, int]) -> float:
         """Seconds until the chat may get its next message (0: now)."""
@@ -310,6 +341,18 @@ class Sender:
         if last is None:
             return 0.0
         return max(0.0, self.settings.per_chat_seconds - (time.monotonic() - last))
+
+    def _queue_for_chat(self, chat: tuple[str, int], wait: float) -> float:
+        """Seconds a delivery to a busy chat is put off: behind the others put off for it,
+        a spacing apart. A backlog to one chat (a burst of requests to one staff member) is
+        then written once per delivery, not again on every pass until its turn."""
+        now = time.monotonic()
+        last = self._chat_queue.get(chat, 0.0)
+        turn = max(now + wait, last + self.settings.per_chat_seconds)
+        self._chat_queue[chat] = turn
+        if len(self._chat_queue) > CHATS_REMEMBERED:
+            self._forget_old_chats()
+        return turn - now
 
     @asynccontextmanager
     async def _gated(self, chat: tuple[str, int]) -> AsyncIterator[None]:
@@ -347,6 +390,10 @@ class Sender:
     def _forget_old_chats(self) -> None:
         horizon = time.monotonic() - max(self.settings.per_chat_seconds, 1.0)
         self._last_to_chat = {c: t for c, t in self._last_to_chat.items() if t >= horizon}
+        now = time.monotonic()
+        self._chat_queue = {c: t for c, t in self._chat_queue.items() if t >= now}
+        if not self._chat_queue:
+            self._queued.clear()  # nobody waits for a turn: ids left are of cancelled runs
 
     # One send ------------------------------------------------------------------------------
 
@@ -442,6 +489,7 @@ class Sender:
         self, due: Due, wait: timedelta, *, error: str | None, attempts: int | None = None
     ) -> None:
         self._in_hand.add(due.id)
+        heapq.heappush(self._turns, time.monotonic() + wait.total_seconds())
         self._outcomes.append(
             Outcome(
                 due.id,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import BroadcastSettings
 from bot.messenger import Blocked, Markup, Messenger, RetryAfter, Transient
 from bot.sender import RateWindow, Schedule, Sender
+from handlers.outbox import StaffContent, post
 from models import broadcasts
 from models.broadcasts import (
     Audience,
@@ -22,6 +25,8 @@ from models.broadcasts import (
     ContentKind,
     Delivery,
     DeliveryStatus,
+    Due,
+    Purpose,
 )
 from models.people import Person, Role
 from tests.harness import ZONE, Kit, catalogs
@@ -214,6 +219,42 @@ async def test_everyone_once_within_the_cap(db: AsyncEngine) -> None:
     for index in range(len(times) - 100):
         assert times[index + 100] - times[index] >= 1.0 - 1e-3, "never over 100 in a second"
     assert set((await statuses(kit)).values()) == {DeliveryStatus.SENT}
+
+
+async def test_a_backlog_to_one_chat_is_put_off_once_each_not_on_every_pass(
+    db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A burst of messages to one person (requests arriving at one staff member): the chat
+    # takes one a spacing; each of the others is written back once with its turn, rather
+    # than again on every pass over what is due until its turn comes.
+    kit = Kit(db)
+    await audience_of(kit, 1)
+    now = real_clock()
+    async with kit.sessions() as session, session.begin():
+        for number in range(11):
+            await post(
+                session,
+                StaffContent(ContentKind.TEXT, f"通知 {number}"),
+                Audience(),
+                Purpose.BROADCAST,
+                now,
+            )
+    put_off: list[int] = []
+    defer = Sender._defer
+
+    def counted(self: Sender, due: Due, wait: timedelta, **kwargs: Any) -> None:
+        put_off.append(due.id)
+        defer(self, due, wait, **kwargs)
+
+    monkeypatch.setattr(Sender, "_defer", counted)
+    messenger = ScriptedMessenger()
+    await drain(kit, messenger, per_chat_seconds=0.25)
+    times = [at for at, _ in messenger.sends]
+    assert len(times) == 12, "each message once"
+    assert all(b - a >= 0.25 - 1e-3 for a, b in pairwise(times))
+    # Each of the eleven waiting is written back once, with its turn (put off again on every
+    # pass, they were written 56 times).
+    assert sorted(put_off) == sorted(set(put_off)) and len(put_off) == 11, put_off
 
 
 async def test_blocked_people_get_one_attempt_and_become_inactive(db: AsyncEngine) -> None:
