@@ -139,7 +139,7 @@ def test_a_broadcast_composed_by_buttons_reaches_everyone_once(
 
 def test_a_crash_mid_broadcast_misses_nobody(own_bot: Callable[..., BotProcess]) -> None:
     rate = 300
-    workers = 3000
+    workers = 1800
     bot = own_bot(extra_config=f"[broadcast]\nrate_per_second = {rate}", log_level="INFO")
     bot.api.record_messages = False
     seed(bot, workers, broadcast_at=datetime.now(UTC))
@@ -169,17 +169,18 @@ def test_a_broadcast_due_while_stopped_goes_once_after_restart(
     bot = own_bot()
     seed(bot, 5)
     bot.start()
-    send_at = datetime.now(UTC) + timedelta(seconds=6)
-    add_broadcast(bot, send_at)
     wait_until(lambda: "scheduler and sender running" in bot.log(), timeout=20)
+    # Scheduled while the bot runs, due a moment after it has stopped.
+    send_at = datetime.now(UTC) + timedelta(seconds=3)
+    add_broadcast(bot, send_at)
     assert bot.stop() == 0
     assert datetime.now(UTC) < send_at, "stopped before it was due"
     assert count_rows(bot, "deliveries") == 0
-    while datetime.now(UTC) < send_at + timedelta(seconds=2):
-        time.sleep(0.5)
+    while datetime.now(UTC) < send_at + timedelta(seconds=1):
+        time.sleep(0.2)
     bot.start()
     wait_until(settled(bot, 5), timeout=30)
-    time.sleep(3)  # a second run, if there were one, would have come by now
+    time.sleep(2)  # a second run, if there were one, would have come by now
     assert count_rows(bot, "broadcast_runs") == 1
     assert set(received(bot).values()) == {1}
     assert len(received(bot)) == 5
