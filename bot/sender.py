@@ -50,6 +50,7 @@ from bot.resilience import Outage, unavailable
 from handlers.actions import N_, Msg
 from handlers.channels import delivered
 from handlers.content import content_text, letter_body, notice, read_markup, reminder, signup_markup
+from handlers.engine import KeyedLocks
 from handlers.outbox import message_of
 from models import broadcasts, events
 from models.broadcasts import Broadcast, ContentKind, DeliveryStatus, Due, Figures, Outcome
@@ -173,7 +174,11 @@ class Sender:
         self._wake = asyncio.Event()
         self._stopping = False
         self._paused_until = 0.0
+        # When a message to each chat was last taken in hand, and when one last left: the
+        # first keeps a backlog for one chat in the database, the second spaces what leaves.
         self._last_to_chat: dict[tuple[str, int], float] = {}
+        self._left_to_chat: dict[tuple[str, int], float] = {}
+        self._chat_locks = KeyedLocks()
         # When the last delivery put off for a chat (by the chat's spacing) comes round, and
         # the deliveries put off so and not sent yet (by id), which keep their place.
         self._chat_queue: dict[tuple[str, int], float] = {}
@@ -356,13 +361,18 @@ class Sender:
 
     @asynccontextmanager
     async def _gated(self, chat: tuple[str, int]) -> AsyncIterator[None]:
-        """Wait until one more message to the chat passes the cap, the pause and the chat's
-        spacing, and count the request made inside: for messages that are not deliveries
-        (progress reports)."""
-        await asyncio.sleep(self._chat_wait(chat))
-        async with self._slot():
-            self._last_to_chat[chat] = time.monotonic()
-            yield
+        """Wait until one more message to the chat is a spacing after the last one that left,
+        then for the pause and the cap; the request made inside is counted and leaves alone
+        (another to the same chat waits for it)."""
+        async with self._chat_locks.hold(chat):
+            left = self._left_to_chat.get(chat)
+            if left is not None:
+                await asyncio.sleep(self.settings.per_chat_seconds - (time.monotonic() - left))
+            async with self._slot():
+                now = time.monotonic()
+                self._left_to_chat[chat] = now
+                self._last_to_chat[chat] = max(now, self._last_to_chat.get(chat, now))
+                yield
 
     def _pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
@@ -390,6 +400,7 @@ class Sender:
     def _forget_old_chats(self) -> None:
         horizon = time.monotonic() - max(self.settings.per_chat_seconds, 1.0)
         self._last_to_chat = {c: t for c, t in self._last_to_chat.items() if t >= horizon}
+        self._left_to_chat = {c: t for c, t in self._left_to_chat.items() if t >= horizon}
         now = time.monotonic()
         self._chat_queue = {c: t for c, t in self._chat_queue.items() if t >= now}
         if not self._chat_queue:
@@ -403,7 +414,7 @@ class Sender:
             if messenger is None or due.chat_id is None:
                 raise Rejected(f"no way to reach channel {due.channel!r}")
             content = await self._content(due.run_id, due.language)
-            message_id = await self._deliver(messenger, due.chat_id, content)
+            message_id = await self._deliver(messenger, (due.channel, due.chat_id), content)
         except RetryAfter as wait:
             # Everything waits, and this person is tried again after the pause.
             self._pause(wait.seconds)
@@ -442,15 +453,16 @@ class Sender:
         with self.window.request():
             yield
 
-    async def _deliver(self, messenger: Messenger, chat_id: int, content: Content) -> int:
+    async def _deliver(self, messenger: Messenger, chat: tuple[str, int], content: Content) -> int:
         """Send the content; the id of the (last) message it became in the chat."""
+        chat_id = chat[1]
         if content.kind is ContentKind.PHOTO and content.file_id:
-            async with self._slot():
+            async with self._gated(chat):
                 return await messenger.send_photo(
                     chat_id, content.file_id, content.text, content.markup
                 )
         if content.kind is ContentKind.DOCUMENT and content.file_id:
-            async with self._slot():
+            async with self._gated(chat):
                 return await messenger.send_stored_document(
                     chat_id, content.file_id, content.text, content.markup
                 )
@@ -460,7 +472,7 @@ class Sender:
         message_id = 0
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            async with self._slot():
+            async with self._gated(chat):
                 markup = content.markup if last else None
                 message_id = await messenger.send_text(chat_id, part, markup)
         return message_id
