@@ -368,7 +368,10 @@ class Sender:
             left = self._left_to_chat.get(chat)
             if left is not None:
                 await asyncio.sleep(self.settings.per_chat_seconds - (time.monotonic() - left))
-            async with self._slot():
+            # The place in the window is taken right before the request leaves, with no
+            # await in between, so the cap holds for what Telegram receives.
+            await self._wait_for_slot()
+            with self.window.request():
                 now = time.monotonic()
                 self._left_to_chat[chat] = now
                 self._last_to_chat[chat] = max(now, self._last_to_chat.get(chat, now))
@@ -443,15 +446,6 @@ class Sender:
             self._settle(due, DeliveryStatus.SENT, None, message_id)
         finally:
             self._slots.release()
-
-    @asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
-        """Wait for the next slot; the request made inside holds a place in the window."""
-        # Taken right before the request leaves, with no await in between, so the cap holds
-        # for what Telegram receives, not only for what was planned.
-        await self._wait_for_slot()
-        with self.window.request():
-            yield
 
     async def _deliver(self, messenger: Messenger, chat: tuple[str, int], content: Content) -> int:
         """Send the content; the id of the (last) message it became in the chat."""
