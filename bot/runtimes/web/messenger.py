@@ -55,6 +55,16 @@ class ButtonAnswers:
         return self.waiting.pop(callback_id, [])
 
 
+def text_message(text: str, markup: Markup | None = None) -> web.Outgoing:
+    """A text (the renderer's HTML, sanitised) as a message for a chat."""
+    return web.Outgoing(sanitise(text), markup)
+
+
+def document_message(filename: str, data: bytes, caption: str | None) -> web.Outgoing:
+    """A file the bot made (an export) as a message for a chat, under its caption."""
+    return web.Outgoing(sanitise(caption or ""), file=("application/octet-stream", filename, data))
+
+
 class WebMessenger:
     """Stores messages for web chats' pages; `chat_id` is the web chat's id.
 
@@ -95,7 +105,7 @@ class WebMessenger:
         return written.new_ids[0]
 
     async def send_text(self, chat_id: int, text: str, markup: Markup | None = None) -> int:
-        return await self._store(chat_id, web.Outgoing(sanitise(text), markup))
+        return await self._store(chat_id, text_message(text, markup))
 
     async def _edit(
         self, chat_id: int, message_id: int, html: str | None, markup: Markup | None
@@ -124,8 +134,7 @@ class WebMessenger:
     async def send_document(
         self, chat_id: int, filename: str, data: bytes, caption: str | None = None
     ) -> int:
-        file = ("application/octet-stream", filename, data)
-        return await self._store(chat_id, web.Outgoing(sanitise(caption or ""), file=file))
+        return await self._store(chat_id, document_message(filename, data, caption))
 
     async def file_message(
         self,
@@ -146,7 +155,7 @@ class WebMessenger:
             log.info("a file for web chat %s cannot be had: %s", chat_id, error)
             note = await self._unavailable(chat_id)
             text = f"{caption}\n\n{note}" if caption else note
-            return web.Outgoing(sanitise(text), markup)
+            return text_message(text, markup)
         mime = file.mime
         # Telegram serves files untyped at times: the page needs a picture or sound type.
         if photo and not mime.startswith("image/"):
@@ -234,7 +243,7 @@ class AnswerWriter:
     async def send_text(self, chat_id: int, text: str, markup: Markup | None = None) -> int:
         if chat_id != self.chat_id:
             return await self.messenger.send_text(chat_id, text, markup)
-        return self._add(web.Outgoing(sanitise(text), markup))
+        return self._add(text_message(text, markup))
 
     async def _edit(self, message_id: int, html: str | None, markup: Markup | None) -> None:
         if message_id not in self.present:
@@ -266,8 +275,7 @@ class AnswerWriter:
     ) -> int:
         if chat_id != self.chat_id:
             return await self.messenger.send_document(chat_id, filename, data, caption)
-        file = ("application/octet-stream", filename, data)
-        return self._add(web.Outgoing(sanitise(caption or ""), file=file))
+        return self._add(document_message(filename, data, caption))
 
     async def send_stored_document(
         self, chat_id: int, file_id: str, caption: str | None, markup: Markup | None = None
