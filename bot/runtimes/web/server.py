@@ -270,6 +270,15 @@ class WebRuntime:
             raise Refusal(429, N_("web.too_many"))
         return held
 
+    def _changing(self, request: web.Request) -> str:
+        """A state-changing request's first checks, before its body is read: it comes from
+        the page's own origin and carries a session cookie; the cookie's token."""
+        self._same_origin(request)
+        token = self._token(request)
+        if token is None:
+            raise Refusal(403, N_("web.session_gone"))
+        return token
+
     def _same_origin(self, request: web.Request) -> None:
         origin = request.headers.get("Origin")
         if origin is None:
@@ -496,9 +505,7 @@ class WebRuntime:
 
     async def send(self, request: web.Request) -> web.Response:
         """A text, a command or a button press from the page."""
-        self._same_origin(request)
-        if self._token(request) is None:
-            raise Refusal(403, N_("web.session_gone"))
+        token = self._changing(request)
         if (request.content_length or 0) > JSON_MAX:
             raise Refusal(413, N_("web.failed"))
         try:
@@ -508,7 +515,7 @@ class WebRuntime:
         if not isinstance(body, dict):
             raise Refusal(400, N_("web.failed"))
         said = _said(body)
-        claimed = await self._claim(request, said.nonce, pressed=said.message_id)
+        claimed = await self._claim(request, token, said.nonce, pressed=said.message_id)
         held = claimed.held
         origin: dict[str, Any] = {
             "update_id": None,
@@ -545,9 +552,7 @@ class WebRuntime:
     async def upload(self, request: web.Request) -> web.Response:
         """A photo (taken or chosen on the phone) or a sound recording (sent as a voice
         message) from the page, each checked by its content."""
-        self._same_origin(request)
-        if self._token(request) is None:
-            raise Refusal(403, N_("web.session_gone"))
+        token = self._changing(request)
         limit = self.settings.upload_max_bytes
         if (request.content_length or 0) > limit + 65536:
             raise Refusal(413, N_("web.upload_too_big"))
@@ -569,7 +574,7 @@ class WebRuntime:
         caption_text = (
             caption.decode("utf-8", "replace")[:1024] if isinstance(caption, bytes) else None
         )
-        claimed = await self._claim(request, nonce, upload=(kind, mime, data))
+        claimed = await self._claim(request, token, nonce, upload=(kind, mime, data))
         held = claimed.held
         event = Media(
             update_id=None,
@@ -607,6 +612,7 @@ class WebRuntime:
     async def _claim(
         self,
         request: web.Request,
+        token: str,
         nonce: int,
         upload: tuple[str, str, bytes] | None = None,
         pressed: int | None = None,
@@ -615,9 +621,6 @@ class WebRuntime:
         and the per-chat limit) and whether the message a button sits under is there, read
         in one statement; its nonce (a replay is refused); an upload it carries (its kind,
         "photo" or "voice", its type and bytes). A refusal writes nothing."""
-        token = self._token(request)
-        if token is None:
-            raise Refusal(403, N_("web.session_gone"))
         now = self.app.clock()
         written = None
         async with self.app.sessions() as session, session.begin():
