@@ -11,7 +11,9 @@ frameworks' own echo bots, through their dispatchers (bench/echo_bot.py, echo_bo
 are printed on a second, labelled line, and the raw echo that also records each update in
 one SQLite transaction as the engine opens it (the update id, the person and the
 conversation read, the conversation written back) on a third: the floor under any bot on
-this stack that keeps its conversations in the database.
+this stack that keeps its conversations in the database; and, on a fourth, the same three
+statements run by SQLite's driver directly, past SQLAlchemy: how much of that floor is
+SQLite's and how much SQLAlchemy's.
 
 For each runtime and database (SQLite always; PostgreSQL with --postgres, in a scratch
 database made on that server and dropped afterwards) and each --people size (that many
@@ -480,6 +482,8 @@ def report(
         print(row(f"  {NAMES[runtime]} echo through its dispatcher", dispatcher, echo))
         floor = middle[f"floor {runtime}"]
         print(row(f"  {NAMES[runtime]} echo + one transaction, sqlite", floor, echo))
+        driver = middle[f"driver floor {runtime}"]
+        print(row("    the same on SQLite's driver, no SQLAlchemy", driver, echo))
         for target in found:
             name = f"check-in bot, {target.database}, {target.people} people"
             print(row(name, middle[target.key(runtime)], echo))
@@ -543,6 +547,7 @@ def main() -> None:
         targets(sizes, args.postgres, Path(home), args.workers) as found,
     ):
         floor = f"sqlite+aiosqlite:///{Path(home) / 'floor.db'}"
+        driver_floor = f"sqlite+aiosqlite:///{Path(home) / 'driver_floor.db'}"
         for round_number in range(args.rounds):
             for runtime in runtimes:
                 measured: list[tuple[str, Callable[[int], Measured]]] = [
@@ -555,6 +560,15 @@ def main() -> None:
                         f"floor {runtime}",
                         partial(
                             measure_echo, RAW_ECHO, [runtime, "--database", floor], args.workers
+                        ),
+                    ),
+                    (
+                        f"driver floor {runtime}",
+                        partial(
+                            measure_echo,
+                            RAW_ECHO,
+                            [runtime, "--database", driver_floor, "--driver"],
+                            args.workers,
                         ),
                     ),
                 ]

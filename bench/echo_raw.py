@@ -11,21 +11,27 @@ of that button is answered and the message edited.
 With --database URL, each update is first recorded in one transaction, as the bot's engine
 opens every update (models/conversations.py: the update id, the person and the conversation
 read together, the conversation written back): the floor under any bot that keeps its
-conversations in the database and guards against redelivery, on this stack.
+conversations in the database and guards against redelivery, on this stack. With --driver as
+well, the same three statements, compiled once by SQLAlchemy, are run by SQLite's own driver
+past SQLAlchemy's session and execution: what the transaction costs SQLite itself.
 
-Usage: python -m bench.echo_raw aiogram|ptb [--database URL] API_BASE_URL (the token comes
-from BOT_TOKEN).
+Usage: python -m bench.echo_raw aiogram|ptb [--database URL [--driver]] API_BASE_URL (the
+token comes from BOT_TOKEN).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from pydantic import SecretStr
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import make_url
 
 from bot.config import Settings, TelegramSettings
 from bot.messenger import Markup, Messenger
@@ -33,7 +39,7 @@ from bot.runtimes import aiogram_runtime, ptb_runtime
 from bot.runtimes.common import stop_on_signals
 from handlers.events import ButtonPress, Command, Inbound, Text
 from models import conversations, migrate
-from models.db import create_engine, create_sessionmaker
+from models.db import create_engine, create_sessionmaker, is_sqlite
 
 BUTTON = "echo"
 KEYBOARD: Markup = {"inline_keyboard": [[{"text": BUTTON, "callback_data": BUTTON}]]}
@@ -77,6 +83,56 @@ async def recorder(url: str) -> Recorder:
                 await conversations.save(
                     session, event.chat_id, event.user_id, language="zh_Hans", state=state, now=now
                 )
+
+    return record
+
+
+async def driver_recorder(url: str) -> Recorder:
+    """The same transaction on SQLite, its statements run by the driver directly."""
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    # The engine's own statements (models/conversations.py), compiled as it compiles them.
+    statements = [
+        statement.compile(dialect=sqlite.dialect())
+        for statement in (
+            conversations._MARK["sqlite"],
+            conversations._OPEN["sqlite", False],
+            conversations._SAVE["sqlite"],
+        )
+    ]
+    mark, opening, save = ((str(c), c.positiontup or []) for c in statements)
+    connection = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+
+    def run(statement: tuple[str, list[str]], values: dict[str, object]) -> sqlite3.Cursor:
+        sql, names = statement
+        return connection.execute(sql, [values[name] for name in names])
+
+    async def record(event: Inbound) -> None:
+        values: dict[str, object] = {
+            "channel": conversations.TELEGRAM,
+            "update_id": event.update_id,
+            "processed_at": datetime.now(UTC).isoformat(),
+            "chat_id": event.chat_id,
+            "user_id": event.user_id,
+        }
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if run(mark, values).rowcount == 1:
+                run(opening, values).fetchall()
+                state = json.dumps({"echo": event.update_id})
+                changed = {
+                    "language": "zh_Hans",
+                    "state": state,
+                    "updated_at": values["processed_at"],
+                }
+                run(save, {**values, **changed})
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
 
     return record
 
@@ -129,9 +185,16 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("runtime", choices=("aiogram", "ptb"))
     parser.add_argument("--database", help="record each update in this database first")
+    parser.add_argument(
+        "--driver", action="store_true", help="past SQLAlchemy, on SQLite's driver directly"
+    )
     parser.add_argument("base_url")
     args = parser.parse_args()
-    record = await recorder(args.database) if args.database else nothing
+    if args.driver and not (args.database and is_sqlite(args.database)):
+        parser.error("--driver needs a SQLite --database")
+    record: Recorder = nothing
+    if args.database:
+        record = await (driver_recorder if args.driver else recorder)(args.database)
     runners = {"aiogram": run_aiogram, "ptb": run_ptb}
     await runners[args.runtime](args.base_url, os.environ["BOT_TOKEN"], record)
 
