@@ -2,14 +2,16 @@
 
 Simulated workers each go from the worker link to a confirmed check-in through the chat
 page's own API (11 requests: /start, consent, name, phone, province, city, plan, a need,
-done, skip, confirm), all at once, each waiting for the answer before the next tap. Two
+done, skip, confirm), all at once, each waiting for the answer before the next tap. Three
 aiohttp servers (bench/web_echo.py) get the same number of requests from the same number
-of clients on the same machine: the bare handler (parse the JSON, answer one message), and
-the same with the HTTP framing the web runtime must do for every request (each client
-opens the page for a cookie session and a CSRF token, and every post is checked for them,
-its origin, JSON and nonce, and answered with one message under a button). Prints
-requests/s for each and the web runtime's ratio to each (target: at least 0.5 to the bare
-handler). Then 2,000 pages open a WebSocket to one instance and its memory is printed,
+of clients on the same machine: the bare handler (parse the JSON, answer one message); the
+same with the HTTP framing the web runtime must do for every request (each client opens
+the page for a cookie session and a CSRF token, and every post is checked for them, its
+origin, JSON and nonce, and answered with one message under a button); and the framed
+handler that also records each post in one SQLite transaction as the bot's engine opens
+every event, the floor under a chat server that keeps its conversations in the database.
+Prints requests/s for each and the web runtime's ratio to each (target: at least 0.5 to
+the bare handler). Then 2,000 pages open a WebSocket to one instance and its memory is printed,
 before and with them held.
 
     python -m bench.web_checkin [--workers 100] [--pages 2000]
@@ -145,10 +147,10 @@ async def measure_web(bot: BotProcess, codes: list[str], workers: int) -> float:
     return workers * STEPS_PER_WORKER / seconds
 
 
-async def measure_echo(workers: int, kind: str = "bare") -> float:
+async def measure_echo(workers: int, kind: str = "bare", *args: str) -> float:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.web_echo", str(port), kind
+        sys.executable, "-m", "bench.web_echo", str(port), kind, *args
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -160,7 +162,7 @@ async def measure_echo(workers: int, kind: str = "bare") -> float:
                             break
                 except aiohttp.ClientError:
                     await asyncio.sleep(0.05)
-            if kind == "framed":
+            if kind != "bare":
                 await run_all([framed(base) for _ in range(WARM_UP)])
                 seconds = await run_all([framed(base) for _ in range(workers)])
             else:
@@ -228,12 +230,17 @@ def main() -> None:
             assert count_rows(bot, "checkins") == args.workers + WARM_UP
             echo_rate = asyncio.run(measure_echo(args.workers))
             framed_rate = asyncio.run(measure_echo(args.workers, "framed"))
+            floor = f"sqlite+aiosqlite:///{Path(home) / 'floor.db'}"
+            floor_rate = asyncio.run(measure_echo(args.workers, "floor", floor))
             print(f"{args.workers} workers, {STEPS_PER_WORKER} requests each, SQLite")
             print(f"web runtime, check-ins:     {web_rate:8.1f} requests/s")
             print(f"bare aiohttp handler:       {echo_rate:8.1f} requests/s")
             print(f"handler with the framing:   {framed_rate:8.1f} requests/s")
+            print(f"  + one transaction, SQLite:{floor_rate:8.1f} requests/s")
             print(f"ratio to the bare handler:   {web_rate / echo_rate:.2f} (target >= 0.5)")
             print(f"ratio to the framed handler: {web_rate / framed_rate:.2f}")
+            print(f"ratio to that + one transaction: {web_rate / floor_rate:.2f}")
+            print(f"one transaction's ratio to the bare handler: {floor_rate / echo_rate:.2f}")
             before, held_mib, held = asyncio.run(hold_pages(bot, args.pages))
             print(
                 f"{held} open pages (WebSockets) held by one instance: "

@@ -9,20 +9,28 @@ in memory as its SHA-256, with its own CSRF token), then each post checked for i
 session, its origin and its CSRF token, its JSON and its nonce, and answered with one
 message under a button, the security headers on every answer.
 
-    python -m bench.web_echo PORT [bare|framed]
+`floor`: the framed handler, each post first recorded in one transaction as the bot's engine
+opens every event (bench/echo_raw.py's recorder, on the SQLite database given): the floor
+under any chat server on this stack that keeps its conversations in the database.
+
+    python -m bench.web_echo PORT [bare|framed|floor DATABASE_URL]
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from hmac import compare_digest
 from urllib.parse import urlsplit
 
 from aiohttp import web
+
+from bench.echo_raw import Recorder, nothing, recorder
+from handlers.events import Text
 
 COOKIE = "outreach_chat"
 HEADERS = {
@@ -50,8 +58,17 @@ async def hello(_: web.Request) -> web.Response:
 class Framed:
     """The framing of the web runtime's page and its posts, with sessions in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, database: str | None = None) -> None:
         self.sessions: dict[str, tuple[int, str]] = {}
+        self.database = database
+        self.record: Recorder = nothing
+        self.events = itertools.count(1)
+
+    async def recording(self, _: web.Application) -> AsyncIterator[None]:
+        """Open the database for the floor's transactions, if one was given."""
+        if self.database is not None:
+            self.record = await recorder(self.database)
+        yield
 
     @web.middleware
     async def headers(
@@ -89,6 +106,9 @@ class Framed:
         nonce, after = body.get("nonce"), body.get("after")
         if not isinstance(nonce, int) or not isinstance(after, int):
             return web.json_response({"error": "bad"}, status=400)
+        chat = held[0]
+        text = str(body.get("text", ""))
+        await self.record(Text(update_id=next(self.events), user_id=chat, chat_id=chat, text=text))
         markup = {"inline_keyboard": [[{"text": "OK", "callback_data": "echo"}]]}
         message = {
             "id": after + 1,
@@ -104,9 +124,10 @@ class Framed:
 
 def main() -> None:
     kind = sys.argv[2] if len(sys.argv) > 2 else "bare"
-    if kind == "framed":
-        framed = Framed()
+    if kind in ("framed", "floor"):
+        framed = Framed(sys.argv[3] if kind == "floor" else None)
         app = web.Application(middlewares=[framed.headers])
+        app.cleanup_ctx.append(framed.recording)
         app.router.add_post("/api/send", framed.send)
         app.router.add_get("/", framed.page)
     else:
