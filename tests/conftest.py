@@ -15,7 +15,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import models.registry  # noqa: F401 (every model: Base.metadata orders the whole schema)
 from models import migrate
+from models.base import Base
 from models.db import create_engine
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -73,20 +75,33 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 async def _truncate(url: str) -> None:
+    """Empty every table and restart every id sequence, as a new database would have them.
+
+    DELETE, children before parents: a test leaves a handful of rows, and TRUNCATE's new
+    files for each of the tables cost more than the deletes (tens of ms, at every test).
+    """
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
-            tables = (
-                await connection.execute(
-                    text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                        "AND tablename <> 'alembic_version'"
+            present = set(
+                (
+                    await connection.execute(
+                        text(
+                            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                            "AND tablename <> 'alembic_version'"
+                        )
                     )
+                ).scalars()
+            )
+            ours = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name in present]
+            for name in sorted(present - set(ours)) + ours:
+                await connection.execute(text(f'DELETE FROM "{name}"'))
+            await connection.execute(
+                text(
+                    "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
+                    "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
                 )
-            ).scalars()
-            names = ", ".join(f'"{name}"' for name in tables)
-            if names:
-                await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            )
     finally:
         await engine.dispose()
 
