@@ -219,6 +219,7 @@ def measure_bot(target: Target, runtime: str, workers: int, sequence: int) -> Me
             database_url=target.url,
             log_level="WARNING",
             module="bench.counted_bot",
+            warm=False,
         )
         bot.start()
         assert bot.process is not None
@@ -431,7 +432,7 @@ def targets(
                 started = time.perf_counter()
                 asyncio.run(fill(url, people))
                 with FakeBotAPI(token=TOKEN) as api:
-                    bot = BotProcess(api, folder, database_url=url, log_level="WARNING")
+                    bot = BotProcess(api, folder, database_url=url, log_level="WARNING", warm=False)
                     codes = [bot.add_enterprise(f"企业{i}") for i in range(max(1, workers // 10))]
                 made.append(Target(database, people, url, folder, codes))
                 print(

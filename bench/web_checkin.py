@@ -221,7 +221,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home, FakeBotAPI() as api:
         bot = BotProcess(
-            api, Path(home) / "web", telegram=False, log_level="WARNING", web_config=LIMITS
+            api,
+            Path(home) / "web",
+            telegram=False,
+            log_level="WARNING",
+            web_config=LIMITS,
+            warm=False,
         )
         codes = [bot.add_enterprise(f"企业{i}") for i in range(max(1, args.workers // 10))]
         bot.start()
