@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 
 from pydantic import SecretStr
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Settings, TelegramSettings
 from bot.messenger import Markup, Messenger
@@ -87,30 +87,42 @@ async def recorder(url: str) -> Recorder:
     return record
 
 
-async def driver_recorder(url: str) -> Recorder:
+class DriverRecorder:
     """The same transaction on SQLite, its statements run by the driver directly."""
-    engine = create_engine(url)
-    await migrate.upgrade(engine)
-    await engine.dispose()
-    # The engine's own statements (models/conversations.py), compiled as it compiles them.
-    statements = [
-        statement.compile(dialect=sqlite.dialect())
-        for statement in (
-            conversations._MARK["sqlite"],
-            conversations._OPEN["sqlite", False],
-            conversations._SAVE["sqlite"],
+
+    def __init__(self, held: AsyncConnection, connection: sqlite3.Connection) -> None:
+        # Checked out of the engine's pool for as long as this records: the pool closes a
+        # connection whose holder is collected.
+        self.held = held
+        self.connection = connection
+        # The engine's own statements (models/conversations.py), compiled as it compiles them.
+        self.mark, self.opening, self.save = (
+            (str(compiled), list(compiled.positiontup or []))
+            for compiled in (
+                statement.compile(dialect=sqlite.dialect())
+                for statement in (
+                    conversations._MARK["sqlite"],
+                    conversations._OPEN["sqlite", False],
+                    conversations._SAVE["sqlite"],
+                )
+            )
         )
-    ]
-    mark, opening, save = ((str(c), c.positiontup or []) for c in statements)
-    connection = sqlite3.connect(make_url(url).database or "", isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
 
-    def run(statement: tuple[str, list[str]], values: dict[str, object]) -> sqlite3.Cursor:
+    @classmethod
+    async def open(cls, url: str) -> DriverRecorder:
+        """Migrate the database and take the engine's own connection, set up as the bot's."""
+        engine = create_engine(url)
+        await migrate.upgrade(engine)
+        held = await engine.connect()
+        driver = (await held.get_raw_connection()).driver_connection
+        assert driver is not None
+        return cls(held, driver._conn)
+
+    def _run(self, statement: tuple[str, list[str]], values: dict[str, object]) -> sqlite3.Cursor:
         sql, names = statement
-        return connection.execute(sql, [values[name] for name in names])
+        return self.connection.execute(sql, [values[name] for name in names])
 
-    async def record(event: Inbound) -> None:
+    async def __call__(self, event: Inbound) -> None:
         values: dict[str, object] = {
             "channel": conversations.TELEGRAM,
             "update_id": event.update_id,
@@ -118,23 +130,20 @@ async def driver_recorder(url: str) -> Recorder:
             "chat_id": event.chat_id,
             "user_id": event.user_id,
         }
-        connection.execute("BEGIN IMMEDIATE")
+        self.connection.execute("BEGIN IMMEDIATE")
         try:
-            if run(mark, values).rowcount == 1:
-                run(opening, values).fetchall()
-                state = json.dumps({"echo": event.update_id})
+            if self._run(self.mark, values).rowcount == 1:
+                self._run(self.opening, values).fetchall()
                 changed = {
                     "language": "zh_Hans",
-                    "state": state,
+                    "state": json.dumps({"echo": event.update_id}),
                     "updated_at": values["processed_at"],
                 }
-                run(save, {**values, **changed})
+                self._run(self.save, {**values, **changed})
         except BaseException:
-            connection.execute("ROLLBACK")
+            self.connection.execute("ROLLBACK")
             raise
-        connection.execute("COMMIT")
-
-    return record
+        self.connection.execute("COMMIT")
 
 
 async def run_aiogram(base_url: str, token: str, record: Recorder) -> None:
@@ -194,7 +203,7 @@ async def main() -> None:
         parser.error("--driver needs a SQLite --database")
     record: Recorder = nothing
     if args.database:
-        record = await (driver_recorder if args.driver else recorder)(args.database)
+        record = await (DriverRecorder.open if args.driver else recorder)(args.database)
     runners = {"aiogram": run_aiogram, "ptb": run_ptb}
     await runners[args.runtime](args.base_url, os.environ["BOT_TOKEN"], record)
 
