@@ -16,6 +16,7 @@ import os
 import runpy
 import subprocess
 import sys
+from functools import cache
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
 
@@ -30,16 +31,12 @@ PRELOAD = [
     "bot.runtimes.web.server",
 ]
 
-_context: ForkServerContext | None = None
 
-
+@cache
 def _warm() -> ForkServerContext:
-    global _context
-    if _context is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
-        _context = context
-    return _context
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
 
 
 def _run(module: str, args: list[str], env: dict[str, str], cwd: str, log: str) -> None:
