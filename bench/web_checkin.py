@@ -11,8 +11,8 @@ origin, JSON and nonce, and answered with one message under a button); and the f
 handler that also records each post in one SQLite transaction as the bot's engine opens
 every event, the floor under a chat server that keeps its conversations in the database.
 Prints requests/s for each and the web runtime's ratio to each (target: at least 0.5 to
-the bare handler). Then 2,000 pages open a WebSocket to one instance and its memory is printed,
-before and with them held.
+the bare handler). Then 2,000 pages open a WebSocket to one instance and its memory is
+printed, before and with them held.
 
     python -m bench.web_checkin [--workers 100] [--pages 2000]
 """
